@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import { Effect } from "effect"
+import { Command } from "effect/cli"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { TOOL_VERSION } from "../sim/version.ts"
+import { demoCommand } from "./demoCommand.ts"
+import { simulateCommand } from "./simulateCommand.ts"
+import { traceCommand } from "./traceCommand.ts"
+
+const app = Command.make("expertflow").pipe(
+  Command.withDescription("ExpertFlow: design, compare and regression-test MoE expert caching and prefetching policies"),
+  Command.withSubcommands([simulateCommand, traceCommand, demoCommand])
+)
+
+Effect.runPromiseExit(Command.run(app, { version: TOOL_VERSION }).pipe(Effect.provide(NodeServices.layer))).then((exit) => {
+  // effect/cli has already printed parse errors and help; a failed parse is a usage error.
+  if (exit._tag === "Failure" && !process.exitCode) process.exitCode = 1
+})

@@ -1,0 +1,18 @@
+import { layerAhead, type Prefetcher } from "./prefetcher.ts"
+
+/**
+ * Fixed step S: at layer l's gate, prefetch the predicted experts of layer l + S (continuing into
+ * the next step past the last layer).
+ */
+export function fixedStepPrefetcher(step: number, experts: number): Prefetcher {
+  const out = new Uint16Array(experts)
+  return {
+    name: `fixed:${step}`,
+    onGate(host, s, l) {
+      const target = layerAhead(host.stream, s, l, step)
+      if (!target) return
+      const n = host.predict(target[0], target[1], out)
+      for (let i = 0; i < n; i++) host.prefetch(target[1], out[i]!)
+    }
+  }
+}

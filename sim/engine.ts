@@ -1,0 +1,263 @@
+/**
+ * The timed replay: the one event loop. Per step, per layer:
+ *   1. the non-expert part (attention, router, shared experts) runs on the compute stream;
+ *   2. at the gate, each needed expert is a hit (resident), a late hit (on its way: a queued
+ *      prefetch is promoted to demand priority) or a miss (a demand load is queued ahead of all
+ *      unstarted prefetches); needed experts are pinned;
+ *   3. the prefetcher may queue loads for later layers (after the demand loads, same instant);
+ *   4. expert FFNs run in access order; each waits for its expert's arrival (that wait is stall);
+ *   5. the layer's experts are unpinned.
+ * Slots: a load takes a free slot of its group, else evicts the policy's victim among resident,
+ * unpinned experts; a demand load with no victim cancels the newest queued prefetch, else waits
+ * for the earliest in-flight prefetch of its group and takes its slot when it lands. A prefetch
+ * with no victim is dropped. Equal times: demand loads, then prefetches, then transfer starts.
+ */
+import type { AccessStream } from "../traces/batching.ts"
+import type { EvictionPolicy } from "../policies/evictionPolicy.ts"
+import type { Predictor } from "../policies/predictor.ts"
+import { actualSet } from "../policies/predictor.ts"
+import type { Prefetcher, PrefetchHost } from "../policies/prefetcher.ts"
+import type { CacheGeometry } from "./cacheGeometry.ts"
+import { CopyQueue } from "./copyQueue.ts"
+import type { TimingModel } from "./timing.ts"
+import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_STALL } from "./timeline.ts"
+
+const ABSENT = 0, QUEUED = 1, INFLIGHT = 2, RESIDENT = 3
+
+export interface TimedInputs {
+  readonly stream: AccessStream
+  readonly geometry: CacheGeometry
+  readonly timing: TimingModel
+  readonly eviction: EvictionPolicy
+  readonly future: { next: Int32Array; first: Int32Array } | null
+  readonly predictor: Predictor | null
+  readonly prefetcher: Prefetcher | null
+  readonly copyEngines: number
+  readonly timeline: Timeline | null
+}
+
+export interface TimedCounts {
+  accesses: number
+  hits: number
+  lateHits: number
+  misses: number
+  layerHits: Float64Array
+  layerAccesses: Float64Array
+  totalNs: number
+  computeNs: number
+  stallNs: number
+  transfers: number
+  demandLoads: number
+  linkBusyNs: number
+  prefetchIssued: number
+  prefetchUsed: number
+  prefetchWasted: number
+  prefetchDropped: number
+  predictions: number
+  predictedTotal: number
+  predictedCorrect: number
+  actualTotal: number
+  bAccSum: number
+  peakSlots: number
+}
+
+export function runTimed(inp: TimedInputs): TimedCounts {
+  const a = inp.stream
+  const { layers: L, experts: E, keys, offsets, counts } = a
+  const g = inp.geometry
+  const policy = inp.eviction
+  const timing = inp.timing
+  const tl = inp.timeline
+  const numKeys = L * E
+  const state = new Uint8Array(numKeys)
+  const pinned = new Uint8Array(numKeys)
+  const blocked = new Uint8Array(numKeys)
+  const arrival = new Float64Array(numKeys)
+  const unusedPrefetch = new Uint8Array(numKeys)
+  const nextUseOfKey = inp.future ? Int32Array.from(inp.future.first) : new Int32Array(numKeys)
+  const next = inp.future ? inp.future.next : null
+  const used = new Int32Array(g.capacities.length)
+  const inflight: number[] = []
+  const c: TimedCounts = {
+    accesses: a.accesses, hits: 0, lateHits: 0, misses: 0,
+    layerHits: new Float64Array(L), layerAccesses: new Float64Array(L),
+    totalNs: 0, computeNs: 0, stallNs: 0, transfers: 0, demandLoads: 0, linkBusyNs: 0,
+    prefetchIssued: 0, prefetchUsed: 0, prefetchWasted: 0, prefetchDropped: 0,
+    predictions: 0, predictedTotal: 0, predictedCorrect: 0, actualTotal: 0, bAccSum: 0, peakSlots: 0
+  }
+  let occupied = 0
+  let t = 0
+  let cursor = 0
+  const groupOf = (key: number) => g.groupOfLayer[(key / E) | 0]!
+  const label = (key: number) => `L${(key / E) | 0} E${key % E}`
+
+  const queue = new CopyQueue(numKeys, inp.copyEngines, timing.transferNs, {
+    onStart(key, start, end, engine, demand) {
+      state[key] = INFLIGHT
+      arrival[key] = end
+      inflight.push(key)
+      c.transfers++
+      c.linkBusyNs += end - start
+      if (tl) tl.add(TRACK_COPY0 + engine, `H2D ${label(key)}`, demand ? "demand" : "prefetch", start, end)
+    }
+  })
+
+  /** Mark transfers that have arrived by time `now` as resident. */
+  const land = (now: number) => {
+    let w = 0
+    for (let i = 0; i < inflight.length; i++) {
+      const k = inflight[i]!
+      if (state[k] !== INFLIGHT) continue
+      if (arrival[k] <= now) {
+        state[k] = RESIDENT
+        blocked[k] = pinned[k]!
+      } else inflight[w++] = k
+    }
+    inflight.length = w
+  }
+
+  const drop = (key: number, group: number) => {
+    policy.remove(key, group)
+    if (state[key] === QUEUED) queue.cancel(key)
+    state[key] = ABSENT
+    blocked[key] = 0
+    if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchWasted++ }
+  }
+
+  /** Find a slot in `group`: returns when it is free (t, or a landing time), or -1. */
+  const acquire = (group: number, demand: boolean): number => {
+    if (used[group]! < g.capacities[group]!) {
+      used[group]!++
+      if (++occupied > c.peakSlots) c.peakSlots = occupied
+      return t
+    }
+    const v = policy.victim(group, blocked)
+    if (v >= 0) { drop(v, group); return t }
+    if (!demand) return -1
+    const q = queue.newestPrefetch((k) => groupOf(k) === group)
+    if (q >= 0) { drop(q, group); return t }
+    let w = -1
+    for (const k of inflight) {
+      if (state[k] === INFLIGHT && pinned[k] === 0 && groupOf(k) === group && (w < 0 || arrival[k] < arrival[w]!)) w = k
+    }
+    if (w < 0) throw new Error("engine: no slot for a demand load (cache geometry was not validated)")
+    const freeAt = arrival[w]!
+    drop(w, group)
+    return freeAt
+  }
+
+  const load = (key: number, group: number, readyAt: number, demand: boolean) => {
+    policy.insert(key, group, cursor, nextUseOfKey[key]!)
+    state[key] = QUEUED
+    blocked[key] = 1
+    queue.enqueue(key, readyAt, demand)
+  }
+
+  const predicted = new Uint16Array(E)
+  const mark = new Uint8Array(E)
+  const host: PrefetchHost = {
+    stream: a,
+    predict(step, layer, out) {
+      const n = inp.predictor!.predict(step, layer, curStep, curLayer, out)
+      const actual = actualSet(a, step, layer)
+      for (let i = 0; i < actual.length; i++) mark[actual[i]!] = 1
+      let hit = 0
+      for (let i = 0; i < n; i++) hit += mark[out[i]!]!
+      for (let i = 0; i < actual.length; i++) mark[actual[i]!] = 0
+      c.predictions++
+      c.predictedTotal += n
+      c.predictedCorrect += hit
+      c.actualTotal += actual.length
+      c.bAccSum += actual.length > 0 ? hit / actual.length : 1
+      return n
+    },
+    prefetch(layer, expert) {
+      const key = layer * E + expert
+      if (state[key] !== ABSENT) return false
+      const group = g.groupOfLayer[layer]!
+      if (acquire(group, false) < 0) { c.prefetchDropped++; return false }
+      load(key, group, t, false)
+      unusedPrefetch[key] = 1
+      c.prefetchIssued++
+      return true
+    }
+  }
+
+  let curStep = 0, curLayer = 0
+  for (let s = 0; s < a.steps; s++) {
+    const tokens = a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!
+    const layerNs = timing.layerNs(tokens)
+    for (let l = 0; l < L; l++) {
+      curStep = s
+      curLayer = l
+      const cell = s * L + l
+      const i0 = offsets[cell]!, i1 = offsets[cell + 1]!
+      const base = l * E
+      const group = g.groupOfLayer[l]!
+      if (tl) tl.add(TRACK_COMPUTE, `L${l} attention+router`, "non-expert", t, t + layerNs)
+      t += layerNs
+      c.computeNs += layerNs
+      queue.advanceTo(t)
+      land(t)
+      // 2. the gate: classify and pin.
+      let h = 0
+      for (let i = i0; i < i1; i++) {
+        const key = base + keys[i]!
+        const nu = next === null ? 0 : next[i]!
+        nextUseOfKey[key] = nu
+        const st = state[key]
+        if (st === RESIDENT) {
+          h++
+          policy.touch(key, group, i, nu)
+        } else if (st === ABSENT) {
+          c.misses++
+          c.demandLoads++
+          const readyAt = acquire(group, true)
+          load(key, group, readyAt, true)
+        } else {
+          c.lateHits++
+          policy.touch(key, group, i, nu)
+          if (st === QUEUED) queue.promote(key, t)
+        }
+        if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchUsed++ }
+        pinned[key] = 1
+        blocked[key] = 1
+      }
+      c.hits += h
+      c.layerHits[l]! += h
+      c.layerAccesses[l]! += i1 - i0
+      cursor = i1
+      // 3. prefetch decisions for later layers.
+      if (inp.prefetcher) inp.prefetcher.onGate(host, s, l)
+      // 4. expert FFNs, each after its weights arrive.
+      for (let i = i0; i < i1; i++) {
+        const key = base + keys[i]!
+        if (state[key] !== RESIDENT) {
+          if (state[key] === QUEUED) queue.startUntil(key)
+          const at = arrival[key]!
+          if (at > t) {
+            if (tl) tl.add(TRACK_STALL, `wait ${label(key)}`, "stall", t, at)
+            c.stallNs += at - t
+            t = at
+          }
+          state[key] = RESIDENT
+        }
+        const ns = timing.expertNs(counts === null ? 1 : counts[i]!)
+        if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", t, t + ns, { tokens: counts === null ? 1 : counts[i]! })
+        t += ns
+        c.computeNs += ns
+      }
+      // 5. unpin.
+      for (let i = i0; i < i1; i++) {
+        const key = base + keys[i]!
+        pinned[key] = 0
+        blocked[key] = 0
+      }
+    }
+  }
+  c.totalNs = t
+  for (let k = 0; k < numKeys; k++) if (unusedPrefetch[k]) c.prefetchWasted++
+  // Transfers still running when the last expert finished count only up to the end.
+  for (const k of inflight) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t
+  return c
+}

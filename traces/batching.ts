@@ -1,0 +1,135 @@
+/**
+ * Steps: what the GPU runs in one forward pass. `buildSteps` forms them by continuous batching:
+ * B slots; each step every occupied slot contributes its request's next token (a request that has
+ * prefill tokens contributes all of them in its first step, as one chunk); a request that finishes
+ * frees its slot, and the next waiting request (trace order) takes it at the next step.
+ *
+ * `AccessStream` is what the replay reads: for each (step, layer) the distinct experts the step
+ * needs, in first-use order (token order, then the router's order), and how many of the step's
+ * tokens each serves. One access = one (step, layer, expert): with B = 1 that is one access per
+ * listed expert, the order libCacheSim sees. Gaps are skipped and counted in `unknownCells`.
+ */
+import { GAP, requestRanges, type Trace } from "./trace.ts"
+
+export interface AccessStream {
+  readonly layers: number
+  readonly experts: number
+  readonly steps: number
+  /** steps × layers + 1 offsets into keys/counts. */
+  readonly offsets: Int32Array
+  /** Expert id of each access (the cache key is layer · E + expert). */
+  readonly keys: Uint16Array
+  /** Tokens served by each access; null means 1 everywhere. */
+  readonly counts: Int32Array | null
+  /** steps + 1 offsets into stepTokens. */
+  readonly stepTokenOffsets: Int32Array
+  /** Trace token indices of each step, in slot order. */
+  readonly stepTokens: Int32Array
+  /** (token, layer) cells with no recorded routing. */
+  readonly unknownCells: number
+  readonly accesses: number
+}
+
+export function buildSteps(t: Trace, batchSize: number): { offsets: Int32Array; tokens: Int32Array } {
+  const reqs = requestRanges(t)
+  const offsets: number[] = [0]
+  const tokens = new Int32Array(t.tokens)
+  let n = 0
+  const slots: Array<{ next: number; end: number } | null> = new Array(batchSize).fill(null)
+  let waiting = 0
+  for (;;) {
+    for (let s = 0; s < batchSize; s++) {
+      if (slots[s] === null && waiting < reqs.length) {
+        const r = reqs[waiting++]!
+        slots[s] = { next: r.start, end: r.end }
+      }
+    }
+    if (slots.every((s) => s === null)) break
+    for (let s = 0; s < batchSize; s++) {
+      const slot = slots[s]
+      if (!slot) continue
+      // A prefill chunk: the request's leading prefill tokens together.
+      let take = 1
+      if (t.phase && t.phase[slot.next] === 1) {
+        while (slot.next + take < slot.end && t.phase[slot.next + take] === 1) take++
+      }
+      for (let i = 0; i < take; i++) tokens[n++] = slot.next + i
+      slot.next += take
+      if (slot.next >= slot.end) slots[s] = null
+    }
+    offsets.push(n)
+  }
+  return { offsets: Int32Array.from(offsets), tokens }
+}
+
+export function buildAccessStream(t: Trace, batchSize = 1): AccessStream {
+  const { layers: L, experts: E, topK: K } = t.model
+  const steps = buildSteps(t, batchSize)
+  const S = steps.offsets.length - 1
+  let unknown = 0
+  for (let i = 0; i < t.present.length; i++) if (t.present[i] === 0) unknown++
+  const oneTokenSteps = S === t.tokens
+  if (oneTokenSteps && unknown === 0) {
+    // Zero-copy: each step is one token with all K experts; the trace's expert column is the stream.
+    const offsets = new Int32Array(S * L + 1)
+    for (let i = 0; i <= S * L; i++) offsets[i] = i * K
+    return {
+      layers: L, experts: E, steps: S, offsets, keys: reorder(t, steps.tokens), counts: null,
+      stepTokenOffsets: steps.offsets, stepTokens: steps.tokens, unknownCells: 0, accesses: S * L * K
+    }
+  }
+  const offsets = new Int32Array(S * L + 1)
+  let keys = new Uint16Array(Math.max(16, S * L * K))
+  let counts = new Int32Array(keys.length)
+  const stamp = new Int32Array(E).fill(-1)
+  const slotOf = new Int32Array(E)
+  let n = 0
+  for (let s = 0; s < S; s++) {
+    const t0 = steps.offsets[s]!, t1 = steps.offsets[s + 1]!
+    for (let l = 0; l < L; l++) {
+      const cellId = s * L + l
+      offsets[cellId] = n
+      for (let ti = t0; ti < t1; ti++) {
+        const cell = steps.tokens[ti]! * L + l
+        if (t.present[cell] === 0) continue
+        for (let k = 0; k < K; k++) {
+          const e = t.experts[cell * K + k]!
+          if (stamp[e] === cellId) { counts[slotOf[e]!]!++; continue }
+          if (n === keys.length) { keys = grow(keys); counts = grow(counts) }
+          stamp[e] = cellId
+          slotOf[e] = n
+          keys[n] = e
+          counts[n++] = 1
+        }
+      }
+    }
+  }
+  offsets[S * L] = n
+  return {
+    layers: L, experts: E, steps: S, offsets, keys: keys.slice(0, n), counts: counts.slice(0, n),
+    stepTokenOffsets: steps.offsets, stepTokens: steps.tokens, unknownCells: unknown, accesses: n
+  }
+}
+
+/** The expert column in step order; a view when steps are the stored token order. */
+function reorder(t: Trace, order: Int32Array): Uint16Array {
+  const { layers: L, topK: K } = t.model
+  let identity = true
+  for (let i = 0; i < order.length && identity; i++) identity = order[i] === i
+  if (identity) return t.experts
+  const out = new Uint16Array(t.experts.length)
+  const row = L * K
+  for (let i = 0; i < order.length; i++) out.set(t.experts.subarray(order[i]! * row, (order[i]! + 1) * row), i * row)
+  return out
+}
+
+function grow<A extends Uint16Array | Int32Array>(a: A): A {
+  const b = new (a.constructor as new (n: number) => A)(a.length * 2)
+  b.set(a)
+  return b
+}
+
+/** Tokens in step s. */
+export const stepTokenCount = (a: AccessStream, s: number): number => a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!
+
+export { GAP }

@@ -1,0 +1,66 @@
+/**
+ * The in-memory trace: columnar typed arrays, one row per token, `layers × topK` routing cells
+ * per token. A (token, layer) cell that the recorder did not capture is a *gap*: `present` is 0,
+ * its experts are GAP. Gaps mean "unknown", never "no expert needed".
+ */
+export const GAP = 0xffff
+
+export interface TraceModel {
+  readonly name: string
+  readonly layers: number
+  readonly experts: number
+  readonly topK: number
+}
+
+export interface TraceSource {
+  /** e.g. "vllm-jsonl", "synthetic-zipf", "pytorch-recorder" */
+  readonly kind: string
+  readonly description: string
+  /** How it was recorded (model weights, decoding, hook), free text. */
+  readonly recording: string
+}
+
+export interface Trace {
+  readonly model: TraceModel
+  readonly source: TraceSource
+  readonly tokens: number
+  /** Request id of each token; tokens are stored grouped by request, in request order. */
+  readonly request: Int32Array
+  /** Position of the token inside its request (0-based). */
+  readonly position: Int32Array
+  /** 1 = prefill token, 0 = decode token; null when the recording does not say (all decode). */
+  readonly phase: Uint8Array | null
+  readonly tokenId: Int32Array | null
+  /** tokens × layers: 1 where the routing was recorded. */
+  readonly present: Uint8Array
+  /** tokens × layers × topK expert ids, in the router's order; GAP where absent. */
+  readonly experts: Uint16Array
+  /** tokens × layers × topK gate weights. */
+  readonly weights: Float32Array
+  /** tokens × layers × experts router probabilities, when recorded. */
+  readonly routerProbs: Float32Array | null
+  /** Pre-gate lookahead depth D (0 = none). */
+  readonly lookaheadDepth: number
+  /** tokens × layers × D × topK: experts gate_{l+d} picks from layer l's hidden state; GAP past the last layer. */
+  readonly lookahead: Uint16Array | null
+}
+
+export const cellIndex = (t: Trace, token: number, layer: number): number => token * t.model.layers + layer
+
+/** Count the (token, layer) cells that are gaps. */
+export function countGaps(t: Trace): number {
+  let gaps = 0
+  for (let i = 0; i < t.present.length; i++) if (t.present[i] === 0) gaps++
+  return gaps
+}
+
+/** Requests in stored order with their token ranges [start, end). */
+export function requestRanges(t: Trace): Array<{ id: number; start: number; end: number }> {
+  const out: Array<{ id: number; start: number; end: number }> = []
+  for (let i = 0; i < t.tokens; i++) {
+    const last = out[out.length - 1]
+    if (last && last.id === t.request[i]) last.end = i + 1
+    else out.push({ id: t.request[i]!, start: i, end: i + 1 })
+  }
+  return out
+}
