@@ -1,0 +1,58 @@
+import { describe, expect, it } from "@jest/globals"
+import { buildAccessStream, buildSteps } from "../traces/batching.ts"
+import { loadTrace } from "../traces/load.ts"
+import { traceStats } from "../traces/stats.ts"
+import { expertBytes, loadHardware, loadModel, residentBytes, slotsForMemory } from "../sim/profiles.ts"
+import { simulate } from "../sim/simulate.ts"
+import { MIXTRAL_TRACE, tinyTrace } from "./helpers/fixtures.ts"
+
+describe("trace stats on the real Mixtral trace", () => {
+  const s = traceStats(loadTrace(MIXTRAL_TRACE, loadModel("mixtral-8x7b")))
+  it("matches the trace README: 338 tokens, 2 requests, 37 gaps, 39.9% previous-token reuse", () => {
+    expect([s.tokens, s.requests, s.layers, s.experts, s.top_k, s.gaps]).toEqual([338, 2, 32, 8, 2, 37])
+    expect(s.mean_reuse).toBeCloseTo(0.399, 3)
+  })
+  it("reports near-uniform popularity and above-independent transitions (as the aggregates say of Mixtral)", () => {
+    expect(s.mean_entropy).toBeGreaterThan(0.95)
+    expect(s.transition_top1_share!).toBeGreaterThan(s.transition_independent_share!)
+  })
+})
+
+describe("continuous batching", () => {
+  // Requests: A (3 tokens), B (1 token), C (2 tokens); B = 2 slots.
+  const t = tinyTrace([[[0]], [[1]], [[2]], [[3]], [[0]], [[1]]], 4, [0, 0, 0, 1, 2, 2])
+  it("a finished request frees its slot for the next one at the next step", () => {
+    const { offsets, tokens } = buildSteps(t, 2)
+    const steps = Array.from({ length: offsets.length - 1 }, (_, s) => Array.from(tokens.subarray(offsets[s]!, offsets[s + 1]!)))
+    // step 0: A0, B0 · step 1: A1, C0 (B finished) · step 2: A2, C1
+    expect(steps).toEqual([[0, 3], [1, 4], [2, 5]])
+  })
+  it("one access per distinct (step, layer, expert), counting tokens per expert", () => {
+    const a = buildAccessStream(tinyTrace([[[0, 1]], [[1, 2]]], 4, [0, 1]), 2)
+    expect(Array.from(a.keys)).toEqual([0, 1, 2])
+    expect(Array.from(a.counts!)).toEqual([1, 2, 1])
+  })
+  it("prefill tokens of a request run together in its first step", () => {
+    const p = tinyTrace([[[0]], [[1]], [[2]], [[3]]], 4, [0, 0, 0, 0])
+    const withPhase = { ...p, phase: Uint8Array.of(1, 1, 0, 0) }
+    const { offsets } = buildSteps(withPhase, 1)
+    expect(Array.from(offsets)).toEqual([0, 2, 3, 4])
+  })
+})
+
+describe("cache sizes", () => {
+  it("--gpu-mem gives (budget - resident weights) / expert bytes slots", () => {
+    const m = loadModel("mixtral-8x7b")
+    const budget = residentBytes(m) + 10 * expertBytes(m) + 5
+    expect(slotsForMemory(m, budget)).toBe(10)
+  })
+  it("per-layer partitioning splits slots evenly and never shares them across layers", () => {
+    const t = tinyTrace([[[0], [0]], [[1], [1]], [[0], [0]]], 2)
+    const model = { ...loadModel("mixtral-8x7b"), layers: 2, experts: 2, topK: 1 }
+    const run = (perLayer: boolean, slots: number) => simulate({ trace: t, traceName: "t", model, hardware: loadHardware("h100-pcie"), policy: "cache=lru", mode: "cache-only", cacheSlots: slots, batch: 1, perLayer, seed: 0, timeline: false }).record
+    expect(run(true, 4).misses).toBe(4)   // 2 slots per layer: every expert stays
+    expect(run(true, 2).misses).toBe(6)   // 1 slot per layer: every access misses
+    expect(run(false, 2).misses).toBe(6)
+    expect(run(true, 2).cache_layout).toBe("per-layer")
+  })
+})
