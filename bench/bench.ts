@@ -14,7 +14,7 @@ import { computeNextUse } from "../sim/nextUse.ts"
 import { runTimed } from "../sim/engine.ts"
 import { makeTiming } from "../sim/timing.ts"
 import { loadHardware, loadModel } from "../sim/profiles.ts"
-import { evictionPolicies } from "../policies/registry.ts"
+import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
@@ -41,7 +41,7 @@ const N = stream.accesses
 log(`trace: ${tokens} tokens, ${N} accesses, generated in ${((performance.now() - t0) / 1000).toFixed(2)} s`)
 const slots = Math.floor((model.layers * model.experts) / 4)
 const geometry = makeGeometry(stream, slots, false)
-const policy = (name: string) => evictionPolicies[name]!({ numKeys: model.layers * model.experts, capacities: geometry.capacities }, [])
+const policy = (name: string) => makeEviction(name, [], stream, geometry)
 
 function measure(label: string, fn: () => number): number {
   const rates: number[] = []
@@ -62,7 +62,7 @@ const belady = measure("cache-only belady", () => replayCacheOnly(stream, geomet
 const timing = makeTiming(model, loadHardware("h100-sxm"))
 const timed = measure("timed lru + fixed:1 oracle", () => runTimed({
   stream, geometry, timing, eviction: policy("lru"), future: null,
-  predictor: oraclePredictor({ stream, trace, top: 0, training: crossFit(stream), args: [] }),
+  predictor: oraclePredictor({ stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }),
   prefetcher: fixedStepPrefetcher(1, model.experts), copyEngines: 1, timeline: null
 }).stallNs)
 const peak = process.resourceUsage().maxRSS * 1024

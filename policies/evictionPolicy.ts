@@ -2,19 +2,32 @@
  * What an eviction policy decides: which resident expert leaves when a slot is needed.
  * Keys are layer · E + expert; a group is the whole cache (unified) or one layer (partitioned).
  * `now` is the access cursor (monotonic); `nextUse` is the cursor of the key's next access
- * (NEVER if none), which only offline policies read.
+ * (NEVER if none), which only offline policies read. `flat` is step · L + layer.
  */
 export interface EvictionPolicy {
   readonly name: string
+  /** Does this policy read `nextUse`? (then the replay computes it) */
+  readonly needsFuture: boolean
   insert(key: number, group: number, now: number, nextUse: number): void
   touch(key: number, group: number, now: number, nextUse: number): void
   remove(key: number, group: number): void
   /** Evict `victim` and insert `key` in one step (same group): remove + insert, faster. */
   replace(victim: number, key: number, group: number, now: number, nextUse: number): void
-  /** The key to evict from `group` among keys with blocked[key] == 0; -1 if none. Removes nothing. */
-  victim(group: number, blocked: Uint8Array): number
-  /** Does this policy read `nextUse`? (then the replay computes it) */
-  readonly needsFuture: boolean
+  /**
+   * The key to evict from `group` among keys with blocked[key] == 0; -1 if none. Removes nothing.
+   * `demand` is false when a prefetch asks: policies that protect experts refuse those.
+   */
+  victim(group: number, blocked: Uint8Array, demand: boolean): number
+  /** The gate of layer `flat` is reached. */
+  onLayer?(flat: number): void
+  /** A prefetcher predicted `key` for layer `targetFlat`. */
+  onPredicted?(key: number, targetFlat: number): void
+  /** The key's FFN at the current layer finished. */
+  onDone?(key: number): void
+  /** Static pinning: from now on the keys with mask[key] = 1 are pinned (never victims). */
+  repin?(mask: Uint8Array, isResident: (key: number) => boolean, groupOf: (key: number) => number): void
+  /** A predicted expert turned out not to be needed at its layer (run-time correction). */
+  onUnwanted?(key: number): void
 }
 
 export const NEVER = 0x7fffffff
@@ -23,4 +36,8 @@ export interface EvictionContext {
   readonly numKeys: number
   /** Slots per group. */
   readonly capacities: Int32Array
+  readonly layers: number
+  readonly experts: number
+  /** Keys pinned on the GPU (static pinning). */
+  readonly pinned?: Uint8Array
 }

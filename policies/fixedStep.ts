@@ -12,7 +12,8 @@ export function fixedStepPrefetcher(step: number, experts: number): Prefetcher {
       const target = layerAhead(host.stream, s, l, step)
       if (!target) return
       const n = host.predict(target[0], target[1], out)
-      for (let i = 0; i < n; i++) host.prefetch(target[1], out[i]!)
+      const flat = target[0] * host.stream.layers + target[1]
+      for (let i = 0; i < n; i++) host.prefetch(target[1], out[i]!, flat)
     }
   }
 }

@@ -1,4 +1,4 @@
-import { defaultTop, topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
+import { defaultTop, normalize, topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
 
 /** Static popularity: each layer's most used experts in the training data. */
 export function popularityPredictor(ctx: PredictorContext): Predictor {
@@ -18,6 +18,10 @@ export function popularityPredictor(ctx: PredictorContext): Predictor {
     predict(step, layer, _cs, _cl, out) {
       const t = tables[ctx.training.foldOf(step)]!
       return topByScore(t.subarray(layer * E, (layer + 1) * E), defaultTop(ctx, step), out)
+    },
+    distribution(step, layer, _cs, _cl, out) {
+      const t = tables[ctx.training.foldOf(step)]!
+      return normalize(t.subarray(layer * E, (layer + 1) * E), out)
     }
   }
 }

@@ -10,11 +10,17 @@ export interface Predictor {
   readonly name: string
   /** Write the predicted expert ids into `out`; return how many. */
   predict(step: number, layer: number, curStep: number, curLayer: number, out: Uint16Array): number
+  /** Probability per expert for (step, layer), for predictors that have one; returns false if not. */
+  distribution?(step: number, layer: number, curStep: number, curLayer: number, out: Float64Array): boolean
+  /** A remark for the result (e.g. "no pre-gate lookahead in trace: history only"). */
+  readonly note?: string
 }
 
 export interface PredictorContext {
   readonly stream: AccessStream
   readonly trace: Trace
+  /** For error messages. */
+  readonly traceName: string
   /** How many experts a scoring predictor returns for a target (0 = its default). */
   readonly top: number
   /** Training data for learned predictors: never the steps they are scored on (see training.ts). */
@@ -34,6 +40,15 @@ export function defaultTop(ctx: PredictorContext, step: number): number {
   if (ctx.top > 0) return ctx.top
   const tokens = ctx.stream.stepTokenOffsets[step + 1]! - ctx.stream.stepTokenOffsets[step]!
   return Math.min(ctx.stream.experts, ctx.trace.model.topK * Math.max(1, tokens))
+}
+
+/** Normalize scores into a probability per expert (false when all are zero). */
+export function normalize(scores: Float64Array, out: Float64Array): boolean {
+  let sum = 0
+  for (let e = 0; e < scores.length; e++) sum += scores[e]!
+  if (sum <= 0) return false
+  for (let e = 0; e < scores.length; e++) out[e] = scores[e]! / sum
+  return true
 }
 
 /** Top-n experts by score (ties: lower id first), written to out. */

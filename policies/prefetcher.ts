@@ -1,18 +1,38 @@
 import type { AccessStream } from "../traces/batching.ts"
 
-/** What the engine offers a prefetcher at a layer's gate. */
+/** What the engine offers a prefetcher. */
 export interface PrefetchHost {
   readonly stream: AccessStream
   /** Predict (step, layer) with the run's predictor; the engine scores every prediction. */
   predict(step: number, layer: number, out: Uint16Array): number
-  /** Queue a load of `expert` at `layer` ahead of use; false if cached/on its way or no slot is free. */
-  prefetch(layer: number, expert: number): boolean
+  /** The predictor's probability per expert for (step, layer), when it has one; else false. */
+  distribution(step: number, layer: number, out: Float64Array): boolean
+  /** Queue a load of `expert` at `layer` ahead of use, for the layer `targetFlat` (step · L + layer). False if cached, on its way, or no slot may be taken. */
+  prefetch(layer: number, expert: number, targetFlat: number): boolean
+  /** Is the expert resident or on its way? */
+  cached(layer: number, expert: number): boolean
+  /** H2D time of one expert (latency + bytes / bandwidth) under the run's profile. */
+  readonly transferNs: number
+  /** Compute time per layer observed so far in this run (ns; an estimate before the first layer). */
+  observedLayerNs(): number
+  /** Counters for feedback: experts the compute stream waited for, and prefetches wasted. */
+  stallEvents(): number
+  wastedPrefetches(): number
+  /** Record a value over time (e.g. the prefetch step S): goes to the timeline and the result. */
+  trace(name: string, value: number): void
 }
 
-/** Decides when and how far ahead to prefetch. Called at the gate of every (step, layer). */
+/** Decides when and how far ahead to prefetch. */
 export interface Prefetcher {
   readonly name: string
+  /** Before the first layer of a step runs. */
+  onStepStart?(host: PrefetchHost, step: number): void
+  /** At the gate of every (step, layer), after the layer's demand loads were queued. */
   onGate(host: PrefetchHost, step: number, layer: number): void
+  /** An expert's FFN finished. */
+  onExpertDone?(host: PrefetchHost, step: number, layer: number, expert: number): void
+  /** Every expert of the layer finished. */
+  onLayerEnd?(host: PrefetchHost, step: number, layer: number): void
 }
 
 /** The (step, layer) `distance` layers after (step, layer), continuing into the next step. */

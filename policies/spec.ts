@@ -3,7 +3,9 @@
  *   cache=lru
  *   cache=belady
  *   cache=lru,prefetch=fixed:2,predictor=transition,top=4
- * The text is kept verbatim in results and reports; parsing only checks and splits it.
+ *   cache=two-level-lru,prefetch=adaptive:mass=0.9:window=8,predictor=hybrid,order=resident-first
+ * Arguments are positional (`fixed:2`) or named (`adaptive:mass=0.9`). The text is kept verbatim
+ * in results and reports; parsing only checks and splits it.
  */
 import { UsageError } from "../sim/errors.ts"
 
@@ -17,9 +19,15 @@ export interface PolicySpec {
   readonly predictorArgs: ReadonlyArray<string>
   /** Experts a scoring predictor names per target; 0 = top-k per token of the step. */
   readonly top: number
+  /** Expert FFN order within a layer: as the router listed them, or resident experts first. */
+  readonly order: "as-listed" | "resident-first"
+  /** Cache layout, when the spec fixes it (else the command line's --per-layer decides). */
+  readonly layout: "unified" | "per-layer" | null
+  readonly scheduler: string
+  readonly schedulerArgs: ReadonlyArray<string>
 }
 
-const KEYS = ["cache", "prefetch", "predictor", "top"] as const
+const KEYS = ["cache", "prefetch", "predictor", "top", "order", "layout", "scheduler"] as const
 
 export function parsePolicySpec(text: string): PolicySpec {
   const parts = new Map<string, string[]>()
@@ -36,14 +44,38 @@ export function parsePolicySpec(text: string): PolicySpec {
   if (!cache) throw new UsageError(`policy spec '${text}': cache=... is required (e.g. cache=lru)`)
   const prefetch = parts.get("prefetch") ?? ["none"]
   const predictor = parts.get("predictor") ?? null
+  const scheduler = parts.get("scheduler") ?? ["none"]
   const topText = parts.get("top")?.[0]
   const top = topText === undefined ? 0 : Number(topText)
   if (!Number.isInteger(top) || top < 0) throw new UsageError(`policy spec '${text}': top must be a non-negative integer`)
+  const order = parts.get("order")?.[0] ?? "as-listed"
+  if (order !== "as-listed" && order !== "resident-first") throw new UsageError(`policy spec '${text}': order must be as-listed or resident-first`)
+  const layout = parts.get("layout")?.[0] ?? null
+  if (layout !== null && layout !== "unified" && layout !== "per-layer") throw new UsageError(`policy spec '${text}': layout must be unified or per-layer`)
   return {
     text: text.trim(),
     cache: cache[0]!, cacheArgs: cache.slice(1),
     prefetch: prefetch[0]!, prefetchArgs: prefetch.slice(1),
     predictor: predictor ? predictor[0]! : null, predictorArgs: predictor ? predictor.slice(1) : [],
-    top
+    top, order, layout,
+    scheduler: scheduler[0]!, schedulerArgs: scheduler.slice(1)
   }
+}
+
+/**
+ * Named numeric arguments (`name=value`) with defaults; a bare number fills the first name.
+ * Unknown names and non-numbers are usage errors naming the spec.
+ */
+export function numericArgs<T extends Record<string, number>>(args: ReadonlyArray<string>, defaults: T, where: string): T {
+  const out: Record<string, number> = { ...defaults }
+  const names = Object.keys(defaults)
+  args.forEach((arg, i) => {
+    const eq = arg.indexOf("=")
+    const name = eq < 0 ? names[i] : arg.slice(0, eq)
+    const value = Number(eq < 0 ? arg : arg.slice(eq + 1))
+    if (name === undefined || !(name in defaults)) throw new UsageError(`${where}: unknown argument '${arg}' (known: ${names.join(", ")})`)
+    if (!Number.isFinite(value)) throw new UsageError(`${where}: argument '${arg}' is not a number`)
+    out[name] = value
+  })
+  return out as T
 }

@@ -6,7 +6,10 @@
  */
 import type { AccessStream } from "../traces/batching.ts"
 
-export interface TrainingSlice { readonly stream: AccessStream; readonly from: number; readonly to: number }
+import type { Trace } from "../traces/trace.ts"
+
+/** Steps [from, to) of a stream (and the trace its tokens index into). */
+export interface TrainingSlice { readonly stream: AccessStream; readonly trace: Trace; readonly from: number; readonly to: number }
 
 export interface Training {
   readonly description: string
@@ -16,19 +19,23 @@ export interface Training {
   foldOf(step: number): number
 }
 
-export function crossFit(a: AccessStream): Training {
-  const half = Math.floor(a.steps / 2)
+export function crossFit(a: AccessStream, trace: Trace, half = Math.floor(a.steps / 2)): Training {
   return {
     description: `2-fold cross-fitting: steps [0,${half}) predicted by a model trained on steps [${half},${a.steps}) and vice versa`,
-    folds: [[{ stream: a, from: half, to: a.steps }], [{ stream: a, from: 0, to: half }]],
+    folds: [[{ stream: a, trace, from: half, to: a.steps }], [{ stream: a, trace, from: 0, to: half }]],
     foldOf: (s) => (s < half ? 0 : 1)
   }
 }
 
-export function separateTrace(train: AccessStream, name: string): Training {
+export function separateTrace(train: AccessStream, trace: Trace, name: string): Training {
   return {
     description: `trained on ${name} (${train.steps} steps), a separate trace`,
-    folds: [[{ stream: train, from: 0, to: train.steps }]],
+    folds: [[{ stream: train, trace, from: 0, to: train.steps }]],
     foldOf: () => 0
   }
+}
+
+/** Trace token indices of a slice's steps. */
+export function sliceTokens(s: TrainingSlice): Int32Array {
+  return s.stream.stepTokens.subarray(s.stream.stepTokenOffsets[s.from]!, s.stream.stepTokenOffsets[s.to]!)
 }

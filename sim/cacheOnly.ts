@@ -42,7 +42,7 @@ export function replayCacheOnly(
       }
       resident[key] = 1
       if (used[group] === cap) {
-        const v = policy.victim(group, blocked)
+        const v = policy.victim(group, blocked, true)
         policy.replace(v, key, group, i, nu)
         resident[v] = 0
         continue

@@ -1,16 +1,19 @@
 /**
- * The timed replay: the one event loop. Per step, per layer:
+ * The timed replay: the one event loop. Per step (after an optional host-side charge, e.g. a
+ * token scheduler's CPU time, and the prefetcher's step-start hook), per layer:
  *   1. the non-expert part (attention, router, shared experts) runs on the compute stream;
  *   2. at the gate, each needed expert is a hit (resident), a late hit (on its way: a queued
  *      prefetch is promoted to demand priority) or a miss (a demand load is queued ahead of all
  *      unstarted prefetches); needed experts are pinned;
  *   3. the prefetcher may queue loads for later layers (after the demand loads, same instant);
- *   4. expert FFNs run in access order; each waits for its expert's arrival (that wait is stall);
- *   5. the layer's experts are unpinned.
+ *   4. expert FFNs run in access order, or resident experts first (cache-aware reordering); each
+ *      waits for its expert's arrival (that wait is stall) and unpins its expert when done.
  * Slots: a load takes a free slot of its group, else evicts the policy's victim among resident,
- * unpinned experts; a demand load with no victim cancels the newest queued prefetch, else waits
- * for the earliest in-flight prefetch of its group and takes its slot when it lands. A prefetch
- * with no victim is dropped. Equal times: demand loads, then prefetches, then transfer starts.
+ * unpinned experts (a prefetch never takes a protected expert, and under an offline policy
+ * never one used sooner than the prefetched one); a demand load with no victim cancels the
+ * newest queued prefetch, else waits for the earliest in-flight prefetch of its group and takes
+ * its slot when it lands. A prefetch with no slot is dropped.
+ * Equal times: demand loads, then prefetches, then transfer starts.
  */
 import type { AccessStream } from "../traces/batching.ts"
 import type { EvictionPolicy } from "../policies/evictionPolicy.ts"
@@ -20,9 +23,11 @@ import type { Prefetcher, PrefetchHost } from "../policies/prefetcher.ts"
 import type { CacheGeometry } from "./cacheGeometry.ts"
 import { CopyQueue } from "./copyQueue.ts"
 import type { TimingModel } from "./timing.ts"
-import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_STALL } from "./timeline.ts"
+import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_HOST, TRACK_STALL } from "./timeline.ts"
 
 const ABSENT = 0, QUEUED = 1, INFLIGHT = 2, RESIDENT = 3
+
+export type ExpertOrder = "as-listed" | "resident-first"
 
 export interface TimedInputs {
   readonly stream: AccessStream
@@ -34,6 +39,14 @@ export interface TimedInputs {
   readonly prefetcher: Prefetcher | null
   readonly copyEngines: number
   readonly timeline: Timeline | null
+  readonly order?: ExpertOrder
+  /** Host time charged on the compute stream before step s (e.g. a token scheduler's decision). */
+  readonly hostNsBeforeStep?: Float64Array | null
+  /**
+   * Static pinning: from step `step` on, `keys` are pinned. Pinned experts are loaded with the
+   * model (at step 0, or when the deployment is re-pinned), so those loads cost no run time.
+   */
+  readonly pins?: ReadonlyArray<{ readonly step: number; readonly keys: ReadonlyArray<number>; readonly mask: Uint8Array }>
 }
 
 export interface TimedCounts {
@@ -46,6 +59,8 @@ export interface TimedCounts {
   totalNs: number
   computeNs: number
   stallNs: number
+  hostNs: number
+  stallEvents: number
   transfers: number
   demandLoads: number
   linkBusyNs: number
@@ -59,6 +74,8 @@ export interface TimedCounts {
   actualTotal: number
   bAccSum: number
   peakSlots: number
+  /** Values the policy traced over time: name → [step, layer, value] at each change. */
+  traced: Map<string, Array<[number, number, number]>>
 }
 
 export function runTimed(inp: TimedInputs): TimedCounts {
@@ -68,12 +85,15 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const policy = inp.eviction
   const timing = inp.timing
   const tl = inp.timeline
+  const order = inp.order ?? "as-listed"
   const numKeys = L * E
   const state = new Uint8Array(numKeys)
   const pinned = new Uint8Array(numKeys)
   const blocked = new Uint8Array(numKeys)
   const arrival = new Float64Array(numKeys)
   const unusedPrefetch = new Uint8Array(numKeys)
+  /** Layer (flat) a prefetched, not yet used expert was predicted for; -1 otherwise. */
+  const predictedFor = new Int32Array(numKeys).fill(-1)
   const nextUseOfKey = inp.future ? Int32Array.from(inp.future.first) : new Int32Array(numKeys)
   const next = inp.future ? inp.future.next : null
   const used = new Int32Array(g.capacities.length)
@@ -81,13 +101,15 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const c: TimedCounts = {
     accesses: a.accesses, hits: 0, lateHits: 0, misses: 0,
     layerHits: new Float64Array(L), layerAccesses: new Float64Array(L),
-    totalNs: 0, computeNs: 0, stallNs: 0, transfers: 0, demandLoads: 0, linkBusyNs: 0,
+    totalNs: 0, computeNs: 0, stallNs: 0, hostNs: 0, stallEvents: 0, transfers: 0, demandLoads: 0, linkBusyNs: 0,
     prefetchIssued: 0, prefetchUsed: 0, prefetchWasted: 0, prefetchDropped: 0,
-    predictions: 0, predictedTotal: 0, predictedCorrect: 0, actualTotal: 0, bAccSum: 0, peakSlots: 0
+    predictions: 0, predictedTotal: 0, predictedCorrect: 0, actualTotal: 0, bAccSum: 0, peakSlots: 0,
+    traced: new Map()
   }
   let occupied = 0
   let t = 0
   let cursor = 0
+  let curStep = 0, curLayer = 0, layersDone = 0
   const groupOf = (key: number) => g.groupOfLayer[(key / E) | 0]!
   const label = (key: number) => `L${(key / E) | 0} E${key % E}`
 
@@ -122,17 +144,18 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     state[key] = ABSENT
     blocked[key] = 0
     if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchWasted++ }
+    if (tl) tl.instant(`evict ${label(key)}`, "evict", t)
   }
 
-  /** Find a slot in `group`: returns when it is free (t, or a landing time), or -1. */
-  const acquire = (group: number, demand: boolean): number => {
+  /** Find a slot in `group` for `key`: returns when it is free (t, or a landing time), or -1. */
+  const acquire = (key: number, group: number, demand: boolean): number => {
     if (used[group]! < g.capacities[group]!) {
       used[group]!++
       if (++occupied > c.peakSlots) c.peakSlots = occupied
       return t
     }
-    const v = policy.victim(group, blocked)
-    if (v >= 0) { drop(v, group); return t }
+    const v = policy.victim(group, blocked, demand)
+    if (v >= 0 && (demand || !policy.needsFuture || nextUseOfKey[v]! > nextUseOfKey[key]!)) { drop(v, group); return t }
     if (!demand) return -1
     const q = queue.newestPrefetch((k) => groupOf(k) === group)
     if (q >= 0) { drop(q, group); return t }
@@ -153,10 +176,31 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     queue.enqueue(key, readyAt, demand)
   }
 
-  const predicted = new Uint16Array(E)
+  const pinAt = (s: number) => {
+    for (const p of inp.pins ?? []) {
+      if (p.step !== s) continue
+      if (policy.repin) policy.repin(p.mask, (k) => state[k] !== ABSENT, groupOf)
+      for (const key of p.keys) {
+        if (state[key] !== ABSENT) continue
+        const group = groupOf(key)
+        if (used[group]! < g.capacities[group]!) {
+          used[group]!++
+          if (++occupied > c.peakSlots) c.peakSlots = occupied
+        } else {
+          const v = policy.victim(group, blocked, true)
+          if (v < 0) continue
+          drop(v, group)
+        }
+        policy.insert(key, group, cursor, nextUseOfKey[key]!)
+        state[key] = RESIDENT
+      }
+    }
+  }
+
   const mark = new Uint8Array(E)
   const host: PrefetchHost = {
     stream: a,
+    transferNs: timing.transferNs,
     predict(step, layer, out) {
       const n = inp.predictor!.predict(step, layer, curStep, curLayer, out)
       const actual = actualSet(a, step, layer)
@@ -171,27 +215,58 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       c.bAccSum += actual.length > 0 ? hit / actual.length : 1
       return n
     },
-    prefetch(layer, expert) {
+    distribution(step, layer, out) {
+      const p = inp.predictor
+      return p !== null && p.distribution !== undefined && p.distribution(step, layer, curStep, curLayer, out)
+    },
+    prefetch(layer, expert, targetFlat) {
       const key = layer * E + expert
+      if (policy.onPredicted) policy.onPredicted(key, targetFlat)
       if (state[key] !== ABSENT) return false
       const group = g.groupOfLayer[layer]!
-      if (acquire(group, false) < 0) { c.prefetchDropped++; return false }
+      if (acquire(key, group, false) < 0) { c.prefetchDropped++; return false }
       load(key, group, t, false)
       unusedPrefetch[key] = 1
+      predictedFor[key] = targetFlat
       c.prefetchIssued++
       return true
+    },
+    cached(layer, expert) { return state[layer * E + expert] !== ABSENT },
+    observedLayerNs() {
+      return layersDone > 0 ? (c.computeNs + c.hostNs) / layersDone : timing.layerNs(1) + timing.expertNs(1)
+    },
+    stallEvents: () => c.stallEvents,
+    wastedPrefetches: () => c.prefetchWasted,
+    trace(name, value) {
+      let series = c.traced.get(name)
+      if (!series) c.traced.set(name, (series = []))
+      const last = series[series.length - 1]
+      if (!last || last[2] !== value) {
+        series.push([curStep, curLayer, value])
+        if (tl) tl.counter(name, t, value)
+      }
     }
   }
 
-  let curStep = 0, curLayer = 0
+  const pf = inp.prefetcher
+  const runOrder = new Int32Array(E)
   for (let s = 0; s < a.steps; s++) {
     const tokens = a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!
     const layerNs = timing.layerNs(tokens)
+    const hostNs = inp.hostNsBeforeStep ? inp.hostNsBeforeStep[s]! : 0
+    if (hostNs > 0) {
+      if (tl) tl.add(TRACK_HOST, "token scheduler", "host", t, t + hostNs)
+      t += hostNs
+      c.hostNs += hostNs
+    }
+    curStep = s
+    curLayer = 0
+    if (inp.pins) { queue.advanceTo(t); land(t); pinAt(s) }
+    if (pf && pf.onStepStart) pf.onStepStart(host, s)
     for (let l = 0; l < L; l++) {
-      curStep = s
       curLayer = l
-      const cell = s * L + l
-      const i0 = offsets[cell]!, i1 = offsets[cell + 1]!
+      const flat = s * L + l
+      const i0 = offsets[flat]!, i1 = offsets[flat + 1]!
       const base = l * E
       const group = g.groupOfLayer[l]!
       if (tl) tl.add(TRACK_COMPUTE, `L${l} attention+router`, "non-expert", t, t + layerNs)
@@ -199,6 +274,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       c.computeNs += layerNs
       queue.advanceTo(t)
       land(t)
+      if (policy.onLayer) policy.onLayer(flat)
       // 2. the gate: classify and pin.
       let h = 0
       for (let i = i0; i < i1; i++) {
@@ -212,25 +288,35 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         } else if (st === ABSENT) {
           c.misses++
           c.demandLoads++
-          const readyAt = acquire(group, true)
-          load(key, group, readyAt, true)
+          load(key, group, acquire(key, group, true), true)
         } else {
           c.lateHits++
           policy.touch(key, group, i, nu)
           if (st === QUEUED) queue.promote(key, t)
         }
-        if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchUsed++ }
+        if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchUsed++; predictedFor[key] = -1 }
         pinned[key] = 1
         blocked[key] = 1
+      }
+      // Run-time correction: experts predicted for this layer that it does not need are demoted.
+      if (policy.onUnwanted) {
+        for (let e = 0; e < E; e++) if (predictedFor[base + e] === flat) { predictedFor[base + e] = -1; policy.onUnwanted(base + e) }
       }
       c.hits += h
       c.layerHits[l]! += h
       c.layerAccesses[l]! += i1 - i0
       cursor = i1
       // 3. prefetch decisions for later layers.
-      if (inp.prefetcher) inp.prefetcher.onGate(host, s, l)
+      if (pf) pf.onGate(host, s, l)
       // 4. expert FFNs, each after its weights arrive.
-      for (let i = i0; i < i1; i++) {
+      let n = 0
+      if (order === "resident-first") {
+        for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === RESIDENT) runOrder[n++] = i
+        for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === INFLIGHT) runOrder[n++] = i
+        for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === QUEUED) runOrder[n++] = i
+      } else for (let i = i0; i < i1; i++) runOrder[n++] = i
+      for (let j = 0; j < n; j++) {
+        const i = runOrder[j]!
         const key = base + keys[i]!
         if (state[key] !== RESIDENT) {
           if (state[key] === QUEUED) queue.startUntil(key)
@@ -238,26 +324,28 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           if (at > t) {
             if (tl) tl.add(TRACK_STALL, `wait ${label(key)}`, "stall", t, at)
             c.stallNs += at - t
+            c.stallEvents++
             t = at
           }
           state[key] = RESIDENT
         }
-        const ns = timing.expertNs(counts === null ? 1 : counts[i]!)
-        if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", t, t + ns, { tokens: counts === null ? 1 : counts[i]! })
+        const tokensHere = counts === null ? 1 : counts[i]!
+        const ns = timing.expertNs(tokensHere)
+        if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", t, t + ns, { tokens: tokensHere })
         t += ns
         c.computeNs += ns
-      }
-      // 5. unpin.
-      for (let i = i0; i < i1; i++) {
-        const key = base + keys[i]!
         pinned[key] = 0
         blocked[key] = 0
+        if (policy.onDone) policy.onDone(key)
+        if (pf && pf.onExpertDone) { queue.advanceTo(t); land(t); pf.onExpertDone(host, s, l, keys[i]!) }
       }
+      layersDone++
+      if (pf && pf.onLayerEnd) { queue.advanceTo(t); land(t); pf.onLayerEnd(host, s, l) }
     }
   }
   c.totalNs = t
   for (let k = 0; k < numKeys; k++) if (unusedPrefetch[k]) c.prefetchWasted++
   // Transfers still running when the last expert finished count only up to the end.
-  for (const k of inflight) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t
+  for (const k of new Set(inflight)) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t
   return c
 }

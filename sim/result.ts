@@ -28,6 +28,8 @@ export interface ResultRecord {
   total_ns: number
   compute_ns: number
   stall_ns: number
+  /** Host time charged on the compute stream (token scheduler), part of total. */
+  host_ns: number
   stall_fraction: number
   bytes_h2d: number
   transfers_h2d: number
@@ -44,6 +46,15 @@ export interface ResultRecord {
   prediction_precision: number | null
   prediction_recall: number | null
   b_acc: number | null
+  /** Policy-specific state: S over time (adaptive), predictor notes, scheduler statistics, pins. */
+  policy_detail: PolicyDetail
+}
+
+export type PolicyDetail = Record<string, unknown> & {
+  predictor_note?: string
+  order?: string
+  scheduler?: Record<string, unknown>
+  pinned?: Array<{ from_step: number; experts: number }>
 }
 
 /** The inputs that identify a run. */

@@ -5,15 +5,18 @@
 import { buildAccessStream, type AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
 import { parsePolicySpec, type PolicySpec } from "../policies/spec.ts"
-import { checkSpec, evictionPolicies, predictors, prefetchers } from "../policies/registry.ts"
+import { checkSpec, evictionPolicies, makeEviction, predictors, prefetchers } from "../policies/registry.ts"
 import { crossFit, separateTrace, type Training } from "../policies/training.ts"
-import { makeGeometry } from "./cacheGeometry.ts"
+import type { Predictor } from "../policies/predictor.ts"
+import { popularKeys } from "../policies/pinned.ts"
+import { parseSchedulerArgs, scheduleTokens, type Schedule } from "../policies/tokenScheduler.ts"
+import { makeGeometry, type CacheGeometry } from "./cacheGeometry.ts"
 import { replayCacheOnly } from "./cacheOnly.ts"
 import { runTimed, type TimedCounts } from "./engine.ts"
-import { InputError } from "./errors.ts"
+import { InputError, UsageError } from "./errors.ts"
 import { computeNextUse } from "./nextUse.ts"
 import { expertBytes, slotsForMemory, type HardwareProfile, type ModelProfile } from "./profiles.ts"
-import { frac, frac0, type ResultRecord, type RunIdentity } from "./result.ts"
+import { frac, frac0, type PolicyDetail, type ResultRecord, type RunIdentity } from "./result.ts"
 import { Timeline } from "./timeline.ts"
 import { makeTiming } from "./timing.ts"
 import { TOOL_VERSION } from "./version.ts"
@@ -31,6 +34,7 @@ export interface SimulationInput {
   readonly cacheSlots?: number
   readonly gpuMemBytes?: number
   readonly batch: number
+  /** Partition slots per layer, unless the policy spec sets layout=. */
   readonly perLayer: boolean
   readonly seed: number
   readonly train?: { readonly trace: Trace; readonly name: string }
@@ -45,6 +49,28 @@ export function checkTraceMatchesModel(t: Trace, m: ModelProfile, file: string):
   }
 }
 
+interface Workload { stream: AccessStream; schedule: Schedule | null; training: Training }
+
+/** Steps (continuous batching, or EF-H's token scheduler) and the training data for learned parts. */
+function workload(spec: PolicySpec, inp: SimulationInput): Workload {
+  if (spec.scheduler === "ts") {
+    const { paths } = parseSchedulerArgs(spec.schedulerArgs, spec.text)
+    const schedule = scheduleTokens(inp.trace, inp.batch, paths, inp.traceName)
+    const stream = buildAccessStream(inp.trace, inp.batch, schedule)
+    // Cross-fit at a unit boundary, so a unit's two batches share a fold.
+    const half = schedule.unitStart[Math.floor(schedule.unitStart.length / 2)] ?? 0
+    return { stream, schedule, training: training(inp, stream, half) }
+  }
+  const stream = buildAccessStream(inp.trace, inp.batch)
+  return { stream, schedule: null, training: training(inp, stream) }
+}
+
+function training(inp: SimulationInput, stream: AccessStream, half?: number): Training {
+  if (!inp.train) return crossFit(stream, inp.trace, half)
+  checkTraceMatchesModel(inp.train.trace, inp.model, inp.train.name)
+  return separateTrace(buildAccessStream(inp.train.trace, inp.batch), inp.train.trace, inp.train.name)
+}
+
 export function simulate(inp: SimulationInput): SimulationOutput {
   const spec = parsePolicySpec(inp.policy)
   checkSpec(spec)
@@ -54,66 +80,123 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   if (inp.cacheSlots === undefined && slots < 1) {
     throw new InputError("--gpu-mem", `value ${inp.gpuMemBytes}`, "gpu-mem", `no room for any expert after ${inp.model.id}'s resident weights`)
   }
-  const stream = buildAccessStream(inp.trace, inp.batch)
+  const { stream, schedule, training } = workload(spec, inp)
   const L = stream.layers, E = stream.experts
-  const geometry = makeGeometry(stream, Math.min(slots, L * E), inp.perLayer)
-  const eviction = evictionPolicies[spec.cache]!({ numKeys: L * E, capacities: geometry.capacities }, spec.cacheArgs)
+  const perLayer = spec.layout === null ? inp.perLayer : spec.layout === "per-layer"
+  const geometry = makeGeometry(stream, Math.min(slots, L * E), perLayer)
+  const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E) : null
+  const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, geometry, pins ? pins[0]!.mask : undefined, spec.text)
   const future = eviction.needsFuture ? computeNextUse(stream) : null
   const eBytes = expertBytes(inp.model)
   const tokens = inp.trace.tokens
   const base: RunIdentity = {
     tool: "expertflow", version: TOOL_VERSION, trace: inp.traceName, model: inp.model.id,
     hardware: inp.hardware.id, policy: spec.text, mode: inp.mode, seed: inp.seed, batch_size: inp.batch,
-    cache_slots: geometry.slots, cache_layout: inp.perLayer ? "per-layer" : "unified",
-    expert_bytes: eBytes
+    cache_slots: geometry.slots, cache_layout: perLayer ? "per-layer" : "unified", expert_bytes: eBytes
   }
   if (inp.mode === "cache-only") {
-    if (spec.prefetch !== "none") throw new InputError("--mode", "cache-only", "policy", `cache-only mode replays the cache alone; '${spec.text}' prefetches: use --mode timed`)
+    if (spec.prefetch !== "none" || spec.scheduler !== "none" || !evictionPolicies[spec.cache]!.cacheOnly) {
+      throw new UsageError(`cache-only mode replays a plain eviction policy (lru, lfu, fifo, belady); '${spec.text}' needs --mode timed`)
+    }
     const r = replayCacheOnly(stream, geometry, eviction, future ? future.next : null)
     const record: ResultRecord = {
       ...base, predictor_training: null, steps: stream.steps, tokens, unknown_token_layers: stream.unknownCells,
       accesses: stream.accesses, hits: r.hits, late_hits: 0, misses: r.misses, hit_rate: frac0(r.hits, stream.accesses),
       per_layer_hit_rate: Array.from(r.layerHits, (h, l) => frac0(h, r.layerAccesses[l]!)),
-      total_ns: 0, compute_ns: 0, stall_ns: 0, stall_fraction: 0,
+      total_ns: 0, compute_ns: 0, stall_ns: 0, host_ns: 0, stall_fraction: 0,
       bytes_h2d: r.misses * eBytes, transfers_h2d: r.misses, demand_loads: r.misses, link_utilization: 0, tokens_per_s: 0,
       peak_expert_bytes: r.peakSlots * eBytes,
       prefetches_issued: 0, prefetches_used: 0, prefetches_wasted: 0, prefetches_dropped: 0,
-      prefetch_precision: null, prefetch_recall: null, prediction_precision: null, prediction_recall: null, b_acc: null
+      prefetch_precision: null, prefetch_recall: null, prediction_precision: null, prediction_recall: null, b_acc: null,
+      policy_detail: {}
     }
     return { record, timeline: null }
   }
-  const { predictor, training } = makePredictor(spec, inp, stream)
-  const prefetcher = prefetchers[spec.prefetch]!(spec.prefetchArgs, { layers: L, experts: E }, spec.text)
+  let predictor: Predictor | null = null
+  if (spec.predictor !== null) {
+    predictor = predictors[spec.predictor]!.make({ stream, trace: inp.trace, traceName: inp.traceName, top: spec.top, training, args: spec.predictorArgs })
+  }
+  const prefetcher = prefetchers[spec.prefetch]!(spec.prefetchArgs, { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots }, spec.text)
   const timeline = inp.timeline ? new Timeline() : null
+  const charge = schedule ? parseSchedulerArgs(spec.schedulerArgs, spec.text).charge : 0
+  let hostNs: Float64Array | null = null
+  if (schedule && charge !== 0) {
+    hostNs = new Float64Array(stream.steps)
+    schedule.unitStart.forEach((s, u) => { hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge })
+  }
   const c = runTimed({
     stream, geometry, timing: makeTiming(inp.model, inp.hardware), eviction, future,
-    predictor, prefetcher, copyEngines: inp.hardware.copyEngines, timeline
+    predictor, prefetcher, copyEngines: inp.hardware.copyEngines, timeline, order: spec.order,
+    hostNsBeforeStep: hostNs, ...(pins ? { pins } : {})
   })
-  return { record: timedRecord(base, c, stream, tokens, eBytes, inp.hardware.copyEngines, training), timeline }
+  const detail: PolicyDetail = {}
+  if (predictor?.note) detail.predictor_note = predictor.note
+  if (spec.order !== "as-listed") detail.order = spec.order
+  for (const [name, series] of c.traced) {
+    const values = series.map((x) => x[2])
+    detail[name] = { mean: stepWeightedMean(series, stream.steps * L, L), min: Math.min(...values), max: Math.max(...values), changes: series }
+  }
+  if (schedule) {
+    const sorted = [...schedule.cpuNs].sort((x, y) => x - y)
+    detail.scheduler = {
+      decisions: schedule.decisions, activated_pairs_unscheduled: schedule.activatedBefore, activated_pairs_scheduled: schedule.activatedAfter,
+      charged_ns_per_decision: charge === "measured" ? "measured" : charge,
+      // Wall-clock CPU time differs between runs: reported only when it is charged as measured.
+      ...(charge === "measured" ? { cpu_ns_median: sorted[Math.floor(sorted.length / 2)] ?? 0, deterministic: false } : {})
+    }
+  }
+  if (pins) detail.pinned = pins.map((p) => ({ from_step: p.step, experts: p.keys.length }))
+  const learned = spec.predictor !== null && predictors[spec.predictor]!.learned
+  return { record: timedRecord(base, c, stream, tokens, eBytes, inp.hardware.copyEngines, learned || pins ? training : null, detail), timeline }
 }
 
-function makePredictor(spec: PolicySpec, inp: SimulationInput, stream: AccessStream): { predictor: ReturnType<typeof predictors[string]["make"]> | null; training: Training | null } {
-  if (spec.predictor === null) return { predictor: null, training: null }
-  const info = predictors[spec.predictor]!
-  let training: Training = crossFit(stream)
-  if (inp.train) {
-    checkTraceMatchesModel(inp.train.trace, inp.model, inp.train.name)
-    training = separateTrace(buildAccessStream(inp.train.trace, inp.batch), inp.train.name)
+/** Static pinning: the pin set predicting each fold's steps comes from that fold's training data. */
+function pinSets(spec: PolicySpec, training: Training, g: CacheGeometry, L: number, E: number) {
+  const fraction = Number(spec.cacheArgs[0] ?? 0.5)
+  if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`policy spec '${spec.text}': pin:F needs 0 < F ≤ 1`)
+  const sets = training.folds.map((slices) => {
+    const counts = new Float64Array(L * E)
+    for (const { stream: a, from, to } of slices) for (let cell = from * L; cell < to * L; cell++) {
+      for (let i = a.offsets[cell]!; i < a.offsets[cell + 1]!; i++) counts[(cell % L) * E + a.keys[i]!]!++
+    }
+    return popularKeys(counts, g.capacities, g.groupOfLayer, E, fraction)
+  })
+  // Fold f predicts steps from its first step on: find where each fold starts.
+  const starts: number[] = []
+  for (let f = 0; f < sets.length; f++) {
+    let s = 0
+    while (s < 1e9 && training.foldOf(s) !== f) s++
+    starts.push(f === 0 ? 0 : s)
   }
-  const predictor = info.make({ stream, trace: inp.trace, top: spec.top, training, args: spec.predictorArgs })
-  return { predictor, training: info.learned ? training : null }
+  return sets.map((keys, f) => {
+    const mask = new Uint8Array(L * E)
+    for (const k of keys) mask[k] = 1
+    return { step: starts[f]!, keys, mask }
+  })
+}
+
+/** Mean of a traced value over all (step, layer) gates, each change holding until the next. */
+function stepWeightedMean(series: Array<[number, number, number]>, gates: number, L: number): number {
+  let sum = 0
+  for (let i = 0; i < series.length; i++) {
+    const from = series[i]![0] * L + series[i]![1]
+    const to = i + 1 < series.length ? series[i + 1]![0] * L + series[i + 1]![1] : gates
+    sum += series[i]![2] * (to - from)
+  }
+  const first = series[0] ? series[0][0] * L + series[0][1] : 0
+  return Math.round((sum / Math.max(1, gates - first)) * 1000) / 1000
 }
 
 function timedRecord(
-  base: RunIdentity,
-  c: TimedCounts, stream: AccessStream, tokens: number, eBytes: number, engines: number, training: Training | null
+  base: RunIdentity, c: TimedCounts, stream: AccessStream, tokens: number, eBytes: number, engines: number,
+  training: Training | null, detail: PolicyDetail
 ): ResultRecord {
   return {
     ...base, predictor_training: training ? training.description : null,
     steps: stream.steps, tokens, unknown_token_layers: stream.unknownCells,
     accesses: c.accesses, hits: c.hits, late_hits: c.lateHits, misses: c.misses, hit_rate: frac0(c.hits, c.accesses),
     per_layer_hit_rate: Array.from(c.layerHits, (h, l) => frac0(h, c.layerAccesses[l]!)),
-    total_ns: c.totalNs, compute_ns: c.computeNs, stall_ns: c.stallNs, stall_fraction: frac0(c.stallNs, c.totalNs),
+    total_ns: c.totalNs, compute_ns: c.computeNs, stall_ns: c.stallNs, host_ns: c.hostNs, stall_fraction: frac0(c.stallNs, c.totalNs),
     bytes_h2d: c.transfers * eBytes, transfers_h2d: c.transfers, demand_loads: c.demandLoads,
     link_utilization: frac0(c.linkBusyNs, c.totalNs * engines),
     tokens_per_s: c.totalNs > 0 ? Math.round((tokens / (c.totalNs / 1e9)) * 1000) / 1000 : 0,
@@ -122,6 +205,7 @@ function timedRecord(
     prefetches_dropped: c.prefetchDropped,
     prefetch_precision: frac(c.prefetchUsed, c.prefetchIssued), prefetch_recall: frac(c.prefetchUsed, c.prefetchUsed + c.misses),
     prediction_precision: frac(c.predictedCorrect, c.predictedTotal), prediction_recall: frac(c.predictedCorrect, c.actualTotal),
-    b_acc: c.predictions > 0 ? frac(c.bAccSum, c.predictions) : null
+    b_acc: c.predictions > 0 ? frac(c.bAccSum, c.predictions) : null,
+    policy_detail: detail
   }
 }

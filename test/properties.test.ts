@@ -7,7 +7,7 @@ import { runTimed } from "../sim/engine.ts"
 import { computeNextUse } from "../sim/nextUse.ts"
 import { simulate } from "../sim/simulate.ts"
 import type { TimingModel } from "../sim/timing.ts"
-import { evictionPolicies } from "../policies/registry.ts"
+import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
@@ -36,8 +36,8 @@ const timing = (transferNs: number): TimingModel => ({ transferNs, expertBytes: 
 const runEngine = (trace: ReturnType<typeof tinyTrace>, slots: number, cache: string, transferNs: number, prefetchS: number, batch = 1, engines = 1) => {
   const stream = buildAccessStream(trace, batch)
   const g = makeGeometry(stream, slots, false)
-  const eviction = evictionPolicies[cache]!({ numKeys: stream.layers * stream.experts, capacities: g.capacities }, [])
-  const predictor = prefetchS > 0 ? oraclePredictor({ stream, trace, top: 0, training: crossFit(stream), args: [] }) : null
+  const eviction = makeEviction(cache, [], stream, g)
+  const predictor = prefetchS > 0 ? oraclePredictor({ stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }) : null
   return runTimed({
     stream, geometry: g, timing: timing(transferNs), eviction, future: eviction.needsFuture ? computeNextUse(stream) : null,
     predictor, prefetcher: prefetchS > 0 ? fixedStepPrefetcher(prefetchS, stream.experts) : null, copyEngines: engines, timeline: null
@@ -59,7 +59,7 @@ describe("properties (fast-check)", () => {
       expect(c.peakSlots).toBeLessThanOrEqual(slots)
       const a = buildAccessStream(trace, B)
       const g = makeGeometry(a, slots, false)
-      const p = evictionPolicies[cache]!({ numKeys: a.layers * a.experts, capacities: g.capacities }, [])
+      const p = makeEviction(cache, [], a, g)
       expect(replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).peakSlots).toBeLessThanOrEqual(slots)
     }), params)
   })
@@ -69,7 +69,7 @@ describe("properties (fast-check)", () => {
       const a = buildAccessStream(trace, 1)
       const g = makeGeometry(a, minSlots(trace) + extra, false)
       const misses = (name: string) => {
-        const p = evictionPolicies[name]!({ numKeys: a.layers * a.experts, capacities: g.capacities }, [])
+        const p = makeEviction(name, [], a, g)
         return replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).misses
       }
       const belady = misses("belady")

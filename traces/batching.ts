@@ -62,9 +62,10 @@ export function buildSteps(t: Trace, batchSize: number): { offsets: Int32Array; 
   return { offsets: Int32Array.from(offsets), tokens }
 }
 
-export function buildAccessStream(t: Trace, batchSize = 1): AccessStream {
+/** The access stream of `t`, batched by `buildSteps` unless steps are given (e.g. by a token scheduler). */
+export function buildAccessStream(t: Trace, batchSize = 1, given?: { offsets: Int32Array; tokens: Int32Array }): AccessStream {
   const { layers: L, experts: E, topK: K } = t.model
-  const steps = buildSteps(t, batchSize)
+  const steps = given ?? buildSteps(t, batchSize)
   const S = steps.offsets.length - 1
   let unknown = 0
   for (let i = 0; i < t.present.length; i++) if (t.present[i] === 0) unknown++

@@ -34,8 +34,9 @@ export const TraceHeaderSchema = Schema.Struct({
   source: Schema.Struct({ kind: Schema.String, description: Schema.String, recording: Schema.String }),
   tokens: NonNegativeInt,
   lookaheadDepth: NonNegativeInt,
+  predictionDepth: Schema.optionalKey(NonNegativeInt),
   columns: Schema.Array(Schema.Struct({
-    name: Schema.Literals(["request", "position", "phase", "tokenId", "present", "experts", "weights", "routerProbs", "lookahead"]),
+    name: Schema.Literals(["request", "position", "phase", "tokenId", "present", "experts", "weights", "routerProbs", "lookahead", "predicted"]),
     dtype: Schema.Literals(["int32", "uint8", "uint16", "float32"]),
     length: NonNegativeInt,
     offset: NonNegativeInt,
@@ -53,7 +54,8 @@ const COLUMN_SPEC: Record<string, { dtype: DType; per: (h: TraceHeader) => numbe
   experts: { dtype: "uint16", per: (h) => h.model.layers * h.model.topK, required: true },
   weights: { dtype: "float32", per: (h) => h.model.layers * h.model.topK, required: true },
   routerProbs: { dtype: "float32", per: (h) => h.model.layers * h.model.experts, required: false },
-  lookahead: { dtype: "uint16", per: (h) => h.model.layers * h.lookaheadDepth * h.model.topK, required: false }
+  lookahead: { dtype: "uint16", per: (h) => h.model.layers * h.lookaheadDepth * h.model.topK, required: false },
+  predicted: { dtype: "uint16", per: (h) => h.model.layers * (h.predictionDepth ?? 0), required: false }
 }
 
 const align8 = (n: number) => (n + 7) & ~7
@@ -71,6 +73,7 @@ export function encodeTrace(t: Trace): Uint8Array[] {
   cols.push(["present", t.present], ["experts", t.experts], ["weights", t.weights])
   if (t.routerProbs) cols.push(["routerProbs", t.routerProbs])
   if (t.lookahead) cols.push(["lookahead", t.lookahead])
+  if (t.predicted) cols.push(["predicted", t.predicted])
   let offset = 0
   const columns = cols.map(([name, c]) => {
     const entry = { name, dtype: dtypeOf(c), length: c.length, offset, crc32: crc32(bytesOf(c)) }
@@ -79,7 +82,7 @@ export function encodeTrace(t: Trace): Uint8Array[] {
   })
   const header = {
     format: "expertflow-trace", version: 1, model: t.model, source: t.source, tokens: t.tokens,
-    lookaheadDepth: t.lookaheadDepth, columns
+    lookaheadDepth: t.lookaheadDepth, ...(t.predicted ? { predictionDepth: t.predictionDepth } : {}), columns
   }
   const headerBytes = new TextEncoder().encode(JSON.stringify(header))
   const pre = new Uint8Array(align8(12 + headerBytes.length))
@@ -146,7 +149,8 @@ export function readTrace(path: string): Trace {
     phase: (cols.phase as Uint8Array | undefined) ?? null, tokenId: (cols.tokenId as Int32Array | undefined) ?? null,
     present: cols.present as Uint8Array, experts: cols.experts as Uint16Array, weights: cols.weights as Float32Array,
     routerProbs: (cols.routerProbs as Float32Array | undefined) ?? null,
-    lookaheadDepth: h.lookaheadDepth, lookahead: (cols.lookahead as Uint16Array | undefined) ?? null
+    lookaheadDepth: h.lookaheadDepth, lookahead: (cols.lookahead as Uint16Array | undefined) ?? null,
+    predictionDepth: cols.predicted ? h.predictionDepth ?? 0 : 0, predicted: (cols.predicted as Uint16Array | undefined) ?? null
   }
   validateTrace(trace, path)
   return trace
@@ -174,6 +178,15 @@ export function validateTrace(t: Trace, file: string): void {
         for (let j = 0; j < k; j++) {
           if (t.experts[cell * K + j] === e) throw new InputError(file, `token ${i} layer ${l}`, `experts[${k}]`, `expert ${e} listed twice`)
         }
+      }
+      const D = t.lookaheadDepth, P = t.predictionDepth
+      if (t.lookahead) for (let j = 0; j < D * K; j++) {
+        const e = t.lookahead[cell * D * K + j]!
+        if (e !== GAP && e >= E) throw new InputError(file, `token ${i} layer ${l}`, `lookahead[${Math.floor(j / K)}][${j % K}]`, `expert id ${e} out of range (experts: ${E})`)
+      }
+      if (t.predicted) for (let j = 0; j < P; j++) {
+        const e = t.predicted[cell * P + j]!
+        if (e !== GAP && e >= E) throw new InputError(file, `token ${i} layer ${l}`, `predicted[${j}]`, `expert id ${e} out of range (experts: ${E})`)
       }
     }
   }

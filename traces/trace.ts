@@ -43,6 +43,9 @@ export interface Trace {
   readonly lookaheadDepth: number
   /** tokens × layers × D × topK: experts gate_{l+d} picks from layer l's hidden state; GAP past the last layer. */
   readonly lookahead: Uint16Array | null
+  /** Route predictions recorded by an external model: P experts per (token, layer), GAP-padded. */
+  readonly predictionDepth: number
+  readonly predicted: Uint16Array | null
 }
 
 export const cellIndex = (t: Trace, token: number, layer: number): number => token * t.model.layers + layer

@@ -3,7 +3,8 @@
  *   {"problem_id":0,"token_idx":3,"layer":7,"experts":[6,5],"gating_probs":[0.69,0.31]}
  * Accepted names: request = problem_id | request_id; token = token_idx | token_index | position;
  * experts = experts | topk_ids; weights = gating_probs | topk_weights | weights. Optional:
- * token_id, phase ("prefill" | "decode"), router_probs (E floats), lookahead (D arrays of top-k ids).
+ * token_id, phase ("prefill" | "decode"), router_probs (E floats), lookahead (D arrays of top-k ids),
+ * predicted (expert ids an external route predictor named for this token and layer).
  * Lines may come in any order; tokens are stored by (request, token). A (token, layer) that no line
  * covers is a gap: accepted, reported by `trace stats`, never read as "no experts needed".
  */
@@ -22,6 +23,7 @@ interface Row {
   phase: number | undefined
   probs: number[] | undefined
   lookahead: number[][] | undefined
+  predicted: number[] | undefined
 }
 
 const pick = (o: Record<string, unknown>, names: string[]): [string, unknown] | undefined => {
@@ -103,7 +105,15 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
       lookaheadDepth = la.length
       lookahead = la as number[][]
     }
-    rows.push({ line: lineNo, request, token, layer, experts, weights, tokenId, phase, probs, lookahead })
+    let predicted: number[] | undefined
+    if ("predicted" in o) {
+      const p = o.predicted
+      if (!Array.isArray(p) || p.some((e) => typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= E)) {
+        throw new InputError(path, where, "predicted", `expected an array of expert ids < ${E}`)
+      }
+      predicted = p as number[]
+    }
+    rows.push({ line: lineNo, request, token, layer, experts, weights, tokenId, phase, probs, lookahead, predicted })
   }
   return buildTrace(path, model, rows, Math.max(0, lookaheadDepth))
 }
@@ -120,6 +130,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
   const hasTokenId = rows.some((r) => r.tokenId !== undefined)
   const hasPhase = rows.some((r) => r.phase !== undefined)
   const hasProbs = rows.some((r) => r.probs !== undefined)
+  const P = rows.reduce((m, r) => Math.max(m, r.predicted?.length ?? 0), 0)
   const t: Trace = {
     model, tokens: T,
     source: { kind: "vllm-jsonl", description: `imported from ${path}`, recording: "per-(token, layer) routing log" },
@@ -132,7 +143,9 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     weights: new Float32Array(T * L * K),
     routerProbs: hasProbs ? new Float32Array(T * L * E) : null,
     lookaheadDepth: D,
-    lookahead: D > 0 ? new Uint16Array(T * L * D * K).fill(GAP) : null
+    lookahead: D > 0 ? new Uint16Array(T * L * D * K).fill(GAP) : null,
+    predictionDepth: P,
+    predicted: P > 0 ? new Uint16Array(T * L * P).fill(GAP) : null
   }
   const firstLine = new Int32Array(T * L)
   for (const r of rows) {
@@ -150,6 +163,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     if (r.tokenId !== undefined) t.tokenId![ti] = r.tokenId
     if (r.phase !== undefined) t.phase![ti] = r.phase
     if (r.probs) t.routerProbs!.set(r.probs, cell * E)
+    if (r.predicted) t.predicted!.set(r.predicted, cell * P)
     if (r.lookahead && t.lookahead) {
       for (let d = 0; d < D; d++) for (let k = 0; k < K; k++) {
         t.lookahead[(cell * D + d) * K + k] = r.lookahead[d]![k]!

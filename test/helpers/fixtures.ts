@@ -17,7 +17,7 @@ export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number
     request: Int32Array.from(requests ?? routes.map(() => 0)),
     position: new Int32Array(T), phase: null, tokenId: null,
     present: new Uint8Array(T * L), experts: new Uint16Array(T * L * K).fill(GAP), weights: new Float32Array(T * L * K),
-    routerProbs: null, lookaheadDepth: 0, lookahead: null,
+    routerProbs: null, lookaheadDepth: 0, lookahead: null, predictionDepth: 0, predicted: null,
     source: { kind: "test", description: "hand-made", recording: "none" }
   }
   const pos = new Map<number, number>()

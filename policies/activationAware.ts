@@ -1,0 +1,94 @@
+/**
+ * MoE-Infinity-style activation-aware prediction (arXiv 2401.14361): each training request
+ * leaves an expert activation matrix (EAM: layers × experts, how often each expert served the
+ * request). At run time, each request in the step keeps its own EAM of what it used so far; the
+ * library EAM with the highest cosine similarity to it is taken as the request's likely future,
+ * and its most used experts at the target layer are predicted (top-k per request, union over
+ * the step). A request with no history yet matches the library's average.
+ */
+import { GAP } from "../traces/trace.ts"
+import { topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
+import { sliceTokens } from "./training.ts"
+import { stepOfToken } from "./routePath.ts"
+
+export function activationAwarePredictor(ctx: PredictorContext): Predictor {
+  const t = ctx.trace, a = ctx.stream
+  const { layers: L, experts: E, topK: K } = t.model
+  const LE = L * E
+  const n = ctx.top > 0 ? ctx.top : K
+  // The library, per fold: one normalized EAM per training request, plus their mean.
+  const libraries = ctx.training.folds.map((slices) => {
+    const byRequest = new Map<string, Float64Array>()
+    for (const slice of slices) for (const ti of sliceTokens(slice)) {
+      const id = `${slice.trace === t ? "self" : "train"}:${slice.trace.request[ti]}`
+      let m = byRequest.get(id)
+      if (!m) byRequest.set(id, (m = new Float64Array(LE)))
+      addToken(slice.trace, ti, m)
+    }
+    const eams = [...byRequest.values()].map(unit)
+    const mean = new Float64Array(LE)
+    for (const m of eams) for (let i = 0; i < LE; i++) mean[i]! += m[i]!
+    return { eams, mean }
+  })
+  const stepOf = stepOfToken(ctx)
+  // Each request's own EAM, built from its tokens in steps before the current one.
+  const own = new Map<number, Float64Array>()
+  let builtUpTo = 0
+  const match = new Map<string, Float64Array>()
+  const scores = new Float64Array(E), picks = new Uint16Array(E), mark = new Uint8Array(E)
+
+  function addToken(tr: typeof t, ti: number, m: Float64Array): void {
+    for (let l = 0; l < L; l++) for (let k = 0; k < K; k++) {
+      const e = tr.experts[(ti * L + l) * K + k]!
+      if (e !== GAP) m[l * E + e]!++
+    }
+  }
+  function unit(m: Float64Array): Float64Array {
+    let norm = 0
+    for (let i = 0; i < m.length; i++) norm += m[i]! * m[i]!
+    norm = Math.sqrt(norm) || 1
+    return m.map((x) => x / norm)
+  }
+  const matched = (step: number, request: number): Float64Array => {
+    const key = `${step}:${request}`
+    let m = match.get(key)
+    if (m) return m
+    const lib = libraries[ctx.training.foldOf(step)]!
+    const mine = own.get(request)
+    m = lib.mean
+    if (mine && lib.eams.length > 0) {
+      let best = -1
+      for (const cand of lib.eams) {
+        let dot = 0
+        for (let i = 0; i < LE; i++) dot += cand[i]! * mine[i]!
+        if (dot > best) { best = dot; m = cand }
+      }
+    }
+    match.set(key, m)
+    return m
+  }
+  return {
+    name: "eam",
+    predict(step, layer, curStep, _cl, out) {
+      for (; builtUpTo < curStep; builtUpTo++) {
+        for (let i = a.stepTokenOffsets[builtUpTo]!; i < a.stepTokenOffsets[builtUpTo + 1]!; i++) {
+          const ti = a.stepTokens[i]!
+          let m = own.get(t.request[ti]!)
+          if (!m) own.set(t.request[ti]!, (m = new Float64Array(LE)))
+          addToken(t, ti, m)
+        }
+      }
+      let count = 0
+      for (let i = a.stepTokenOffsets[step]!; i < a.stepTokenOffsets[step + 1]!; i++) {
+        const ti = a.stepTokens[i]!
+        if (stepOf[ti]! !== step) continue
+        const m = matched(step, t.request[ti]!)
+        scores.set(m.subarray(layer * E, (layer + 1) * E))
+        const got = topByScore(scores, n, picks)
+        for (let j = 0; j < got; j++) if (!mark[picks[j]!]) { mark[picks[j]!] = 1; out[count++] = picks[j]! }
+      }
+      for (let j = 0; j < count; j++) mark[out[j]!] = 0
+      return count
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * EF-A's hybrid cross-layer predictor (arXiv 2510.26730 §"hybrid predictor"): fuses the pre-gate
+ * signal with a lightweight model trained on history. The paper corrects the pre-gate with a
+ * RandomForest on CPU (inputs: pre-gate output, token ids, earlier layers' experts). Here the
+ * fusion is a weighted sum of per-expert scores, each normalized to a probability:
+ *   pg   · pre-gate picks for the target layer (when the trace records lookahead and d ≤ D)
+ *   hist · cross-layer transitions from the current layer's experts (trained tables)
+ *   tok  · P(expert | token id, layer) and layer popularity (trained; token ids when recorded)
+ * Weights are spec arguments (`predictor=hybrid:pg=1:hist=0.6:tok=0.4`). Without pre-gate fields
+ * it runs on history alone and says so in the result (policy_detail.predictor_note).
+ */
+import { actualSet, defaultTop, normalize, topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
+import { pregateSet } from "./pregate.ts"
+import { numericArgs } from "./spec.ts"
+import { TokenTables } from "./tokenTables.ts"
+import { TransitionTables } from "./transition.ts"
+
+export function hybridPredictor(ctx: PredictorContext): Predictor {
+  const w = numericArgs(ctx.args, { pg: 1, hist: 0.6, tok: 0.4 }, "predictor=hybrid")
+  const a = ctx.stream, E = a.experts
+  const hasPregate = ctx.trace.lookahead !== null && ctx.trace.lookaheadDepth > 0
+  const transitions = new TransitionTables(ctx)
+  const tokens = new TokenTables(ctx)
+  const scores = new Float64Array(E)
+  const part = new Float64Array(E)
+  const picks = new Uint16Array(E)
+  const mark = new Uint8Array(E)
+  const score = (step: number, layer: number, curStep: number, curLayer: number) => {
+    scores.fill(0)
+    if (hasPregate && w.pg > 0) {
+      const n = pregateSet(ctx, step, layer, curStep, curLayer, mark, picks)
+      if (n > 0) for (let i = 0; i < n; i++) scores[picks[i]!]! += w.pg / n * Math.min(n, ctx.trace.model.topK)
+    }
+    if (step === curStep) transitions.addScores(step, curLayer, layer, scores, w.hist)
+    else {
+      const prev = actualSet(a, curStep, layer)
+      for (let i = 0; i < prev.length; i++) scores[prev[i]!]! += w.hist / prev.length
+    }
+    part.fill(0)
+    const fold = ctx.training.foldOf(step)
+    const t0 = a.stepTokenOffsets[step]!, t1 = a.stepTokenOffsets[step + 1]!
+    for (let i = t0; i < t1; i++) tokens.addScores(fold, a.stepTokens[i]!, layer, part, 1, 0.25)
+    if (normalize(part, part)) for (let e = 0; e < E; e++) scores[e]! += w.tok * part[e]!
+  }
+  return {
+    name: "hybrid",
+    note: hasPregate ? `pre-gate (d ≤ ${ctx.trace.lookaheadDepth}) fused with trained history` : "no pre-gate lookahead in the trace: history only (transitions, token statistics)",
+    predict(step, layer, curStep, curLayer, out) {
+      score(step, layer, curStep, curLayer)
+      return topByScore(scores, defaultTop(ctx, step), out)
+    },
+    distribution(step, layer, curStep, curLayer, out) {
+      score(step, layer, curStep, curLayer)
+      return normalize(scores, out)
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * EF-H's predictive cache (arXiv 2410.17954 §3.4, Fig. 5): before a step's first layer, the
+ * route predictor names every layer's experts; PLEC shares the slots across layers in proportion
+ * to predicted demand (rounded down, the remaining slots to the earliest layers, never more than
+ * a layer's demand), prefetches each layer's share most-probable first, and as experts finish,
+ * their slots go to the later layers' still-pending predictions. Pair with `cache=plec`, whose
+ * eviction protects predicted experts, demotes an expert once its layer is done, and demotes a
+ * predicted expert its layer did not need (run-time correction; a missed expert is a demand load,
+ * which is already the highest priority).
+ */
+import type { Prefetcher, PrefetchHost } from "./prefetcher.ts"
+
+/** Slots per layer for predicted demands `demand` under `budget` slots. */
+export function plecAllocation(demand: ReadonlyArray<number>, budget: number): number[] {
+  const total = demand.reduce((a, b) => a + b, 0)
+  if (total <= budget) return [...demand]
+  const alloc = demand.map((d) => Math.floor((budget * d) / total))
+  let left = budget - alloc.reduce((a, b) => a + b, 0)
+  for (let l = 0; l < demand.length && left > 0; l++) {
+    const add = Math.min(left, demand[l]! - alloc[l]!)
+    alloc[l]! += add
+    left -= add
+  }
+  return alloc
+}
+
+export function pathPrefetcher(layers: number, experts: number, slots: number): Prefetcher {
+  const out = new Uint16Array(experts)
+  /** Pending predictions of the current step, in layer order: [layer, expert]. */
+  let pending: Array<[number, number]> = []
+  let step = 0
+  const drain = (host: PrefetchHost) => {
+    let i = 0
+    for (; i < pending.length; i++) {
+      const [l, e] = pending[i]!
+      if (host.cached(l, e)) continue
+      if (!host.prefetch(l, e, step * layers + l)) break
+    }
+    pending = pending.slice(i)
+  }
+  return {
+    name: "path",
+    onStepStart(host, s) {
+      step = s
+      const sets: number[][] = []
+      for (let l = 0; l < layers; l++) {
+        const n = host.predict(s, l, out)
+        sets.push(Array.from(out.subarray(0, n)))
+      }
+      const alloc = plecAllocation(sets.map((x) => x.length), slots)
+      pending = []
+      const later: Array<[number, number]> = []
+      sets.forEach((set, l) => set.forEach((e, i) => (i < alloc[l]! ? pending : later).push([l, e])))
+      drain(host)
+      pending = [...pending, ...later]
+    },
+    onGate(host) { drain(host) },
+    onExpertDone(host) { drain(host) }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * EF-H's token scheduler (arXiv 2410.17954 §3.3, Eq. 2). Steps are first formed by continuous
+ * batching with 2B slots (two batches' worth); each such unit is split into two batches of
+ * (nearly) equal size that run one after the other, chosen to minimize the activated
+ * (layer, expert) pairs |OR(A)| + |OR(B)| over the tokens' routing paths. A request's tokens in a
+ * unit (one decode token, or its prefill chunk) stay together, so order within a request holds.
+ *
+ * Method: balanced 2-medoid clustering on Hamming distance between paths (the paper's
+ * similarity clustering; seeds are the two most distant paths, not random), then improving
+ * swaps judged on the exact objective; if the result is not better than the unscheduled split
+ * (first half of the slots / second half), the unscheduled split is kept, so scheduling never
+ * increases activated pairs.
+ *
+ * Paths are what is known before the unit runs: `paths=prev` (default) uses each request's
+ * previous token's route (EF-H's predictor stand-in, untrained), `paths=recorded` the trace's
+ * external predictions, `paths=oracle` the true routes (the scheduler's bound).
+ */
+import { buildSteps } from "../traces/batching.ts"
+import { GAP, type Trace } from "../traces/trace.ts"
+import { InputError, UsageError } from "../sim/errors.ts"
+
+export interface Schedule {
+  readonly offsets: Int32Array
+  readonly tokens: Int32Array
+  /** Output step where each unit starts. */
+  readonly unitStart: Int32Array
+  readonly decisions: number
+  /** Wall-clock ns of each decision (measured; varies between runs). */
+  readonly cpuNs: number[]
+  readonly activatedBefore: number
+  readonly activatedAfter: number
+}
+
+export type PathSource = "prev" | "recorded" | "oracle"
+
+export function parseSchedulerArgs(args: ReadonlyArray<string>, spec: string): { paths: PathSource; charge: number | "measured" } {
+  let paths: PathSource = "prev"
+  let charge: number | "measured" = 0
+  for (const arg of args) {
+    const [k, v] = arg.split("=")
+    if (k === "paths" && (v === "prev" || v === "recorded" || v === "oracle")) paths = v
+    else if (k === "charge" && v === "measured") charge = "measured"
+    else if (k === "charge" && v !== undefined && Number.isFinite(Number(v)) && Number(v) >= 0) charge = Number(v)
+    else throw new UsageError(`policy spec '${spec}': scheduler=ts takes paths=prev|recorded|oracle and charge=NS|measured, not '${arg}'`)
+  }
+  return { paths, charge }
+}
+
+/** Bitset of a token's path (layer · E + expert) from the chosen source. */
+function pathOf(t: Trace, token: number, source: PathSource, out: Uint32Array): void {
+  const { layers: L, experts: E, topK: K } = t.model
+  out.fill(0)
+  const set = (l: number, e: number) => { const b = l * E + e; out[b >>> 5]! |= 1 << (b & 31) }
+  for (let l = 0; l < L; l++) {
+    if (source === "oracle") {
+      for (let k = 0; k < K; k++) { const e = t.experts[(token * L + l) * K + k]!; if (e !== GAP) set(l, e) }
+    } else if (source === "recorded") {
+      const P = t.predictionDepth
+      for (let j = 0; j < P; j++) { const e = t.predicted![(token * L + l) * P + j]!; if (e !== GAP) set(l, e) }
+    } else if (token > 0 && t.request[token - 1] === t.request[token]) {
+      for (let k = 0; k < K; k++) { const e = t.experts[((token - 1) * L + l) * K + k]!; if (e !== GAP) set(l, e) }
+    }
+  }
+}
+
+const popcount = (x: number) => {
+  x -= (x >>> 1) & 0x55555555
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
+}
+
+/** Activated pairs of a group: |OR of its members' paths|. */
+function activated(paths: Uint32Array[], members: number[], words: number): number {
+  let n = 0
+  for (let w = 0; w < words; w++) {
+    let or = 0
+    for (const m of members) or |= paths[m]![w]!
+    n += popcount(or)
+  }
+  return n
+}
+
+/**
+ * Split items (paths) into groups of sizes ⌈n/2⌉ and ⌊n/2⌋ minimizing activated pairs.
+ * Returns a 0/1 group per item; never worse than [0,…,0,1,…,1].
+ */
+export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
+  const n = paths.length
+  const half = Math.ceil(n / 2)
+  const naive = Uint8Array.from({ length: n }, (_, i) => (i < half ? 0 : 1))
+  if (n <= 2) return naive
+  const dist = (i: number, j: number) => { let d = 0; for (let w = 0; w < words; w++) d += popcount(paths[i]![w]! ^ paths[j]![w]!); return d }
+  const D = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => dist(i, j)))
+  let c0 = 0, c1 = 1, far = -1
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (D[i]![j]! > far) { far = D[i]![j]!; c0 = i; c1 = j }
+  let group = new Uint8Array(n)
+  for (let iter = 0; iter < 10; iter++) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (D[a]![c0]! - D[a]![c1]!) - (D[b]![c0]! - D[b]![c1]!) || a - b)
+    const next = new Uint8Array(n)
+    order.forEach((item, rank) => { next[item] = rank < half ? 0 : 1 })
+    const same = next.every((g, i) => g === group[i])
+    group = next
+    if (same && iter > 0) break
+    const medoid = (g: number) => {
+      let best = -1, bestSum = Infinity
+      for (let i = 0; i < n; i++) if (group[i] === g) {
+        let s = 0
+        for (let j = 0; j < n; j++) if (group[j] === g) s += D[i]![j]!
+        if (s < bestSum) { bestSum = s; best = i }
+      }
+      return best
+    }
+    c0 = medoid(0); c1 = medoid(1)
+  }
+  // Improving swaps on the exact objective.
+  const bits = words * 32
+  const count = [new Int32Array(bits), new Int32Array(bits)]
+  for (let i = 0; i < n; i++) for (let b = 0; b < bits; b++) if ((paths[i]![b >>> 5]! >>> (b & 31)) & 1) count[group[i]!]![b]!++
+  const bit = (i: number, b: number) => (paths[i]![b >>> 5]! >>> (b & 31)) & 1
+  for (let pass = 0, improved = true; pass < 5 && improved; pass++) {
+    improved = false
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      if (group[i] !== 0 || group[j] !== 1) continue
+      let delta = 0
+      for (let w = 0; w < words; w++) {
+        let diff = paths[i]![w]! ^ paths[j]![w]!
+        while (diff !== 0) {
+          const low = diff & -diff
+          const b = w * 32 + 31 - Math.clz32(low)
+          diff ^= low
+          const xi = bit(i, b), xj = bit(j, b)
+          const a0 = count[0]![b]!, a1 = count[1]![b]!
+          const n0 = a0 - xi + xj, n1 = a1 - xj + xi
+          delta += (n0 > 0 ? 1 : 0) + (n1 > 0 ? 1 : 0) - (a0 > 0 ? 1 : 0) - (a1 > 0 ? 1 : 0)
+        }
+      }
+      if (delta < 0) {
+        for (let b = 0; b < bits; b++) { const xi = bit(i, b), xj = bit(j, b); count[0]![b]! += xj - xi; count[1]![b]! += xi - xj }
+        group[i] = 1; group[j] = 0
+        improved = true
+      }
+    }
+  }
+  const members = (g: Uint8Array, v: number) => Array.from({ length: n }, (_, i) => i).filter((i) => g[i] === v)
+  const cost = (g: Uint8Array) => activated(paths, members(g, 0), words) + activated(paths, members(g, 1), words)
+  return cost(group) < cost(naive) ? group : naive
+}
+
+export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
+  if (source === "recorded" && !t.predicted) throw new InputError(traceName, "header", "columns.predicted", "scheduler=ts:paths=recorded needs route predictions recorded in the trace")
+  const { layers: L, experts: E } = t.model
+  const words = Math.ceil((L * E) / 32)
+  const units = buildSteps(t, 2 * batch)
+  const offsets: number[] = [0], tokens: number[] = [], unitStart: number[] = [], cpuNs: number[] = []
+  let before = 0, after = 0
+  const truth = new Uint32Array(words)
+  for (let u = 0; u + 1 < units.offsets.length; u++) {
+    unitStart.push(offsets.length - 1)
+    const unitTokens = Array.from(units.tokens.subarray(units.offsets[u]!, units.offsets[u + 1]!))
+    const items: number[][] = []
+    for (const tok of unitTokens) {
+      const last = items[items.length - 1]
+      if (last && t.request[last[0]!] === t.request[tok]) last.push(tok)
+      else items.push([tok])
+    }
+    const started = performance.now()
+    const paths = items.map((toks) => {
+      const p = new Uint32Array(words), one = new Uint32Array(words)
+      for (const tok of toks) { pathOf(t, tok, source, one); for (let w = 0; w < words; w++) p[w]! |= one[w]! }
+      return p
+    })
+    const group = balancedSplit(paths, words)
+    cpuNs.push(Math.round((performance.now() - started) * 1e6))
+    // Activated pairs under the true routes, before and after, for the result.
+    const trueActivated = (g: Uint8Array | null) => {
+      let total = 0
+      for (const v of [0, 1]) {
+        const m = items.map((_, i) => i).filter((i) => (g ? g[i] : i < Math.ceil(items.length / 2) ? 0 : 1) === v)
+        const ps = m.map((i) => { const p = new Uint32Array(words); for (const tok of items[i]!) { pathOf(t, tok, "oracle", truth); for (let w = 0; w < words; w++) p[w]! |= truth[w]! } return p })
+        total += activated(ps, ps.map((_, i) => i), words)
+      }
+      return total
+    }
+    before += trueActivated(null)
+    after += trueActivated(group)
+    for (const v of [0, 1]) {
+      const part = items.filter((_, i) => group[i] === v).flat()
+      if (part.length === 0) continue
+      tokens.push(...part)
+      offsets.push(tokens.length)
+    }
+  }
+  return {
+    offsets: Int32Array.from(offsets), tokens: Int32Array.from(tokens), unitStart: Int32Array.from(unitStart),
+    decisions: cpuNs.length, cpuNs, activatedBefore: before, activatedAfter: after
+  }
+}

@@ -1,0 +1,49 @@
+import { GAP } from "../traces/trace.ts"
+import type { PredictorContext } from "./predictor.ts"
+import { sliceTokens } from "./training.ts"
+
+/**
+ * Per-fold token statistics for route predictors: how often each (layer, expert) served a given
+ * token id, and each layer's expert popularity, over the fold's training tokens.
+ */
+export class TokenTables {
+  private readonly byToken: Array<Map<number, Float64Array>> = []
+  private readonly popularity: Float64Array[] = []
+  constructor(private readonly ctx: PredictorContext) {
+    const { layers: L, experts: E, topK: K } = ctx.trace.model
+    for (const slices of ctx.training.folds) {
+      const tok = new Map<number, Float64Array>()
+      const pop = new Float64Array(L * E)
+      for (const slice of slices) {
+        const t = slice.trace
+        for (const ti of sliceTokens(slice)) {
+          const id = t.tokenId ? t.tokenId[ti]! : -1
+          let row = id >= 0 ? tok.get(id) : undefined
+          if (id >= 0 && !row) tok.set(id, (row = new Float64Array(L * E)))
+          for (let l = 0; l < L; l++) for (let k = 0; k < K; k++) {
+            const e = t.experts[(ti * L + l) * K + k]!
+            if (e === GAP) continue
+            pop[l * E + e]!++
+            if (row) row[l * E + e]!++
+          }
+        }
+      }
+      this.byToken.push(tok)
+      this.popularity.push(pop)
+    }
+  }
+  /** Add P(e | token id, layer) (when the trace has token ids and the id was seen) and P(e | layer) into scores. */
+  addScores(fold: number, token: number, layer: number, scores: Float64Array, wToken: number, wPop: number): void {
+    const E = this.ctx.stream.experts
+    const id = this.ctx.trace.tokenId ? this.ctx.trace.tokenId[token]! : -1
+    const row = id >= 0 ? this.byToken[fold]!.get(id) : undefined
+    if (row && wToken > 0) addNormalized(row.subarray(layer * E, (layer + 1) * E), scores, wToken)
+    if (wPop > 0) addNormalized(this.popularity[fold]!.subarray(layer * E, (layer + 1) * E), scores, wPop)
+  }
+}
+
+function addNormalized(counts: Float64Array, into: Float64Array, w: number): void {
+  let sum = 0
+  for (let e = 0; e < counts.length; e++) sum += counts[e]!
+  if (sum > 0) for (let e = 0; e < counts.length; e++) into[e]! += (w * counts[e]!) / sum
+}
