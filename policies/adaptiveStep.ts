@@ -10,6 +10,8 @@
  *   embeddings, so the proxy is routing diversity: D = distinct experts / (k · tokens) at the
  *   current layer (1 = no two tokens share an expert), and N_e(batch) = N_e(token) · (1 + (tokens − 1) · D).
  * - E_s / C_s is the run's H2D time per expert; T_l is the compute time per layer observed so far.
+ * - The formula's part is evaluated at the first layer of every step (the batch, hence its
+ *   diversity, changes per step); the feedback offset moves S between layers.
  * - Feedback (the paper's two counters): over a window of `window` layers, ≥ `stall` experts that
  *   made compute wait raise S by one; else ≥ `waste` prefetches evicted unused lower it by one.
  *   The paper gives no thresholds; these defaults are ours.
@@ -26,9 +28,11 @@ export function adaptivePrefetcher(args: ReadonlyArray<string>, layers: number, 
   const p = numericArgs(args, ADAPTIVE_DEFAULTS, `policy spec '${spec}' (prefetch=adaptive)`)
   const horizon = new Horizon(experts)
   const dist = new Float64Array(experts)
+  const sorted = new Float64Array(experts)
   let offset = 0
   let windowStart = 0, stallsAt = 0, wasteAt = 0, seen = 0
   let S = 1
+  let base = 1
 
   const expertsNeeded = (host: PrefetchHost, step: number, layer: number): number => {
     const a = host.stream
@@ -39,10 +43,11 @@ export function adaptivePrefetcher(args: ReadonlyArray<string>, layers: number, 
     const ns = Math.floor(next / layers), nl = next % layers
     let perToken = topK
     if (ns < a.steps && host.distribution(ns, nl, dist)) {
-      const sorted = Array.from(dist).sort((x, y) => y - x)
+      sorted.set(dist)
+      sorted.sort() // ascending, native: take from the top
       let cum = 0
       perToken = 0
-      while (perToken < sorted.length && cum < p.mass) cum += sorted[perToken++]!
+      while (perToken < experts && cum < p.mass) cum += sorted[experts - 1 - perToken++]!
     } else if (tokens === 1) perToken = here
     return Math.min(experts, Math.ceil(perToken * (1 + (tokens - 1) * diversity)))
   }
@@ -50,7 +55,7 @@ export function adaptivePrefetcher(args: ReadonlyArray<string>, layers: number, 
   return {
     name: "adaptive",
     onGate(host, s, l) {
-      const base = Math.ceil((expertsNeeded(host, s, l) * host.transferNs) / host.observedLayerNs())
+      if (l === 0) base = Math.ceil((expertsNeeded(host, s, l) * host.transferNs) / host.observedLayerNs())
       S = Math.max(1, Math.min(layers - 1, base + offset))
       host.trace("S", S)
       horizon.advance(host, s, l, S)

@@ -69,7 +69,7 @@ const popcount = (x: number) => {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
 }
 
-/** Activated pairs of a group: |OR of its members' paths|. */
+/** Activated pairs of one group: |OR of its members' paths|. */
 function activated(paths: Uint32Array[], members: number[], words: number): number {
   let n = 0
   for (let w = 0; w < words; w++) {
@@ -89,61 +89,100 @@ export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
   const half = Math.ceil(n / 2)
   const naive = Uint8Array.from({ length: n }, (_, i) => (i < half ? 0 : 1))
   if (n <= 2) return naive
-  const dist = (i: number, j: number) => { let d = 0; for (let w = 0; w < words; w++) d += popcount(paths[i]![w]! ^ paths[j]![w]!); return d }
-  const D = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => dist(i, j)))
-  let c0 = 0, c1 = 1, far = -1
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (D[i]![j]! > far) { far = D[i]![j]!; c0 = i; c1 = j }
+  const D = new Int32Array(n * n)
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+    let d = 0
+    for (let w = 0; w < words; w++) d += popcount(paths[i]![w]! ^ paths[j]![w]!)
+    D[i * n + j] = D[j * n + i] = d
+  }
+  // Balanced 2-medoid clustering, seeded with the two most distant paths.
+  let c0 = 0, c1 = 1
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (D[i * n + j]! > D[c0 * n + c1]!) { c0 = i; c1 = j }
   let group = new Uint8Array(n)
+  const order = Array.from({ length: n }, (_, i) => i)
   for (let iter = 0; iter < 10; iter++) {
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (D[a]![c0]! - D[a]![c1]!) - (D[b]![c0]! - D[b]![c1]!) || a - b)
+    order.sort((a, b) => (D[a * n + c0]! - D[a * n + c1]!) - (D[b * n + c0]! - D[b * n + c1]!) || a - b)
     const next = new Uint8Array(n)
-    order.forEach((item, rank) => { next[item] = rank < half ? 0 : 1 })
-    const same = next.every((g, i) => g === group[i])
+    for (let r = 0; r < n; r++) next[order[r]!] = r < half ? 0 : 1
+    const same = iter > 0 && next.every((g, i) => g === group[i])
     group = next
-    if (same && iter > 0) break
+    if (same) break
     const medoid = (g: number) => {
       let best = -1, bestSum = Infinity
       for (let i = 0; i < n; i++) if (group[i] === g) {
-        let s = 0
-        for (let j = 0; j < n; j++) if (group[j] === g) s += D[i]![j]!
-        if (s < bestSum) { bestSum = s; best = i }
+        let sum = 0
+        for (let j = 0; j < n; j++) if (group[j] === g) sum += D[i * n + j]!
+        if (sum < bestSum) { bestSum = sum; best = i }
       }
       return best
     }
     c0 = medoid(0); c1 = medoid(1)
   }
-  // Improving swaps on the exact objective.
-  const bits = words * 32
-  const count = [new Int32Array(bits), new Int32Array(bits)]
-  for (let i = 0; i < n; i++) for (let b = 0; b < bits; b++) if ((paths[i]![b >>> 5]! >>> (b & 31)) & 1) count[group[i]!]![b]!++
-  const bit = (i: number, b: number) => (paths[i]![b >>> 5]! >>> (b & 31)) & 1
-  for (let pass = 0, improved = true; pass < 5 && improved; pass++) {
-    improved = false
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      if (group[i] !== 0 || group[j] !== 1) continue
-      let delta = 0
-      for (let w = 0; w < words; w++) {
-        let diff = paths[i]![w]! ^ paths[j]![w]!
-        while (diff !== 0) {
-          const low = diff & -diff
-          const b = w * 32 + 31 - Math.clz32(low)
-          diff ^= low
-          const xi = bit(i, b), xj = bit(j, b)
-          const a0 = count[0]![b]!, a1 = count[1]![b]!
-          const n0 = a0 - xi + xj, n1 = a1 - xj + xi
-          delta += (n0 > 0 ? 1 : 0) + (n1 > 0 ? 1 : 0) - (a0 > 0 ? 1 : 0) - (a1 > 0 ? 1 : 0)
-        }
-      }
-      if (delta < 0) {
-        for (let b = 0; b < bits; b++) { const xi = bit(i, b), xj = bit(j, b); count[0]![b]! += xj - xi; count[1]![b]! += xi - xj }
-        group[i] = 1; group[j] = 0
-        improved = true
+  improveBySwaps(paths, words, group)
+  return cost(paths, words, group) < cost(paths, words, naive) ? group : naive
+}
+
+/** Activated pairs of a split. */
+function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
+  let total = 0
+  for (let w = 0; w < words; w++) {
+    let a = 0, b = 0
+    for (let i = 0; i < paths.length; i++) if (group[i] === 0) a |= paths[i]![w]!; else b |= paths[i]![w]!
+    total += popcount(a) + popcount(b)
+  }
+  return total
+}
+
+/**
+ * First-improvement swaps on the exact objective. With per-bit member counts cA, cB, swapping i ∈ A
+ * and j ∈ B changes the activated pairs by
+ *   −|i ∩ {cA=1}| + |i ∩ {cB=0}| − |j ∩ {cB=1}| + |j ∩ {cA=0}| + |i ∩ j ∩ {cA=1}| + |i ∩ j ∩ {cB=1}|
+ * (bits in both paths stay put), all bitset operations.
+ */
+function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {
+  const n = paths.length, bits = words * 32
+  const cnt = [new Int32Array(bits), new Int32Array(bits)]
+  for (let i = 0; i < n; i++) for (let b = 0; b < bits; b++) if ((paths[i]![b >>> 5]! >>> (b & 31)) & 1) cnt[group[i]!]![b]!++
+  const one = [new Uint32Array(words), new Uint32Array(words)], zero = [new Uint32Array(words), new Uint32Array(words)]
+  const masks = () => {
+    for (const g of [0, 1]) {
+      one[g]!.fill(0); zero[g]!.fill(0)
+      for (let b = 0; b < bits; b++) {
+        const c = cnt[g]![b]!
+        if (c === 1) one[g]![b >>> 5]! |= 1 << (b & 31)
+        if (c === 0) zero[g]![b >>> 5]! |= 1 << (b & 31)
       }
     }
   }
-  const members = (g: Uint8Array, v: number) => Array.from({ length: n }, (_, i) => i).filter((i) => g[i] === v)
-  const cost = (g: Uint8Array) => activated(paths, members(g, 0), words) + activated(paths, members(g, 1), words)
-  return cost(group) < cost(naive) ? group : naive
+  masks()
+  for (let pass = 0, improved = true; pass < 5 && improved; pass++) {
+    improved = false
+    for (let i = 0; i < n; i++) {
+      if (group[i] !== 0) continue
+      const pi = paths[i]!
+      let outI = 0
+      for (let w = 0; w < words; w++) outI += popcount(pi[w]! & zero[1]![w]!) - popcount(pi[w]! & one[0]![w]!)
+      for (let j = 0; j < n; j++) {
+        if (group[j] !== 1) continue
+        const pj = paths[j]!
+        let delta = outI
+        for (let w = 0; w < words; w++) {
+          const both = pi[w]! & pj[w]!
+          delta += popcount(pj[w]! & zero[0]![w]!) - popcount(pj[w]! & one[1]![w]!) + popcount(both & one[0]![w]!) + popcount(both & one[1]![w]!)
+        }
+        if (delta >= 0) continue
+        for (let b = 0; b < bits; b++) {
+          const xi = (pi[b >>> 5]! >>> (b & 31)) & 1, xj = (pj[b >>> 5]! >>> (b & 31)) & 1
+          cnt[0]![b]! += xj - xi
+          cnt[1]![b]! += xi - xj
+        }
+        group[i] = 1; group[j] = 0
+        masks()
+        improved = true
+        break
+      }
+    }
+  }
 }
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {

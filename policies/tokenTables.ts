@@ -28,6 +28,8 @@ export class TokenTables {
           }
         }
       }
+      // Stored normalized per layer: scoring adds them as probabilities.
+      for (const row of [...tok.values(), pop]) for (let l = 0; l < L; l++) normalizeInPlace(row.subarray(l * E, (l + 1) * E))
       this.byToken.push(tok)
       this.popularity.push(pop)
     }
@@ -37,13 +39,14 @@ export class TokenTables {
     const E = this.ctx.stream.experts
     const id = this.ctx.trace.tokenId ? this.ctx.trace.tokenId[token]! : -1
     const row = id >= 0 ? this.byToken[fold]!.get(id) : undefined
-    if (row && wToken > 0) addNormalized(row.subarray(layer * E, (layer + 1) * E), scores, wToken)
-    if (wPop > 0) addNormalized(this.popularity[fold]!.subarray(layer * E, (layer + 1) * E), scores, wPop)
+    const base = layer * E
+    if (row && wToken > 0) for (let e = 0; e < E; e++) scores[e]! += wToken * row[base + e]!
+    if (wPop > 0) { const pop = this.popularity[fold]!; for (let e = 0; e < E; e++) scores[e]! += wPop * pop[base + e]! }
   }
 }
 
-function addNormalized(counts: Float64Array, into: Float64Array, w: number): void {
+function normalizeInPlace(counts: Float64Array): void {
   let sum = 0
   for (let e = 0; e < counts.length; e++) sum += counts[e]!
-  if (sum > 0) for (let e = 0; e < counts.length; e++) into[e]! += (w * counts[e]!) / sum
+  if (sum > 0) for (let e = 0; e < counts.length; e++) counts[e]! /= sum
 }
