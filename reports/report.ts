@@ -1,0 +1,89 @@
+/**
+ * `expertflow report`: one self-contained HTML file from result lines — charts as inline SVG,
+ * a sortable table of every metric, and provenance. No scripts or styles are fetched; the only
+ * script is the table sorter, inline. Same inputs → same bytes.
+ */
+import { readFileSync } from "node:fs"
+import { InputError } from "../sim/errors.ts"
+import type { CellResult } from "../sim/runCell.ts"
+import { TOOL_VERSION } from "../sim/version.ts"
+import { charts } from "./charts.ts"
+
+export function readResults(files: string[]): CellResult[] {
+  const out: CellResult[] = []
+  for (const file of files) {
+    readFileSync(file, "utf8").split("\n").forEach((line, i) => {
+      if (line.trim() === "") return
+      let rec: Partial<CellResult>
+      try { rec = JSON.parse(line) } catch (e) { throw new InputError(file, `line ${i + 1}`, "(json)", (e as Error).message) }
+      if (rec.tool !== "expertflow") throw new InputError(file, `line ${i + 1}`, "tool", "not an ExpertFlow result record")
+      // Single `simulate --out` records lack the sweep fields: fill them from the record itself.
+      out.push({ sweep: "", cell_index: out.length, cell_id: "", policy_label: rec.policy!, cache_spec: `${rec.cache_slots} slots`, ...rec } as CellResult)
+    })
+  }
+  return out
+}
+
+const esc = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+const pct = (x: number | null) => (x === null ? "" : (x * 100).toFixed(2))
+
+/** Extra sections other commands add (e.g. validate's measured-vs-simulated table). */
+export interface Section { id: string; title: string; html: string }
+
+export async function renderReport(results: CellResult[], opts: { command: string; files: string[]; sections?: Section[] }): Promise<string> {
+  const figs = await charts(results)
+  const columns: Array<[string, (r: CellResult) => string | number, boolean]> = [
+    ["sweep", (r) => r.sweep, false], ["trace", (r) => r.trace, false], ["model", (r) => r.model, false], ["hardware", (r) => r.hardware, false],
+    ["policy", (r) => r.policy_label, false], ["spec", (r) => r.policy, false], ["mode", (r) => r.mode, false], ["cache slots", (r) => r.cache_slots, true],
+    ["batch", (r) => r.batch_size, true], ["accesses", (r) => r.accesses, true], ["hit %", (r) => pct(r.hit_rate), true], ["late hits", (r) => r.late_hits, true],
+    ["misses", (r) => r.misses, true], ["stall %", (r) => pct(r.stall_fraction), true], ["stall s", (r) => (r.stall_ns / 1e9).toFixed(4), true],
+    ["total s", (r) => (r.total_ns / 1e9).toFixed(4), true], ["tokens/s", (r) => r.tokens_per_s, true], ["H2D GiB", (r) => (r.bytes_h2d / 2 ** 30).toFixed(3), true],
+    ["link %", (r) => pct(r.link_utilization), true], ["prefetch prec %", (r) => pct(r.prefetch_precision), true], ["prefetch recall %", (r) => pct(r.prefetch_recall), true],
+    ["pred. recall %", (r) => pct(r.prediction_recall), true], ["B_acc %", (r) => pct(r.b_acc), true]
+  ]
+  const table = `<table id="metrics"><thead><tr>${columns.map(([h, , num], i) => `<th data-col="${i}" data-num="${num ? 1 : 0}">${esc(h)}</th>`).join("")}</tr></thead><tbody>\n${results
+    .map((r) => `<tr>${columns.map(([, f]) => `<td>${esc(f(r))}</td>`).join("")}</tr>`).join("\n")}\n</tbody></table>`
+  const uniq = (f: (r: CellResult) => string) => [...new Set(results.map(f))].sort()
+  const provenance = `<dl>
+<dt>command</dt><dd><code>${esc(opts.command)}</code></dd>
+<dt>results files</dt><dd>${opts.files.map((f) => `<code>${esc(f)}</code>`).join(", ")}</dd>
+<dt>sweeps</dt><dd>${esc(uniq((r) => r.sweep).filter(Boolean).join(", ") || "(single runs)")}</dd>
+<dt>tool versions</dt><dd>${esc(uniq((r) => r.version).join(", "))} (report: ${esc(TOOL_VERSION)})</dd>
+<dt>traces</dt><dd>${esc(uniq((r) => `${r.trace} (${r.model})`).join("; "))}</dd>
+<dt>hardware profiles</dt><dd>${esc(uniq((r) => r.hardware).join(", "))}</dd>
+<dt>policy specs</dt><dd>${uniq((r) => `${r.policy_label} = ${r.policy}`).map((s) => `<code>${esc(s)}</code>`).join("<br>")}</dd>
+<dt>predictor training</dt><dd>${esc(uniq((r) => r.predictor_training ?? "").filter(Boolean).join("; ") || "none")}</dd>
+</dl>`
+  const figures = figs.map((f) => `<figure id="${f.id}" data-marks="${f.marks}" data-mark-selector="${esc(f.markSelector)}"><h2>${esc(f.title)}</h2>${f.svg}<figcaption>${esc(f.caption)}</figcaption></figure>`).join("\n")
+  const extra = (opts.sections ?? []).map((s) => `<section id="${s.id}"><h2>${esc(s.title)}</h2>${s.html}</section>`).join("\n")
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ExpertFlow report</title>
+<style>
+body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;color:#222;padding:0 16px}
+h1{font-size:22px}h2{font-size:17px;margin:28px 0 8px}figure{margin:0 0 24px}figcaption{color:#555;max-width:900px}
+table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #ddd;padding:3px 6px;text-align:right;white-space:nowrap}
+th{background:#f4f4f4;cursor:pointer;position:sticky;top:0}td:nth-child(-n+7){text-align:left}dt{font-weight:bold}dd{margin:0 0 8px 16px}
+.scroll{overflow:auto;max-height:600px}
+</style></head>
+<body data-rendered="1">
+<h1>ExpertFlow policy comparison</h1>
+<p>${results.length} runs · ${uniq((r) => r.trace).length} trace(s) · ${uniq((r) => r.hardware).length} GPU profile(s) · ${uniq((r) => r.policy).length} policies. Simulated time; see provenance at the end.</p>
+${figures}
+${extra}
+<h2>All metrics</h2><p>Click a column to sort.</p><div class="scroll">${table}</div>
+<h2>Provenance</h2>${provenance}
+<script>
+document.querySelectorAll("#metrics th").forEach(function (th) {
+  th.addEventListener("click", function () {
+    var col = +th.dataset.col, num = th.dataset.num === "1", body = document.querySelector("#metrics tbody");
+    var dir = th.dataset.dir === "asc" ? -1 : 1; th.dataset.dir = dir === 1 ? "asc" : "desc";
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) { var x = a.cells[col].textContent, y = b.cells[col].textContent;
+      return dir * (num ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : x.localeCompare(y)); });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+</script>
+</body></html>
+`
+}
