@@ -4,8 +4,9 @@ import { Command } from "effect/cli"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { TOOL_VERSION } from "../sim/version.ts"
 import { accuracyCommand } from "./accuracyCommand.ts"
-import { demoCommand } from "./demoCommand.ts"
+import { checkCommand } from "./checkCommand.ts"
 import { reportCommand } from "./reportCommand.ts"
+import { startCommand } from "./startCommand.ts"
 import { reproduceCommand } from "./reproduceCommand.ts"
 import { mergeCommand, sweepCommand } from "./sweepCommand.ts"
 import { simulateCommand } from "./simulateCommand.ts"
@@ -13,7 +14,7 @@ import { traceCommand } from "./traceCommand.ts"
 
 const app = Command.make("expertflow").pipe(
   Command.withDescription("ExpertFlow: design, compare and regression-test MoE expert caching and prefetching policies"),
-  Command.withSubcommands([simulateCommand, sweepCommand, mergeCommand, reportCommand, traceCommand, accuracyCommand, reproduceCommand, demoCommand])
+  Command.withSubcommands([simulateCommand, sweepCommand, mergeCommand, reportCommand, checkCommand, traceCommand, accuracyCommand, reproduceCommand, startCommand])
 )
 
 Effect.runPromiseExit(Command.run(app, { version: TOOL_VERSION }).pipe(Effect.provide(NodeServices.layer))).then((exit) => {

@@ -99,7 +99,7 @@ export function planSweep(path: string, text = readFileSync(path, "utf8")): Swee
     f = Schema.decodeUnknownSync(SweepFileSchema)(json, { errors: "all", onExcessProperty: "error" })
   } catch (e) {
     const lines = String((e as Error).message).split("\n")
-    throw new SweepFileError(path, pairUp(lines))
+    throw new SweepFileError(path, [...new Set(pairUp(lines))])
   }
   const problems: string[] = []
   const base = dirname(resolve(path))
