@@ -86,13 +86,23 @@ function loadProfile<S extends Schema.ConstraintDecoder<unknown>>(
   return profile
 }
 
-export const loadModel = (nameOrFile: string): ModelProfile => {
+/** Presets are decoded once per process (sweeps load them for every cell); files are read each time. */
+const decoded = new Map<string, ModelProfile | HardwareProfile>()
+function memo<T extends ModelProfile | HardwareProfile>(kind: string, name: string, isPreset: boolean, load: () => T): T {
+  if (!isPreset) return load()
+  const key = `${kind}:${name}`
+  let v = decoded.get(key) as T | undefined
+  if (!v) decoded.set(key, (v = load()))
+  return v
+}
+
+export const loadModel = (nameOrFile: string): ModelProfile => memo("models", nameOrFile, nameOrFile in modelsPresets, () => {
   const m = loadProfile(ModelProfileSchema, "models", nameOrFile)
   if (m.topK > m.experts) throw new InputError(nameOrFile, "document", "topK", `topK ${m.topK} > experts ${m.experts}`)
   return m
-}
+})
 export const loadHardware = (nameOrFile: string): HardwareProfile =>
-  loadProfile(HardwareProfileSchema, "hardware", nameOrFile)
+  memo("hardware", nameOrFile, nameOrFile in hardwarePresets, () => loadProfile(HardwareProfileSchema, "hardware", nameOrFile))
 
 export const expertParams = (m: ModelProfile): number => m.expertMatrices * m.hiddenSize * m.expertIntermediateSize
 export const expertBytes = (m: ModelProfile): number => Math.round(expertParams(m) * m.bytesPerParam)

@@ -1,0 +1,68 @@
+/**
+ * Sweep and report benchmarks (part of `npm run bench`): a 200-cell sweep on the real Mixtral
+ * trace with 1 and with 2 workers (median of `runs` each), then the default report's size and
+ * the time headless Chromium takes to load it with every chart. Prints one JSON line.
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, rmSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+
+const root = process.cwd()
+const runsAt = process.argv.indexOf("--runs")
+const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 3
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const log = (s: string) => process.stderr.write(s + "\n")
+/** Runs the CLI; returns [wall seconds of the whole command, seconds the command reports for its own work]. */
+const cli = (args: string[]): [number, number] => {
+  const t0 = performance.now()
+  const r = spawnSync(process.execPath, [join(root, "bin/expertflow.js"), ...args], { encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`expertflow ${args.join(" ")} failed: ${r.stderr}`)
+  const reported = /in ([0-9.]+) s/.exec(r.stdout)
+  return [(performance.now() - t0) / 1000, reported ? Number(reported[1]) : NaN]
+}
+
+const out: Record<string, unknown> = {}
+if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl"))) {
+  // The sweep's own time (workers started, cells run, lines written) and the whole command's wall time.
+  for (const workers of [1, 2]) {
+    const sweepTimes: number[] = [], wallTimes: number[] = []
+    for (let r = 0; r < runs; r++) {
+      const file = join(root, ".cache", `sweep200-w${workers}.jsonl`)
+      rmSync(file, { force: true })
+      const [wall, sweep] = cli(["sweep", "bench/sweep200.json", "--workers", String(workers), "--out", file])
+      wallTimes.push(wall)
+      sweepTimes.push(sweep)
+      log(`200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${sweep.toFixed(2)} s, command ${wall.toFixed(2)} s`)
+    }
+    out[`sweep200_s_workers${workers}`] = Number(median(sweepTimes).toFixed(2))
+    out[`sweep200_command_s_workers${workers}`] = Number(median(wallTimes).toFixed(2))
+  }
+  out.sweep200_speedup = Number(((out.sweep200_s_workers1 as number) / (out.sweep200_s_workers2 as number)).toFixed(2))
+  out.sweep200_command_speedup = Number(((out.sweep200_command_s_workers1 as number) / (out.sweep200_command_s_workers2 as number)).toFixed(2))
+  log(`speed-up with 2 workers: sweep ${out.sweep200_speedup}×, whole command ${out.sweep200_command_speedup}×`)
+} else log("skipping the 200-cell sweep: ../shared/traces is absent")
+
+const dir = join(root, ".cache", "bench-default")
+rmSync(dir, { recursive: true, force: true })
+cli(["start", "--out-dir", dir])
+const html = join(dir, "report.html")
+out.report_bytes = statSync(html).size
+log(`default report: ${(out.report_bytes as number / 1024).toFixed(0)} KiB`)
+if (existsSync("/usr/bin/chromium")) {
+  const { chromium } = await import("playwright-core")
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"] })
+  const times: number[] = []
+  for (let r = 0; r < runs; r++) {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    const t0 = performance.now()
+    await page.goto(pathToFileURL(html).href, { waitUntil: "load" })
+    await page.waitForSelector("body[data-rendered='1'] #fig-heat svg")
+    times.push(performance.now() - t0)
+    await page.close()
+  }
+  await browser.close()
+  out.report_render_ms = Math.round(median(times))
+  log(`Chromium load + render of the default report: ${out.report_render_ms} ms (median of ${runs})`)
+} else log("skipping the render timing: /usr/bin/chromium is absent")
+console.log(JSON.stringify(out))
