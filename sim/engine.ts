@@ -24,6 +24,7 @@ import type { CacheGeometry } from "./cacheGeometry.ts"
 import { CopyQueue } from "./copyQueue.ts"
 import type { TimingModel } from "./timing.ts"
 import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_HOST, TRACK_STALL } from "./timeline.ts"
+import type { CommandLog } from "./commandLog.ts"
 
 const ABSENT = 0, QUEUED = 1, INFLIGHT = 2, RESIDENT = 3
 
@@ -47,6 +48,8 @@ export interface TimedInputs {
    * model (at step 0, or when the deployment is re-pinned), so those loads cost no run time.
    */
   readonly pins?: ReadonlyArray<{ readonly step: number; readonly keys: ReadonlyArray<number>; readonly mask: Uint8Array }>
+  /** When given, every decision is also recorded as commands for a hardware executor. */
+  readonly commands?: CommandLog
 }
 
 export interface TimedCounts {
@@ -98,6 +101,16 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const next = inp.future ? inp.future.next : null
   const used = new Int32Array(g.capacities.length)
   const inflight: number[] = []
+  // Slot ids (global; each group owns a contiguous range): the executor needs real addresses.
+  const slotOf = new Int32Array(numKeys).fill(-1)
+  const issuedAt = new Int32Array(numKeys)
+  const freeSlots: number[][] = []
+  for (let gi = 0, first = 0; gi < g.capacities.length; first += g.capacities[gi]!, gi++) {
+    freeSlots.push(Array.from({ length: g.capacities[gi]! }, (_, i) => first + g.capacities[gi]! - 1 - i))
+  }
+  const log = inp.commands ?? null
+  /** Index of the last compute command recorded (issue decisions happen after it ends). */
+  let lastCompute = -1
   const c: TimedCounts = {
     accesses: a.accesses, hits: 0, lateHits: 0, misses: 0,
     layerHits: new Float64Array(L), layerAccesses: new Float64Array(L),
@@ -118,6 +131,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       state[key] = INFLIGHT
       arrival[key] = end
       inflight.push(key)
+      if (log) log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
       c.transfers++
       c.linkBusyNs += end - start
       if (tl) tl.add(TRACK_COPY0 + engine, `H2D ${label(key)}`, demand ? "demand" : "prefetch", start, end)
@@ -140,6 +154,8 @@ export function runTimed(inp: TimedInputs): TimedCounts {
 
   const drop = (key: number, group: number) => {
     policy.remove(key, group)
+    freeSlots[group]!.push(slotOf[key]!)
+    slotOf[key] = -1
     if (state[key] === QUEUED) queue.cancel(key)
     state[key] = ABSENT
     blocked[key] = 0
@@ -170,6 +186,8 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   }
 
   const load = (key: number, group: number, readyAt: number, demand: boolean) => {
+    slotOf[key] = freeSlots[group]!.pop()!
+    issuedAt[key] = lastCompute
     policy.insert(key, group, cursor, nextUseOfKey[key]!)
     state[key] = QUEUED
     blocked[key] = 1
@@ -191,6 +209,8 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           if (v < 0) continue
           drop(v, group)
         }
+        slotOf[key] = freeSlots[group]!.pop()!
+        if (log && s === 0) log.preloaded.push([key, slotOf[key]!])
         policy.insert(key, group, cursor, nextUseOfKey[key]!)
         state[key] = RESIDENT
       }
@@ -270,6 +290,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       const base = l * E
       const group = g.groupOfLayer[l]!
       if (tl) tl.add(TRACK_COMPUTE, `L${l} attention+router`, "non-expert", t, t + layerNs)
+      if (log) { lastCompute = log.commands.length; log.commands.push({ kind: "layer", t, flat, tokens }) }
       t += layerNs
       c.computeNs += layerNs
       queue.advanceTo(t)
@@ -331,6 +352,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         }
         const tokensHere = counts === null ? 1 : counts[i]!
         const ns = timing.expertNs(tokensHere)
+        if (log) { lastCompute = log.commands.length; log.commands.push({ kind: "ffn", t, key, slot: slotOf[key]!, tokens: tokensHere, flat }) }
         if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", t, t + ns, { tokens: tokensHere })
         t += ns
         c.computeNs += ns

@@ -18,6 +18,7 @@ import { computeNextUse } from "./nextUse.ts"
 import { expertBytes, slotsForMemory, type HardwareProfile, type ModelProfile } from "./profiles.ts"
 import { frac, frac0, type PolicyDetail, type ResultRecord, type RunIdentity } from "./result.ts"
 import { Timeline } from "./timeline.ts"
+import type { CommandLog } from "./commandLog.ts"
 import { makeTiming } from "./timing.ts"
 import { TOOL_VERSION } from "./version.ts"
 
@@ -39,9 +40,11 @@ export interface SimulationInput {
   readonly seed: number
   readonly train?: { readonly trace: Trace; readonly name: string }
   readonly timeline: boolean
+  /** Record every decision as commands for a hardware executor (timed mode). */
+  readonly commands?: boolean
 }
 
-export interface SimulationOutput { readonly record: ResultRecord; readonly timeline: Timeline | null }
+export interface SimulationOutput { readonly record: ResultRecord; readonly timeline: Timeline | null; readonly commands?: CommandLog }
 
 export function checkTraceMatchesModel(t: Trace, m: ModelProfile, file: string): void {
   for (const [field, want] of [["layers", m.layers], ["experts", m.experts], ["topK", m.topK]] as const) {
@@ -124,10 +127,11 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     hostNs = new Float64Array(stream.steps)
     schedule.unitStart.forEach((s, u) => { hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge })
   }
+  const commands: CommandLog | undefined = inp.commands ? { commands: [], preloaded: [] } : undefined
   const c = runTimed({
     stream, geometry, timing: makeTiming(inp.model, inp.hardware), eviction, future,
     predictor, prefetcher, copyEngines: inp.hardware.copyEngines, timeline, order: spec.order,
-    hostNsBeforeStep: hostNs, ...(pins ? { pins } : {})
+    hostNsBeforeStep: hostNs, ...(pins ? { pins } : {}), ...(commands ? { commands } : {})
   })
   const detail: PolicyDetail = {}
   if (predictor?.note) detail.predictor_note = predictor.note
@@ -147,7 +151,8 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   }
   if (pins) detail.pinned = pins.map((p) => ({ from_step: p.step, experts: p.keys.length }))
   const learned = spec.predictor !== null && predictors[spec.predictor]!.learned
-  return { record: timedRecord(base, c, stream, tokens, eBytes, inp.hardware.copyEngines, learned || pins ? training : null, detail), timeline }
+  const record = timedRecord(base, c, stream, tokens, eBytes, inp.hardware.copyEngines, learned || pins ? training : null, detail)
+  return commands ? { record, timeline, commands } : { record, timeline }
 }
 
 /** Static pinning: the pin set predicting each fold's steps comes from that fold's training data. */
