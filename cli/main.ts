@@ -5,6 +5,8 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { TOOL_VERSION } from "../sim/version.ts"
 import { accuracyCommand } from "./accuracyCommand.ts"
 import { checkCommand } from "./checkCommand.ts"
+import { hwCommand } from "./hwCommand.ts"
+import { validateCommand } from "./validateCommand.ts"
 import { reportCommand } from "./reportCommand.ts"
 import { startCommand } from "./startCommand.ts"
 import { reproduceCommand } from "./reproduceCommand.ts"
@@ -14,7 +16,7 @@ import { traceCommand } from "./traceCommand.ts"
 
 const app = Command.make("expertflow").pipe(
   Command.withDescription("ExpertFlow: design, compare and regression-test MoE expert caching and prefetching policies"),
-  Command.withSubcommands([simulateCommand, sweepCommand, mergeCommand, reportCommand, checkCommand, traceCommand, accuracyCommand, reproduceCommand, startCommand])
+  Command.withSubcommands([simulateCommand, sweepCommand, mergeCommand, reportCommand, checkCommand, hwCommand, validateCommand, traceCommand, accuracyCommand, reproduceCommand, startCommand])
 )
 
 Effect.runPromiseExit(Command.run(app, { version: TOOL_VERSION }).pipe(Effect.provide(NodeServices.layer))).then((exit) => {

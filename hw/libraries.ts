@@ -7,6 +7,7 @@
  *   4. the dynamic loader's own search ($LD_LIBRARY_PATH, ldconfig), by bare file name
  * Every candidate tried is kept, so "not found" says exactly where it looked.
  */
+import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
@@ -21,8 +22,18 @@ export class LibraryNotFound extends Error {
   }
 }
 
+let pythonSites: string[] | null = null
+/** site-packages of the `python3` on PATH (pyenv, conda and venvs keep PyTorch's CUDA wheels there). */
+function pythonSitePackages(): string[] {
+  if (pythonSites === null) {
+    const r = spawnSync("python3", ["-c", "import site,sys; print('\\n'.join(site.getsitepackages()+[site.getusersitepackages()]))"], { encoding: "utf8", timeout: 5000 })
+    pythonSites = r.status === 0 ? r.stdout.split("\n").filter(Boolean) : []
+  }
+  return pythonSites
+}
+
 function siteDirs(): string[] {
-  const roots = [...(process.env.PYTHONPATH ?? "").split(":").filter(Boolean)]
+  const roots = [...(process.env.PYTHONPATH ?? "").split(":").filter(Boolean), ...pythonSitePackages()]
   for (const base of ["/usr/lib", "/usr/local/lib", join(homedir(), ".local/lib"), "/opt/conda/lib"]) {
     if (!existsSync(base)) continue
     for (const d of readdirSync(base)) if (/^python3/.test(d)) roots.push(join(base, d, "site-packages"), join(base, d, "dist-packages"))

@@ -48,6 +48,8 @@ export interface ResultRecord {
   b_acc: number | null
   /** Policy-specific state: S over time (adaptive), predictor notes, scheduler statistics, pins. */
   policy_detail: PolicyDetail
+  /** Present on records measured on hardware (validate): which executor, host overhead. */
+  executor?: { kind: "cuda" | "virtual"; host_ns_per_expert_op: number; host_buffers: number; device: number }
 }
 
 export type PolicyDetail = Record<string, unknown> & {

@@ -12,7 +12,6 @@ import { Worker } from "node:worker_threads"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { buildSync } from "esbuild"
 import cliProgress from "cli-progress"
 import { InputError } from "./errors.ts"
 import { writeFileAtomic } from "./atomicWrite.ts"
@@ -53,10 +52,11 @@ function resume(out: string, cells: Cell[]): number {
  * esbuild (~0.2 s): a worker thread then loads one JavaScript file instead of transpiling every
  * module itself, which would cost each worker about a second before its first cell.
  */
-function workerEntry(): string {
+async function workerEntry(): Promise<string> {
   const source = fileURLToPath(new URL("./sweepWorker.ts", import.meta.url))
   const out = join(tmpdir(), `expertflow-sweep-worker-${process.pid}.mjs`)
   try {
+    const { buildSync } = await import("esbuild") // absent from the GPU pack: sweeps fall back below
     buildSync({ entryPoints: [source], bundle: true, platform: "node", format: "esm", target: "node20", outfile: out, logLevel: "silent", external: ["koffi"] })
     return out
   } catch {
@@ -79,7 +79,7 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
   const pending = new Map<number, string>()
   let nextToWrite = 0, nextToSend = 0, written = 0
   const pool: Worker[] = []
-  const entry = workerEntry()
+  const entry = await workerEntry()
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
       const send = (w: Worker) => {
