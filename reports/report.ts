@@ -8,6 +8,7 @@ import { InputError } from "../sim/errors.ts"
 import type { CellResult } from "../sim/runCell.ts"
 import { TOOL_VERSION } from "../sim/version.ts"
 import { charts } from "./charts.ts"
+import type { Summary } from "../hw/validate.ts"
 
 export function readResults(files: string[]): CellResult[] {
   const out: CellResult[] = []
@@ -29,6 +30,18 @@ const pct = (x: number | null) => (x === null ? "" : (x * 100).toFixed(2))
 
 /** Extra sections other commands add (e.g. validate's measured-vs-simulated table). */
 export interface Section { id: string; title: string; html: string }
+
+/** The measured-against-simulated table of a validate folder. */
+export function validationSection(dir: string, s: Summary): Section {
+  const ms = (ns: number) => (ns / 1e6).toFixed(3)
+  const pctv = (x: number) => `${(x * 100).toFixed(2)}%`
+  const rows = s.configs.map((c) => `<tr><td>${esc(c.trace)}</td><td>${esc(c.policy)}</td><td>${c.slots}</td><td>${ms(c.measured_total_ns)}</td><td>${ms(c.simulated_total_ns)}</td><td>${pctv(c.total_error)}</td><td>${ms(c.measured_stall_ns)}</td><td>${ms(c.simulated_stall_ns)}</td><td>${pctv(c.stall_error_of_total)}</td></tr>`).join("\n")
+  return {
+    id: `validation-${dir.replace(/[^A-Za-z0-9]+/g, "-")}`, title: `Measured on the GPU against simulated (${dir})`,
+    html: `<table><thead><tr><th>trace</th><th>policy</th><th>slots</th><th>total measured ms</th><th>total simulated ms</th><th>error</th><th>stall measured ms</th><th>stall simulated ms</th><th>stall error (of total)</th></tr></thead><tbody>\n${rows}\n</tbody></table>
+<p>Total-time error median ${pctv(s.total_error_median)}, max ${pctv(s.total_error_max)}; stall error of total, median ${pctv(s.stall_error_of_total_median)} — ${s.within_bounds ? "within" : "outside"} the bounds (${pctv(s.bounds.total_error_median)}, ${pctv(s.bounds.total_error_max)}, ${pctv(s.bounds.stall_error_of_total_median)}).</p>`
+  }
+}
 
 export async function renderReport(results: CellResult[], opts: { command: string; files: string[]; sections?: Section[] }): Promise<string> {
   const figs = await charts(results)
