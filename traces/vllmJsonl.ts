@@ -132,7 +132,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
   const hasProbs = rows.some((r) => r.probs !== undefined)
   const P = rows.reduce((m, r) => Math.max(m, r.predicted?.length ?? 0), 0)
   const t: Trace = {
-    model, tokens: T,
+    model: { name: model.name, layers: L, experts: E, topK: K }, tokens: T,
     source: { kind: "vllm-jsonl", description: `imported from ${path}`, recording: "per-(token, layer) routing log" },
     request: Int32Array.from(ordered, (k) => k.request),
     position: Int32Array.from(ordered, (k) => k.token),
