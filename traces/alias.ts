@@ -23,8 +23,9 @@ export class AliasTable {
     for (const i of [...small, ...large]) this.prob[i] = 1
   }
   draw(rng: Rng): number {
-    const u = rng.float() * this.prob.length
-    const i = Math.floor(u)
-    return u - i < this.prob[i]! ? i : this.alias[i]!
+    const prob = this.prob
+    const u = rng.float() * prob.length
+    const i = u | 0
+    return u - i < prob[i]! ? i : this.alias[i]!
   }
 }

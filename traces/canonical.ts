@@ -58,7 +58,7 @@ const COLUMN_SPEC: Record<string, { dtype: DType; per: (h: TraceHeader) => numbe
   predicted: { dtype: "uint16", per: (h) => h.model.layers * (h.predictionDepth ?? 0), required: false }
 }
 
-const align8 = (n: number) => (n + 7) & ~7
+const align8 = (n: number) => Math.ceil(n / 8) * 8 // not bitwise: columns can pass 2 GiB
 const bytesOf = (c: Column) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength)
 
 /** Serialize a trace to the canonical format, atomically (temp file + rename). */

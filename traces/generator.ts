@@ -8,7 +8,9 @@
  *      affinity adds structure without changing the layer's skew much);
  *   3. else a draw from the layer's popularity for the request's domain (skew; drift across
  *      requests and domains: each request belongs to one domain, drawn by domain weight).
- * Gate weights are sorted, normalized Gamma(weightShape) draws; prefill tokens (the first
+ * Gate weights are sorted, normalized Gamma(weightShape) draws (4096 such vectors are drawn once
+ * and each (token, layer) takes one at random: a Gamma draw per pick would cost more than the
+ * routing itself on DeepSeek-V3-sized traces); prefill tokens (the first
  * `prefillFraction` of each request) are marked as such; pre-gate lookahead for d = 1..D picks
  * the true expert of layer l + d with probability a·e^(−b·d) + c, else a popularity draw.
  * Tokens are produced in chunks, so a 1 M-token trace is written without holding it in memory.
@@ -63,26 +65,29 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
     return w
   }))
   const pop: AliasTable[][] = popWeights.map((byDomain) => byDomain.map((w) => new AliasTable(w)))
-  // Transitions (row = previous layer's first expert), per domain: fitted rows, or popularity
-  // with each expert's 4 seeded preferred successors boosted.
-  const trans: AliasTable[][][] = p.layers.map((layer, l) => {
-    if (l === 0) return []
-    const preferred = Array.from({ length: E }, () => Array.from({ length: 4 }, () => rng.int(E)))
-    return p.domains.map((_, d) => Array.from({ length: E }, (_, e) => {
-      if (layer.transition) return new AliasTable(layer.transition[e]!.map((w) => w + 1e-9))
-      const w = Float64Array.from(popWeights[l]![d]!)
-      const mean = w.reduce((a, b) => a + b, 0) / E
-      preferred[e]!.forEach((s, j) => { w[s]! += (4 * mean) / (j + 1) })
-      return new AliasTable(w)
-    }))
-  })
+  // Transitions (row = previous layer's first expert): fitted rows as tables; otherwise the
+  // layer's popularity with each expert's 4 seeded preferred successors boosted by 4·mean/(j+1),
+  // sampled as the exact mixture it is — a boosted successor with probability BOOST, else a
+  // popularity draw — so no E × E tables are built (45 MB of them on DeepSeek-V3, all cache misses).
+  const fittedTrans: AliasTable[][] = p.layers.map((layer) => (layer.transition ? layer.transition.map((row) => new AliasTable(row.map((w) => w + 1e-9))) : []))
+  const preferred: Int32Array[] = p.layers.map(() => Int32Array.from({ length: E * 4 }, () => rng.int(E)))
+  const boostMass = (4 * (1 + 1 / 2 + 1 / 3 + 1 / 4)) / E
+  const BOOST = boostMass / (1 + boostMass)
+  const reuseOf = Float64Array.from(p.layers, (x) => x.reuse)
+  const affinityOf = Float64Array.from(p.layers, (x) => x.affinity)
   const domainTable = new AliasTable(p.domains.map((d) => d.weight + 1e-12))
+  const WEIGHT_VECTORS = 4096
+  const weightTable = new Float32Array(WEIGHT_VECTORS * K)
+  for (let v = 0; v < WEIGHT_VECTORS; v++) {
+    let sum = 0
+    const w = Array.from({ length: K }, () => { const x = gamma(rng, p.weightShape); sum += x; return x }).sort((a, b) => b - a)
+    for (let k = 0; k < K; k++) weightTable[v * K + k] = w[k]! / sum
+  }
   const R = Math.max(1, Math.min(o.requests, o.tokens))
   const lengths = Array.from({ length: R }, (_, r) => Math.floor(o.tokens / R) + (r < o.tokens % R ? 1 : 0))
-  const chunkTokens = o.chunkTokens ?? 65536
+  const chunkTokens = o.chunkTokens ?? 8192
   const prevSet = new Uint16Array(L * K)
   const stamp = new Int32Array(E).fill(-1)
-  const w = new Float64Array(K)
   let req = 0, pos = 0, domain = domainTable.draw(rng), cellId = 0
   for (let from = 0; from < o.tokens; from += chunkTokens) {
     const n = Math.min(chunkTokens, o.tokens - from)
@@ -98,27 +103,31 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
       c.phase[i] = pos < Math.floor(p.prefillFraction * lengths[req]!) ? 1 : 0
       const hasPrev = pos > 0
       for (let l = 0; l < L; l++) {
-        const layer = p.layers[l]!
         const base = (i * L + l) * K
+        const reuse = reuseOf[l]!, follow = reuse + (1 - reuse) * affinityOf[l]!
+        const popTable = pop[l]![domain]!, fitted = fittedTrans[l]!, pref = preferred[l]!
         cellId++
-        let sum = 0
         for (let k = 0; k < K; k++) {
           let e = -1
           for (let attempt = 0; e < 0 || stamp[e] === cellId; attempt++) {
             const u = rng.float()
-            if (attempt < 8 && hasPrev && u < layer.reuse) e = prevSet[l * K + rng.int(K)]!
-            else if (attempt < 8 && l > 0 && u < layer.reuse + (1 - layer.reuse) * layer.affinity) e = trans[l]![domain]![c.experts[base - K]!]!.draw(rng)
-            else e = pop[l]![domain]!.draw(rng)
+            if (attempt < 8 && hasPrev && u < reuse) e = prevSet[l * K + rng.int(K)]!
+            else if (attempt < 8 && l > 0 && u < follow) {
+              const from = c.experts[base - K]!
+              if (fitted.length > 0) e = fitted[from]!.draw(rng)
+              else if (rng.float() < BOOST) {
+                const v = rng.float()
+                e = pref[from * 4 + (v < 0.48 ? 0 : v < 0.72 ? 1 : v < 0.88 ? 2 : 3)]!
+              } else e = popTable.draw(rng)
+            } else e = popTable.draw(rng)
           }
           stamp[e] = cellId
           c.experts[base + k] = e
-          w[k] = gamma(rng, p.weightShape)
-          sum += w[k]!
         }
-        w.sort().reverse()
-        for (let k = 0; k < K; k++) c.weights[base + k] = w[k]! / sum
+        const v = rng.int(WEIGHT_VECTORS) * K
+        c.weights.set(weightTable.subarray(v, v + K), base)
       }
-      for (let l = 0; l < L; l++) prevSet.set(c.experts.subarray((i * L + l) * K, (i * L + l + 1) * K), l * K)
+      for (let j = 0, off = i * L * K; j < L * K; j++) prevSet[j] = c.experts[off + j]!
       if (c.lookahead && p.lookahead) {
         const { a, b, c: floor } = p.lookahead
         for (let l = 0; l < L; l++) for (let d = 1; d <= D && l + d < L; d++) {

@@ -57,6 +57,16 @@ export function defaultParams(modelId: string): GeneratorParams {
   }
 }
 
+/** The same parameters recording pre-gate lookahead for d = 1..depth (0: none), same accuracy curve. */
+export function withLookahead(p: GeneratorParams, depth: number): GeneratorParams {
+  const { lookahead, ...rest } = p
+  const curve = lookahead ?? { depth: 0, a: 0.5, b: 0.35, c: 0.3 }
+  return depth > 0 ? { ...rest, lookahead: { ...curve, depth: Math.min(depth, p.model.layers - 1) } } : rest
+}
+
+/** Lookahead depth a generated trace will have. */
+export const lookaheadDepthOf = (p: GeneratorParams): number => (p.lookahead ? Math.min(p.lookahead.depth, p.model.layers - 1) : 0)
+
 /** Parameters for --preset MODEL: the shipped fitted file if there is one, else defaults. */
 export function presetParams(modelId: string): GeneratorParams {
   return generatorPresets[modelId] !== undefined ? loadGeneratorParams(modelId) : defaultParams(modelId)

@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path"
 import type { Chunk } from "./generator.ts"
 import type { TraceModel, TraceSource } from "./trace.ts"
 
-const align8 = (n: number) => (n + 7) & ~7
+const align8 = (n: number) => Math.ceil(n / 8) * 8 // not bitwise: columns can pass 2 GiB
 
 export function writeChunkedTrace(path: string, model: TraceModel, source: TraceSource, tokens: number, lookaheadDepth: number, hasPhase: boolean, chunks: Iterable<Chunk>): void {
   const { layers: L, topK: K } = model

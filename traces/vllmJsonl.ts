@@ -101,8 +101,9 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
       if (!Array.isArray(la) || la.some((d) => !Array.isArray(d) || d.length !== K || d.some((e) => typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= E))) {
         throw new InputError(path, where, "lookahead", `expected D arrays of ${K} expert ids < ${E}`)
       }
-      if (lookaheadDepth >= 0 && la.length !== lookaheadDepth) throw new InputError(path, where, "lookahead", `depth ${la.length} differs from earlier lines (${lookaheadDepth})`)
-      lookaheadDepth = la.length
+      // Layers near the last have fewer distances (l + d < L): D is the longest list, the rest are gaps.
+      if (la.length > L - 1 - layer) throw new InputError(path, where, "lookahead", `${la.length} distances, but layer ${layer} has only ${L - 1 - layer} layers after it`)
+      lookaheadDepth = Math.max(lookaheadDepth, la.length)
       lookahead = la as number[][]
     }
     let predicted: number[] | undefined
@@ -165,7 +166,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     if (r.probs) t.routerProbs!.set(r.probs, cell * E)
     if (r.predicted) t.predicted!.set(r.predicted, cell * P)
     if (r.lookahead && t.lookahead) {
-      for (let d = 0; d < D; d++) for (let k = 0; k < K; k++) {
+      for (let d = 0; d < r.lookahead.length; d++) for (let k = 0; k < K; k++) {
         t.lookahead[(cell * D + d) * K + k] = r.lookahead[d]![k]!
       }
     }
