@@ -31,6 +31,8 @@ const TraceEntry = Schema.Struct({
   /** Skip this trace (with a notice) when its file is absent, instead of failing. */
   optional: Schema.optionalKey(Schema.Boolean),
   synthetic: Schema.optionalKey(Schema.Struct({
+    /** "realistic" (default: the model preset's generator parameters) or "zipf" (the simple generator). */
+    generator: Schema.optionalKey(Schema.Literals(["realistic", "zipf"])),
     tokens: PositiveInt,
     requests: PositiveInt,
     seed: Schema.Int,

@@ -1,5 +1,7 @@
 /** Traces named by sweep entries: a file, or a seeded synthetic trace. Cached per process. */
 import { loadTrace } from "../traces/load.ts"
+import { generateTrace } from "../traces/generator.ts"
+import { presetParams, withLookahead } from "../traces/generatorParams.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import type { Trace } from "../traces/trace.ts"
 import { loadModel } from "./profiles.ts"
@@ -13,9 +15,16 @@ export function traceOf(t: TraceSpec): Trace {
   if (!trace) {
     const m = loadModel(t.model)
     const model = { name: m.id, layers: m.layers, experts: m.experts, topK: m.topK }
-    trace = t.path !== undefined
-      ? loadTrace(t.path, model)
-      : generateZipfTrace({ model, tokens: t.synthetic!.tokens, requests: t.synthetic!.requests, seed: t.synthetic!.seed, skew: t.synthetic!.skew ?? 0.8, ...(t.synthetic!.lookahead ? { lookahead: t.synthetic!.lookahead } : {}) })
+    const s = t.synthetic
+    if (t.path !== undefined) trace = loadTrace(t.path, model)
+    else if (s!.generator === "zipf") {
+      trace = generateZipfTrace({ model, tokens: s!.tokens, requests: s!.requests, seed: s!.seed, skew: s!.skew ?? 0.8, ...(s!.lookahead ? { lookahead: s!.lookahead } : {}) })
+    } else {
+      // The realistic generator with the model preset's parameters; `lookahead` sets depth and curve.
+      const base = withLookahead(presetParams(t.model), s!.lookahead?.depth ?? 0)
+      const params = s!.lookahead && base.lookahead ? { ...base, lookahead: { ...s!.lookahead, depth: base.lookahead.depth } } : base
+      trace = generateTrace(params, { tokens: s!.tokens, requests: s!.requests, seed: s!.seed })
+    }
     cache.set(key, trace)
   }
   return trace

@@ -15,7 +15,7 @@ describe("expertflow reproduce", () => {
     expect(readFileSync(b, "utf8")).toBe(doc)
     expect(doc).toContain(MIXTRAL_TRACE)
     expect(doc).toMatch(/sha256 [0-9a-f]{16}/)
-    expect(doc).toContain("the simple generator, not calibrated to real routing")
+    expect(doc).toContain("parameters not fitted to a trace of this model")
     for (const claim of ["< 0.1% of the baseline", "−98.5%", "+21.79%", "91.96%", "10× throughput", "> 90%"]) expect(doc).toContain(claim)
     expect(doc.match(/Verdict: \*\*(reproduced|not reproduced|not comparable)\*\*/g)!.length).toBeGreaterThanOrEqual(6)
     for (const hw of ["h100-pcie, 64 slots", "h100-pcie, 128 slots", "a6000, 64 slots", "a6000, 128 slots"]) expect(doc).toContain(hw)
