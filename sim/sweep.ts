@@ -1,12 +1,14 @@
 /**
- * Running a sweep: cells go to worker threads; result lines are appended to the results file in
- * cell order (a finished cell waits for the earlier ones), so the file is always a prefix of the
- * complete, ordered result — the same bytes for any worker count. Rerunning skips that prefix;
- * a sweep killed at any moment (kill -9 included) loses only cells not yet written, and a torn
- * last line is cut off on resume. `shard` runs a deterministic slice (cells with index ≡ I mod N);
- * `mergeResults` puts shard files back into exactly the one-machine file.
+ * Running a sweep: cells go to worker threads, each result line is appended to the results file
+ * the moment its cell finishes (one write per line), and when the sweep completes the file is
+ * rewritten in cell order (temp file + rename). So the finished file has the same bytes for any
+ * worker count, and a sweep killed at any moment (kill -9 included) loses only the cells in
+ * flight: a rerun reads the lines there (in any order), cuts a torn last line, and runs the rest.
+ * Cells are dealt to workers by policy (a worker JITs fewer policies; idle workers steal), which
+ * matters because a sweep's cells are short. `shard` runs a deterministic slice (cells with
+ * index ≡ I mod N); `mergeResults` puts shard files back into exactly the one-machine file.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { tmpdir } from "node:os"
@@ -28,23 +30,32 @@ export interface SweepOptions {
 export const shardCells = (cells: ReadonlyArray<Cell>, shard?: { index: number; count: number }): Cell[] =>
   cells.filter((c) => !shard || c.index % shard.count === shard.index)
 
-/** Cells already in a results file for this sweep; a torn last line (no newline yet) is cut off. */
-function resume(out: string, cells: Cell[]): number {
-  if (!existsSync(out)) return 0
+/** Result lines already in a results file for this sweep (any order); a torn last line is cut off. */
+function resume(out: string, cells: Cell[]): Map<string, string> {
+  const done = new Map<string, string>()
+  if (!existsSync(out)) return done
   const buf = readFileSync(out)
   const end = buf.lastIndexOf(0x0a) + 1
-  const lines = buf.subarray(0, end).toString("utf8").split("\n").slice(0, -1)
-  lines.forEach((line, i) => {
+  const ids = new Set(cells.map((c) => c.id))
+  buf.subarray(0, end).toString("utf8").split("\n").slice(0, -1).forEach((line, i) => {
     let id: string | undefined
     try { id = (JSON.parse(line) as { cell_id?: string }).cell_id } catch { throw new InputError(out, `line ${i + 1}`, "(json)", "corrupt results line") }
-    if (id !== cells[i]?.id) throw new InputError(out, `line ${i + 1}`, "cell_id", `expected cell ${cells[i]?.id ?? "(none: more lines than cells)"}: this results file belongs to another sweep or shard`)
+    if (id === undefined || !ids.has(id)) throw new InputError(out, `line ${i + 1}`, "cell_id", `cell ${id} is not in this sweep${cells.length ? "" : " (or shard)"}: this results file belongs to another sweep or shard`)
+    const prev = done.get(id)
+    if (prev !== undefined && prev !== line) throw new InputError(out, `line ${i + 1}`, "cell_id", `cell ${id} appears twice with different results`)
+    done.set(id, line)
   })
   if (end < buf.length) {
     const fd = openSync(out, "r+")
     ftruncateSync(fd, end)
     closeSync(fd)
   }
-  return lines.length
+  return done
+}
+
+/** Rewrite the results file in cell order once every cell is there. */
+function finalize(out: string, cells: Cell[], done: Map<string, string>): void {
+  writeFileAtomic(out, cells.map((c) => done.get(c.id)! + "\n").join(""))
 }
 
 /**
@@ -66,24 +77,37 @@ async function workerEntry(): Promise<string> {
 
 export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ ran: number; skipped: number }> {
   const cells = shardCells(plan.cells, opts.shard)
-  const skipped = resume(opts.out, cells)
-  const todo = cells.slice(skipped)
-  if (todo.length === 0) return { ran: 0, skipped }
-  const fd = openSync(opts.out, "a")
+  const done = resume(opts.out, cells)
+  const skipped = done.size
+  const todo = cells.filter((c) => !done.has(c.id))
+  if (todo.length === 0) {
+    finalize(opts.out, cells, done)
+    return { ran: 0, skipped }
+  }
   const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), todo.length))
+  // Deal cells to workers by policy; each worker takes from its own queue, then steals.
+  const policies = [...new Set(todo.map((c) => c.policy))]
+  const queues: Cell[][] = Array.from({ length: workers }, () => [])
+  for (const c of todo) queues[policies.indexOf(c.policy) % workers]!.push(c)
+  const next = (w: number): Cell | undefined => {
+    if (queues[w]!.length > 0) return queues[w]!.shift()
+    const donor = queues.reduce((best, q, i) => (q.length > queues[best]!.length ? i : best), 0)
+    return queues[donor]!.pop()
+  }
+  const fd = openSync(opts.out, "a")
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar({ format: `${plan.name} {bar} {value}/{total} cells | {rate} cells/s | ETA {eta_formatted}`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic)
     : null
   bar?.start(cells.length, skipped, { rate: "0.0" })
   const started = performance.now()
-  const pending = new Map<number, string>()
-  let nextToWrite = 0, nextToSend = 0, written = 0
+  let written = 0
   const pool: Worker[] = []
   const entry = await workerEntry()
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
-      const send = (w: Worker) => {
-        if (nextToSend < todo.length) w.postMessage(todo[nextToSend++]!.index)
+      const send = (w: Worker, i: number) => {
+        const c = next(i)
+        if (c) w.postMessage(c.index)
       }
       for (let i = 0; i < workers; i++) {
         const w = new Worker(entry, { workerData: { file: plan.file } })
@@ -91,32 +115,24 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
         w.on("error", rejectAll)
         w.on("message", (m: { index: number; line?: string; error?: string }) => {
           if (m.error !== undefined) { rejectAll(new Error(`cell ${m.index} (${plan.cells[m.index]!.policy}): ${m.error}`)); return }
-          pending.set(m.index, m.line!)
-          // Write every finished cell whose predecessors are written, in order.
-          while (nextToWrite < todo.length && pending.has(todo[nextToWrite]!.index)) {
-            const idx = todo[nextToWrite]!.index
-            // One write per line; no fsync per line: a killed process's writes are in the page
-            // cache already (fsync guards against power loss, done once at the end).
-            writeSync(fd, pending.get(idx)! + "\n")
-            pending.delete(idx)
-            nextToWrite++
-            written++
-            bar?.update(skipped + written, { rate: (written / ((performance.now() - started) / 1000)).toFixed(1) })
-            opts.onWritten?.(skipped + written, cells.length)
-          }
-          if (nextToWrite === todo.length) resolveAll()
-          else send(w)
+          writeSync(fd, m.line! + "\n") // one write per line; a killed process's writes are in the page cache
+          done.set(plan.cells[m.index]!.id, m.line!)
+          written++
+          bar?.update(skipped + written, { rate: (written / ((performance.now() - started) / 1000)).toFixed(1) })
+          opts.onWritten?.(skipped + written, cells.length)
+          if (written === todo.length) resolveAll()
+          else send(w, i)
         })
-        send(w)
+        send(w, i)
       }
     })
   } finally {
     bar?.stop()
-    fsyncSync(fd)
     closeSync(fd)
     await Promise.all(pool.map((w) => w.terminate()))
     if (entry.startsWith(tmpdir())) rmSync(entry, { force: true })
   }
+  finalize(opts.out, cells, done)
   return { ran: written, skipped }
 }
 
