@@ -12,7 +12,7 @@
  * Weights are spec arguments (`predictor=hybrid:pg=0.5:hist=0.15:prev=0.25:tok=0.1`). Without pre-gate fields
  * it runs on history alone and says so in the result (policy_detail.predictor_note).
  */
-import { actualSet, defaultTop, normalize, topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
+import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
 import { pregateSet } from "./pregate.ts"
 import { numericArgs } from "./spec.ts"
 import { TokenTables } from "./tokenTables.ts"
@@ -48,16 +48,7 @@ export function hybridPredictor(ctx: PredictorContext): Predictor {
     for (let i = t0; i < t1; i++) tokens.addScores(fold, a.stepTokens[i]!, layer, part, 1, 0.25)
     if (normalize(part, part)) for (let e = 0; e < E; e++) scores[e]! += w.tok * part[e]!
   }
-  return {
-    name: "hybrid",
-    note: hasPregate ? `pre-gate (d ≤ ${ctx.trace.lookaheadDepth}) fused with trained history` : "no pre-gate lookahead in the trace: history only (transitions, previous token, token statistics)",
-    predict(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
-      return topByScore(scores, defaultTop(ctx, step), out)
-    },
-    distribution(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
-      return normalize(scores, out)
-    }
-  }
+  return scoringPredictor("hybrid", ctx, scores, score, hasPregate
+    ? `pre-gate (d ≤ ${ctx.trace.lookaheadDepth}) fused with trained history`
+    : "no pre-gate lookahead in the trace: history only (transitions, previous token, token statistics)")
 }

@@ -42,6 +42,24 @@ export function defaultTop(ctx: PredictorContext, step: number): number {
   return Math.min(ctx.stream.experts, ctx.trace.model.topK * Math.max(1, tokens))
 }
 
+/**
+ * A predictor that scores every expert of the target: it names the top-n (n = `top`, or top-k per
+ * token of the step) and offers the normalized scores as its probabilities.
+ */
+export function scoringPredictor(name: string, ctx: PredictorContext, scores: Float64Array, score: (step: number, layer: number, curStep: number, curLayer: number) => void, note?: string): Predictor {
+  return {
+    name, ...(note !== undefined ? { note } : {}),
+    predict(step, layer, curStep, curLayer, out) {
+      score(step, layer, curStep, curLayer)
+      return topByScore(scores, defaultTop(ctx, step), out)
+    },
+    distribution(step, layer, curStep, curLayer, out) {
+      score(step, layer, curStep, curLayer)
+      return normalize(scores, out)
+    }
+  }
+}
+
 /** Normalize scores into a probability per expert (false when all are zero). */
 export function normalize(scores: Float64Array, out: Float64Array): boolean {
   let sum = 0

@@ -1,4 +1,4 @@
-import { actualSet, defaultTop, normalize, topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
+import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -84,15 +84,5 @@ export function transitionPredictor(ctx: PredictorContext): Predictor {
       for (let i = 0; i < set.length; i++) scores[set[i]!] = 1
     } else tables.addScores(step, curLayer, layer, scores)
   }
-  return {
-    name: "transition",
-    predict(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
-      return topByScore(scores, defaultTop(ctx, step), out)
-    },
-    distribution(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
-      return normalize(scores, out)
-    }
-  }
+  return scoringPredictor("transition", ctx, scores, score)
 }

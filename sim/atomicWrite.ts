@@ -1,19 +1,16 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs"
 import { dirname, basename, join } from "node:path"
 
-/** Write a file so that readers see the old content or the whole new one, never a part. */
-export function writeFileAtomic(path: string, data: string | Uint8Array | ReadonlyArray<Uint8Array>): void {
+/**
+ * Write `path` through a temporary file in the same folder, renamed into place only when `write`
+ * succeeded: readers see the old content or the whole new one, never a part, and a failure
+ * leaves nothing behind.
+ */
+export function writeViaTemp(path: string, write: (fd: number) => void): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
   const fd = openSync(tmp, "w")
   try {
-    const parts = typeof data === "string" || data instanceof Uint8Array ? [data] : data
-    for (const part of parts) {
-      if (typeof part === "string") writeSync(fd, part)
-      else {
-        let off = 0
-        while (off < part.length) off += writeSync(fd, part, off, part.length - off)
-      }
-    }
+    write(fd)
     fsyncSync(fd)
   } catch (e) {
     closeSync(fd)
@@ -22,4 +19,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Readon
   }
   closeSync(fd)
   renameSync(tmp, path)
+}
+
+/** Write a file atomically (see writeViaTemp). */
+export function writeFileAtomic(path: string, data: string | Uint8Array | ReadonlyArray<Uint8Array>): void {
+  writeViaTemp(path, (fd) => {
+    const parts = typeof data === "string" || data instanceof Uint8Array ? [data] : data
+    for (const part of parts) {
+      if (typeof part === "string") writeSync(fd, part)
+      else {
+        let off = 0
+        while (off < part.length) off += writeSync(fd, part, off, part.length - off)
+      }
+    }
+  })
 }

@@ -150,7 +150,7 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
 
 /** The whole trace in memory (tests, sweeps). */
 export function generateTrace(p: GeneratorParams, o: GenerateOptions): Trace {
-  const { layers: L, experts: E, topK: K } = p.model
+  const { layers: L, topK: K } = p.model
   const T = o.tokens
   const D = p.lookahead ? Math.min(p.lookahead.depth, L - 1) : 0
   const t = {
@@ -164,7 +164,6 @@ export function generateTrace(p: GeneratorParams, o: GenerateOptions): Trace {
     t.experts.set(c.experts, c.from * L * K); t.weights.set(c.weights, c.from * L * K)
     if (c.lookahead) t.lookahead!.set(c.lookahead, c.from * L * D * K)
   }
-  void E
   return { ...t, phase: p.prefillFraction > 0 ? t.phase : null }
 }
 

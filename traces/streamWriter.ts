@@ -5,9 +5,9 @@
  * (with the CRCs) is written last, padded with spaces to the length reserved for it; the file is
  * written under a temporary name and renamed at the end, so a failure leaves nothing behind.
  */
-import { closeSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs"
+import { ftruncateSync, writeSync } from "node:fs"
 import { crc32 } from "node:zlib"
-import { basename, dirname, join } from "node:path"
+import { writeViaTemp } from "../sim/atomicWrite.ts"
 import type { Chunk } from "./generator.ts"
 import type { TraceModel, TraceSource } from "./trace.ts"
 
@@ -30,9 +30,7 @@ export function writeChunkedTrace(path: string, model: TraceModel, source: Trace
   const header = (cols: typeof columns) => JSON.stringify({ format: "expertflow-trace", version: 1, model, source, tokens, lookaheadDepth: D, columns: cols })
   const reserved = Buffer.byteLength(header(columns)) // the placeholder CRCs have the widest form
   const dataStart = align8(12 + reserved)
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  const fd = openSync(tmp, "w")
-  try {
+  writeViaTemp(path, (fd) => {
     const crcs = new Map<string, number>(columns.map((c) => [c.name, 0]))
     const put = (name: string, bytes: Uint8Array, at: number) => {
       const col = columns.find((c) => c.name === name)!
@@ -57,11 +55,5 @@ export function writeChunkedTrace(path: string, model: TraceModel, source: Trace
     writeSync(fd, final, 0, final.length, 12)
     // The file ends at the last column's aligned end (zero padding), whatever the chunks covered.
     ftruncateSync(fd, dataStart + offset)
-  } catch (e) {
-    closeSync(fd)
-    rmSync(tmp, { force: true })
-    throw e
-  }
-  closeSync(fd)
-  renameSync(tmp, path)
+  })
 }
