@@ -45,6 +45,9 @@ export function calibrate(rt: Cudart, blas: Cublas, model: ModelProfile, device 
     const s2 = yield* acquire(() => rt.streamCreate(greatest), (s) => rt.streamDestroy(s))
     const e0 = yield* acquire(() => rt.eventCreate(), (e) => rt.eventDestroy(e))
     const e1 = yield* acquire(() => rt.eventCreate(), (e) => rt.eventDestroy(e))
+    // Fork/join events for two-stream measurements: e0/e1 bracket the timed region itself.
+    const fork = yield* acquire(() => rt.eventCreate(), (e) => rt.eventDestroy(e))
+    const join = yield* acquire(() => rt.eventCreate(), (e) => rt.eventDestroy(e))
     const maxCopy = Math.max(expertBytes(model), 512 * 2 ** 20)
     const host = yield* acquire(() => rt.mallocHost(maxCopy), (p) => rt.freeHost(p))
     const dev = yield* acquire(() => rt.malloc(2 * maxCopy), (p) => rt.free(p))
@@ -75,9 +78,9 @@ export function calibrate(rt: Cudart, blas: Cublas, model: ModelProfile, device 
     const half = Math.floor(maxCopy / 2)
     const one = time(s1, () => rt.copyAsync(dev, host, half, H2D, s1))
     const both = time(s1, () => {
-      rt.eventRecord(e0, s1); rt.streamWaitEvent(s2, e0)
+      rt.eventRecord(fork, s1); rt.streamWaitEvent(s2, fork)
       rt.copyAsync(dev, host, half, H2D, s1); rt.copyAsync(dev + BigInt(half), host + BigInt(half), half, H2D, s2)
-      rt.eventRecord(e1, s2); rt.streamWaitEvent(s1, e1)
+      rt.eventRecord(join, s2); rt.streamWaitEvent(s1, join)
     })
     const twoStreamsOverlap = both < 1.5 * one
     // GEMM shapes of this model.
@@ -109,10 +112,10 @@ export function calibrate(rt: Cudart, blas: Cublas, model: ModelProfile, device 
     // A copy beside a GEMM-heavy stretch: 1 = fully hidden, 0 = serialized.
     const copyAlone = one, gemmAlone = time(s2, () => { for (let i = 0; i < 20; i++) ffn(64) })
     const together = time(s1, () => {
-      rt.eventRecord(e0, s1); rt.streamWaitEvent(s2, e0)
+      rt.eventRecord(fork, s1); rt.streamWaitEvent(s2, fork)
       rt.copyAsync(dev + BigInt(half), host, half, H2D, s1)
       for (let i = 0; i < 20; i++) ffn(64)
-      rt.eventRecord(e1, s2); rt.streamWaitEvent(s1, e1)
+      rt.eventRecord(join, s2); rt.streamWaitEvent(s1, join)
     })
     const overlap = Math.max(0, Math.min(1, (copyAlone + gemmAlone - together) / Math.min(copyAlone, gemmAlone)))
     const d2d = time(s1, () => rt.copyAsync(dev + BigInt(maxCopy), dev, maxCopy, D2D, s1))
