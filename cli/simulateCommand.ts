@@ -6,7 +6,8 @@ import { formatTable } from "../sim/result.ts"
 import { simulate } from "../sim/simulate.ts"
 import { toChromeTrace } from "../sim/timeline.ts"
 import { loadTrace, TRACE_FORMATS } from "../traces/load.ts"
-import { action, opt, parseBytes } from "./action.ts"
+import { parseBytes } from "../sim/bytes.ts"
+import { action, opt } from "./action.ts"
 
 export const simulateCommand = Command.make("simulate", {
   trace: Flag.String("trace").pipe(Flag.withDescription("trace file (.eft or vLLM-style JSONL)")),

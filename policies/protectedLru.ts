@@ -26,7 +26,6 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   onUnwanted(key: number): void { this.highUntil[key] = -1 }
   /** Done at this layer and not protected beyond it: low priority from now on. */
   onDone(key: number): void { if (this.highUntil[key]! <= this.flat) this.highUntil[key] = -1 }
-  isHigh(key: number): boolean { return this.highUntil[key]! >= this.flat }
   private used(key: number): void {
     const until = this.flat + this.recent
     if (until > this.highUntil[key]!) this.highUntil[key] = until

@@ -40,8 +40,6 @@ export class CopyQueue {
     this.seq = new Int32Array(numKeys)
   }
 
-  isQueued(key: number): boolean { return this.where[key] !== NONE }
-
   enqueue(key: number, readyAt: number, demand: boolean): void {
     const s = this.nextSeq++
     this.where[key] = demand ? DEMAND : PREFETCH

@@ -35,8 +35,6 @@ export class KeyHeap {
     this.groupOf = new Int32Array(numKeys)
   }
 
-  has(key: number): boolean { return this.pos[key]! >= 0 }
-
   insert(key: number, group: number, primary: number, secondary: number): void {
     const h = this.heaps[group]!
     if (h.size === h.keys.length) h.grow()

@@ -87,7 +87,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   const L = stream.layers, E = stream.experts
   const perLayer = spec.layout === null ? inp.perLayer : spec.layout === "per-layer"
   const geometry = makeGeometry(stream, Math.min(slots, L * E), perLayer)
-  const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E) : null
+  const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E, stream.steps) : null
   const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, geometry, pins ? pins[0]!.mask : undefined, spec.text)
   const future = eviction.needsFuture ? computeNextUse(stream) : null
   const eBytes = expertBytes(inp.model)
@@ -156,7 +156,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
 }
 
 /** Static pinning: the pin set predicting each fold's steps comes from that fold's training data. */
-function pinSets(spec: PolicySpec, training: Training, g: CacheGeometry, L: number, E: number) {
+function pinSets(spec: PolicySpec, training: Training, g: CacheGeometry, L: number, E: number, steps: number) {
   const fraction = Number(spec.cacheArgs[0] ?? 0.5)
   if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`policy spec '${spec.text}': pin:F needs 0 < F ≤ 1`)
   const sets = training.folds.map((slices) => {
@@ -166,13 +166,14 @@ function pinSets(spec: PolicySpec, training: Training, g: CacheGeometry, L: numb
     }
     return popularKeys(counts, g.capacities, g.groupOfLayer, E, fraction)
   })
-  // Fold f predicts steps from its first step on: find where each fold starts.
-  const starts: number[] = []
-  for (let f = 0; f < sets.length; f++) {
+  // Fold f's pin set applies from its first step (the first set from step 0). A fold that
+  // predicts no step (a 1-step trace) starts past the end, so it is never applied.
+  const starts = sets.map((_, f) => {
+    if (f === 0) return 0
     let s = 0
-    while (s < 1e9 && training.foldOf(s) !== f) s++
-    starts.push(f === 0 ? 0 : s)
-  }
+    while (s < steps && training.foldOf(s) !== f) s++
+    return s
+  })
   return sets.map((keys, f) => {
     const mask = new Uint8Array(L * E)
     for (const k of keys) mask[k] = 1

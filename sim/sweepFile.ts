@@ -18,7 +18,7 @@ import { dirname, resolve } from "node:path"
 import { createHash } from "node:crypto"
 import { Schema } from "effect"
 import { InputError } from "./errors.ts"
-import { hardwarePresetIds, loadModel, modelPresetIds } from "./profiles.ts"
+import { hardwarePresetIds, modelPresetIds } from "./profiles.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
 import { checkSpec } from "../policies/registry.ts"
 import { parseBytes } from "./bytes.ts"
@@ -163,6 +163,3 @@ function pairUp(lines: string[]): string[] {
   }
   return out
 }
-
-/** Model profile id of a trace entry (validated by planSweep). */
-export const traceModel = (t: TraceSpec) => loadModel(t.model)

@@ -9,7 +9,7 @@
  * tokens each serves. One access = one (step, layer, expert): with B = 1 that is one access per
  * listed expert, the order libCacheSim sees. Gaps are skipped and counted in `unknownCells`.
  */
-import { GAP, requestRanges, type Trace } from "./trace.ts"
+import { requestRanges, type Trace } from "./trace.ts"
 
 export interface AccessStream {
   readonly layers: number
@@ -129,8 +129,3 @@ function grow<A extends Uint16Array | Int32Array>(a: A): A {
   b.set(a)
   return b
 }
-
-/** Tokens in step s. */
-export const stepTokenCount = (a: AccessStream, s: number): number => a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!
-
-export { GAP }

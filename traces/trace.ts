@@ -48,8 +48,6 @@ export interface Trace {
   readonly predicted: Uint16Array | null
 }
 
-export const cellIndex = (t: Trace, token: number, layer: number): number => token * t.model.layers + layer
-
 /** Count the (token, layer) cells that are gaps. */
 export function countGaps(t: Trace): number {
   let gaps = 0
