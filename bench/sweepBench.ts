@@ -1,6 +1,6 @@
 /**
  * Sweep and report benchmarks (part of `npm run bench`): a 200-cell sweep on the real Mixtral
- * trace with 1 and with 2 workers (median of `runs` each), then the default report's size and
+ * trace with 1 and with 2 workers (median of `runs` each, default 5), then the default report's size and
  * the time headless Chromium takes to load it with every chart. Prints one JSON line.
  */
 import { spawnSync } from "node:child_process"
@@ -10,33 +10,44 @@ import { pathToFileURL } from "node:url"
 
 const root = process.cwd()
 const runsAt = process.argv.indexOf("--runs")
-const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 3
+const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 5
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const log = (s: string) => process.stderr.write(s + "\n")
-/** Runs the CLI; returns [wall seconds of the whole command, seconds the command reports for its own work]. */
-const cli = (args: string[]): [number, number] => {
+/** Runs the CLI; returns wall seconds of the whole command and the stdout line. */
+const cli = (args: string[]): [number, string] => {
   const t0 = performance.now()
   const r = spawnSync(process.execPath, [join(root, "bin/expertflow.js"), ...args], { encoding: "utf8" })
   if (r.status !== 0) throw new Error(`expertflow ${args.join(" ")} failed: ${r.stderr}`)
-  const reported = /in ([0-9.]+) s/.exec(r.stdout)
-  return [(performance.now() - t0) / 1000, reported ? Number(reported[1]) : NaN]
+  return [(performance.now() - t0) / 1000, r.stdout]
 }
 
 const out: Record<string, unknown> = {}
 if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl"))) {
-  // The sweep's own time (workers started, cells run, lines written) and the whole command's wall time.
-  for (const workers of [1, 2]) {
-    const sweepTimes: number[] = [], wallTimes: number[] = []
-    for (let r = 0; r < runs; r++) {
-      const file = join(root, ".cache", `sweep200-w${workers}.jsonl`)
-      rmSync(file, { force: true })
-      const [wall, sweep] = cli(["sweep", "bench/sweep200.json", "--workers", String(workers), "--out", file])
-      wallTimes.push(wall)
-      sweepTimes.push(sweep)
-      log(`200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${sweep.toFixed(2)} s, command ${wall.toFixed(2)} s`)
+  // The sweep's own time (workers started, cells run, lines written), the CPU time every thread of
+  // the process spent in it, and the whole command's wall time. One untimed run first builds the
+  // worker bundle cache (sim/workerBundle.ts) as any earlier sweep would have; runs alternate.
+  const sweep = (workers: number) => {
+    const file = join(root, ".cache", `sweep200-w${workers}.jsonl`)
+    rmSync(file, { force: true })
+    return cli(["sweep", "bench/sweep200.json", "--workers", String(workers), "--out", file])
+  }
+  sweep(1)
+  const times: Record<number, { sweep: number[]; cpu: number[]; wall: number[] }> = { 1: { sweep: [], cpu: [], wall: [] }, 2: { sweep: [], cpu: [], wall: [] } }
+  for (let r = 0; r < runs; r++) {
+    for (const workers of [1, 2]) {
+      const [wall, stdout] = sweep(workers)
+      const m = /in ([0-9.]+) s, ([0-9.]+) CPU-s/.exec(stdout)
+      if (!m) throw new Error(`unexpected sweep output: ${stdout}`)
+      times[workers]!.sweep.push(Number(m[1]))
+      times[workers]!.cpu.push(Number(m[2]))
+      times[workers]!.wall.push(wall)
+      log(`200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ${wall.toFixed(2)} s`)
     }
-    out[`sweep200_s_workers${workers}`] = Number(median(sweepTimes).toFixed(2))
-    out[`sweep200_command_s_workers${workers}`] = Number(median(wallTimes).toFixed(2))
+  }
+  for (const workers of [1, 2]) {
+    out[`sweep200_s_workers${workers}`] = median(times[workers]!.sweep)
+    out[`sweep200_cpu_s_workers${workers}`] = median(times[workers]!.cpu)
+    out[`sweep200_command_s_workers${workers}`] = Number(median(times[workers]!.wall).toFixed(2))
   }
   out.sweep200_speedup = Number(((out.sweep200_s_workers1 as number) / (out.sweep200_s_workers2 as number)).toFixed(2))
   out.sweep200_command_speedup = Number(((out.sweep200_command_s_workers1 as number) / (out.sweep200_command_s_workers2 as number)).toFixed(2))

@@ -22,9 +22,10 @@ export const sweepCommand = Command.make("sweep", {
   const shard = shardText ? parseShard(shardText) : undefined
   const workers = opt(f.workers)
   if (workers !== undefined && workers < 1) throw new UsageError("--workers must be ≥ 1")
-  const started = performance.now()
+  const started = performance.now(), cpu = process.cpuUsage()
   const { ran, skipped } = await runSweep(plan, { out: f.out, ...(workers ? { workers } : {}), ...(shard ? { shard } : {}) })
-  process.stdout.write(`${plan.name}: ${ran} cells run, ${skipped} already done, in ${((performance.now() - started) / 1000).toFixed(1)} s → ${f.out}\n`)
+  const { user, system } = process.cpuUsage(cpu) // every thread of the process: the workers and V8's own
+  process.stdout.write(`${plan.name}: ${ran} cells run, ${skipped} already done, in ${((performance.now() - started) / 1000).toFixed(2)} s, ${((user + system) / 1e6).toFixed(2)} CPU-s → ${f.out}\n`)
 })).pipe(Command.withDescription("run a sweep file's cells in parallel, appending result lines (resumable)"))
 
 export const mergeCommand = Command.make("merge", {

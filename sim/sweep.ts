@@ -8,16 +8,15 @@
  * matters because a sweep's cells are short. `shard` runs a deterministic slice (cells with
  * index ≡ I mod N); `mergeResults` puts shard files back into exactly the one-machine file.
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs"
 import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import type { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
 import { InputError } from "./errors.ts"
 import { writeFileAtomic } from "./atomicWrite.ts"
 import type { Cell, SweepPlan } from "./sweepFile.ts"
+import { workerEntry } from "./workerBundle.ts"
+import { spawnWorkers } from "./workerPool.ts"
 
 export interface SweepOptions {
   readonly out: string
@@ -58,23 +57,6 @@ function finalize(out: string, cells: Cell[], done: Map<string, string>): void {
   writeFileAtomic(out, cells.map((c) => done.get(c.id)! + "\n").join(""))
 }
 
-/**
- * The worker's entry file. From TypeScript sources, the worker is bundled once per sweep with
- * esbuild (~0.2 s): a worker thread then loads one JavaScript file instead of transpiling every
- * module itself, which would cost each worker about a second before its first cell.
- */
-async function workerEntry(): Promise<string> {
-  const source = fileURLToPath(new URL("./sweepWorker.ts", import.meta.url))
-  const out = join(tmpdir(), `expertflow-sweep-worker-${process.pid}.mjs`)
-  try {
-    const { buildSync } = await import("esbuild") // absent from the GPU pack: sweeps fall back below
-    buildSync({ entryPoints: [source], bundle: true, platform: "node", format: "esm", target: "node20", outfile: out, logLevel: "silent", external: ["koffi"] })
-    return out
-  } catch {
-    return fileURLToPath(new URL("./sweepWorker.mjs", import.meta.url)) // tsx in the worker: slower start, same results
-  }
-}
-
 export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ ran: number; skipped: number }> {
   const cells = shardCells(plan.cells, opts.shard)
   const done = resume(opts.out, cells)
@@ -109,9 +91,13 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
         const c = next(i)
         if (c) w.postMessage(c.index)
       }
-      for (let i = 0; i < workers; i++) {
-        const w = new Worker(entry, { workerData: { file: plan.file } })
-        pool.push(w)
+      // Each worker warms up on the first cell of each policy it was dealt (see sweepWorker.ts).
+      const warmUp = (q: Cell[]) => {
+        const seen = new Set<string>()
+        return q.filter((c) => !seen.has(c.policy) && seen.add(c.policy)).map((c) => c.index)
+      }
+      pool.push(...spawnWorkers(entry, queues.map((q) => ({ file: plan.file, warmUp: warmUp(q) }))))
+      pool.forEach((w, i) => {
         w.on("error", rejectAll)
         w.on("message", (m: { index: number; line?: string; error?: string }) => {
           if (m.error !== undefined) { rejectAll(new Error(`cell ${m.index} (${plan.cells[m.index]!.policy}): ${m.error}`)); return }
@@ -124,13 +110,12 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
           else send(w, i)
         })
         send(w, i)
-      }
+      })
     })
   } finally {
     bar?.stop()
     closeSync(fd)
     await Promise.all(pool.map((w) => w.terminate()))
-    if (entry.startsWith(tmpdir())) rmSync(entry, { force: true })
   }
   finalize(opts.out, cells, done)
   return { ran: written, skipped }

@@ -1,9 +1,21 @@
-/** A sweep worker thread: runs the cells it is sent, one at a time, and posts each result line. */
+/**
+ * A sweep worker thread: runs the cells it is sent, one at a time, and posts each result line.
+ * Before the first cell it warms up: each policy it was dealt runs once on the trace's first few
+ * steps (results discarded). A cell is only milliseconds, so without this V8 optimizes the replay
+ * loop for the first policy, throws that code away when the next one brings new classes, and
+ * recompiles, about a dozen times per worker; warmed up, the loop is compiled knowing them all.
+ */
 import { parentPort, workerData } from "node:worker_threads"
 import { planSweep } from "./sweepFile.ts"
 import { runCell } from "./runCell.ts"
 
+const WARM_UP_STEPS = 8
+
 const plan = planSweep(workerData.file as string)
+for (const index of workerData.warmUp as number[]) {
+  const cell = plan.cells[index]!
+  try { runCell(plan.name, cell, WARM_UP_STEPS * cell.batch) } catch { /* the real run reports it */ }
+}
 parentPort!.on("message", (index: number) => {
   try {
     parentPort!.postMessage({ index, line: JSON.stringify(runCell(plan.name, plan.cells[index]!)) })

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { cli } from "./helpers/cli.ts"
 import { repoRoot } from "./helpers/fixtures.ts"
+import { planSweep } from "../sim/sweepFile.ts"
+import { runCell } from "../sim/runCell.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "ef-sweep-"))
 const sweep = (name: string, extra: object = {}) => {
@@ -33,6 +35,15 @@ describe("expertflow sweep", () => {
     expect(cli(["sweep", file, "--workers", "2", "--out", two]).code).toBe(0)
     expect(lines(one)).toHaveLength(2 * 2 * 3 * 3 * 2)
     expect(readFileSync(two, "utf8")).toBe(readFileSync(one, "utf8"))
+  })
+
+  it("a worker's warm-up runs (first steps of other cells) leave no state behind", () => {
+    const plan = planSweep(file)
+    const cell = plan.cells.find((c) => c.policy.includes("belady"))!
+    const fresh = JSON.stringify(runCell(plan.name, cell))
+    for (const other of plan.cells.slice(0, 12)) runCell(plan.name, other, 8 * other.batch)
+    expect(JSON.stringify(runCell(plan.name, cell))).toBe(fresh)
+    expect(JSON.stringify(runCell(plan.name, cell, 8 * cell.batch))).not.toBe(fresh) // a warm-up replays less
   })
 
   it("rerunning skips finished cells", () => {
