@@ -1,5 +1,20 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx expertflow ...` works in the repo without a build.
-import { register } from "tsx/esm/api"
-register()
-await import("../cli/main.ts")
+// Runs the CLI from a cached esbuild bundle of cli/main.ts (bin/bundleCache.mjs), rebuilt whenever
+// a source changes: about 0.2 s to start instead of 1 s through tsx. Without esbuild, or where the
+// cache can't be written, it runs the TypeScript through tsx: same behaviour, slower start.
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { cachedBundle, packageRoot } from "./bundleCache.mjs"
+
+let bundle
+try {
+  bundle = cachedBundle(await import("esbuild"), join(packageRoot, "cli", "main.ts"))
+} catch {
+  bundle = undefined
+}
+if (bundle) await import(pathToFileURL(bundle).href)
+else {
+  const { register } = await import("tsx/esm/api")
+  register()
+  await import("../cli/main.ts")
+}

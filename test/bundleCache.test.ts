@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@jest/globals"
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as esbuild from "esbuild"
-import { cachedBundle } from "../sim/workerBundle.ts"
+import { cachedBundle, packageRoot } from "../bin/bundleCache.mjs"
 
-describe("the sweep worker's bundle cache", () => {
+describe("the bundle cache (CLI and sweep workers)", () => {
   const src = mkdtempSync(join(tmpdir(), "ef-bundle-src-")), cache = join(src, "cache")
   const entry = join(src, "entry.ts"), dep = join(src, "dep.ts")
   writeFileSync(entry, `import { answer } from "./dep.ts"\nexport const value = answer * 2\n`)
@@ -24,5 +24,19 @@ describe("the sweep worker's bundle cache", () => {
     expect(existsSync(first)).toBe(false) // the stale bundle is removed
     expect((await import(second)).value).toBe(100)
     expect(JSON.parse(readFileSync(join(cache, "entry.json"), "utf8")).inputs).toEqual([dep, entry].sort())
+  })
+
+  it("finds the package root from source and from a bundle in node_modules/.cache", async () => {
+    expect(existsSync(join(packageRoot, "cli", "main.ts"))).toBe(true)
+    const bundle = cachedBundle(esbuild, join(packageRoot, "sim", "workerBundle.ts"))
+    expect(bundle.startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
+    try {
+      const { workerEntry } = await import(bundle) as { workerEntry: () => Promise<string> }
+      expect(await workerEntry()).toMatch(/\/sweepWorker-[0-9a-f]{16}\.mjs$/)
+      expect((await workerEntry()).startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
+    } finally {
+      rmSync(bundle)
+      rmSync(join(packageRoot, "node_modules", ".cache", "expertflow", "workerBundle.json"))
+    }
   })
 })
