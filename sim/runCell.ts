@@ -21,8 +21,9 @@ export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult 
   const size = "slots" in cell.cache ? { cacheSlots: cell.cache.slots }
     : "bytes" in cell.cache ? { gpuMemBytes: parseBytes(cell.cache.bytes) }
     : { cacheSlots: Math.max(1, Math.round(cell.cache.fraction * model.layers * model.experts)) }
+  const trace = tokens === undefined ? traceOf(cell.trace) : prefixTokens(traceOf(cell.trace), tokens)
   const { record } = simulate({
-    trace: tokens === undefined ? traceOf(cell.trace) : prefixTokens(traceOf(cell.trace), tokens), traceName: traceName(cell.trace), model, hardware: loadHardware(cell.hardware),
+    trace, traceName: traceName(cell.trace), model, hardware: loadHardware(cell.hardware),
     policy: cell.policy, mode: cell.mode, ...size, batch: cell.batch, perLayer: false, seed: cell.seed, timeline: false
   })
   return { sweep, cell_index: cell.index, cell_id: cell.id, policy_label: cell.policyLabel, cache_spec: cell.cacheLabel, ...record }

@@ -2,8 +2,9 @@
  * A sweep worker thread: runs the cells it is sent, one at a time, and posts each result line.
  * Before the first cell it warms up: each policy it was dealt runs once on the trace's first few
  * steps (results discarded). A cell is only milliseconds, so without this V8 optimizes the replay
- * loop for the first policy, throws that code away when the next one brings new classes, and
- * recompiles, about a dozen times per worker; warmed up, the loop is compiled knowing them all.
+ * loop for the first policies, throws that code away when the next one brings new classes, and
+ * recompiles: over the 200-cell bench sweep in one worker, 26 compilations of the loop without the
+ * warm-up, 13 with it.
  */
 import { parentPort, workerData } from "node:worker_threads"
 import { planSweep } from "./sweepFile.ts"
