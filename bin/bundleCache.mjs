@@ -37,7 +37,15 @@ function keyOf(version, inputs) {
 function writeAtomic(path, data) {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
   const fd = openSync(tmp, "w")
-  try { writeSync(fd, data); fsyncSync(fd) } finally { closeSync(fd) }
+  try {
+    writeSync(fd, data)
+    fsyncSync(fd)
+  } catch (e) {
+    closeSync(fd)
+    rmSync(tmp, { force: true })
+    throw e
+  }
+  closeSync(fd)
   renameSync(tmp, path)
 }
 
