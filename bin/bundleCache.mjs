@@ -5,9 +5,10 @@
  * rebuilds it. Plain JavaScript, because the CLI launcher needs it before any TypeScript loads.
  */
 import { createHash } from "node:crypto"
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 
 /**
  * This package's root: the nearest folder up with the package.json of "expertflow". Found by
@@ -33,22 +34,6 @@ function keyOf(version, inputs) {
   return h.digest("hex").slice(0, 16)
 }
 
-/** Readers see the old file or the whole new one (temp file + rename). */
-function writeAtomic(path, data) {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  const fd = openSync(tmp, "w")
-  try {
-    writeSync(fd, data)
-    fsyncSync(fd)
-  } catch (e) {
-    closeSync(fd)
-    rmSync(tmp, { force: true })
-    throw e
-  }
-  closeSync(fd)
-  renameSync(tmp, path)
-}
-
 /**
  * The path of an ESM bundle of `entry` (an absolute path), built on first use. CommonJS
  * dependencies get a `require` (the banner), as the GPU pack's bundle does.
@@ -72,8 +57,8 @@ export function cachedBundle(esbuild, entry, cacheDir = defaultCacheDir) {
   const key = keyOf(esbuild.version, inputs)
   const bundle = join(cacheDir, `${name}-${key}.mjs`)
   mkdirSync(cacheDir, { recursive: true })
-  writeAtomic(bundle, built.outputFiles[0].contents)
-  writeAtomic(manifest, JSON.stringify({ key, inputs, bundle }))
+  writeFileAtomic(bundle, built.outputFiles[0].contents)
+  writeFileAtomic(manifest, JSON.stringify({ key, inputs, bundle }))
   if (old && old.bundle !== bundle) rmSync(old.bundle, { force: true }) // a process already running it has it open
   return bundle
 }

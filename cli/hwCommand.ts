@@ -1,6 +1,6 @@
 import { Command, Flag } from "effect/cli"
 import { Effect } from "effect"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { loadModel } from "../sim/profiles.ts"
 import { doctor, formatDoctor } from "../hw/doctor.ts"
 import { calibrate } from "../hw/calibrate.ts"

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Argument, Command, Flag } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { InputError } from "../sim/errors.ts"
 import { readResults, renderReport, validationSection } from "../reports/report.ts"
 import type { Summary } from "../hw/validate.ts"

@@ -1,5 +1,5 @@
 import { Flag, Command } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { UsageError } from "../sim/errors.ts"
 import { loadHardware, loadModel } from "../sim/profiles.ts"
 import { formatTable } from "../sim/result.ts"

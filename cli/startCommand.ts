@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs"
 import { Command, Flag } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { runSweep } from "../sim/sweep.ts"
 import { planSweep } from "../sim/sweepFile.ts"
 import { readResults, renderReport } from "../reports/report.ts"

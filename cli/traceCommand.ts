@@ -1,5 +1,5 @@
 import { Argument, Command, Flag } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { UsageError } from "../sim/errors.ts"
 import { loadModel } from "../sim/profiles.ts"
 import { encodeTrace } from "../traces/canonical.ts"

@@ -6,7 +6,7 @@
  * the diff in the commit).
  */
 import { existsSync, readFileSync } from "node:fs"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { InputError, UsageError } from "../sim/errors.ts"
 import { runCell, type CellResult } from "../sim/runCell.ts"
 import { planSweep, type Cell } from "../sim/sweepFile.ts"

@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs"
 import { crc32 } from "node:zlib"
 import { Schema } from "effect"
 import { InputError } from "../sim/errors.ts"
-import { writeFileAtomic } from "../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../sim/atomicWrite.mjs"
 import { decodeOrThrow } from "../sim/schemaDecode.ts"
 import { GAP, type Trace } from "./trace.ts"
 

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { writeFileAtomic } from "../../sim/atomicWrite.ts"
+import { writeFileAtomic } from "../../sim/atomicWrite.mjs"
 import { loadModel } from "../../sim/profiles.ts"
 import { Rng } from "../../sim/rng.ts"
 import { fitParams } from "../fit.ts"

@@ -1,0 +1,2 @@
+export declare function writeViaTemp(path: string, write: (fd: number) => void): void
+export declare function writeFileAtomic(path: string, data: string | Uint8Array | ReadonlyArray<Uint8Array>): void
