@@ -8,19 +8,19 @@
  */
 import { buildAccessStream } from "../traces/batching.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
-import { makeGeometry } from "../sim/cacheGeometry.ts"
+import { makeGeometry } from "../policies/cacheGeometry.ts"
 import { replayCacheOnly } from "../sim/cacheOnly.ts"
-import { computeNextUse } from "../sim/nextUse.ts"
+import { computeNextUse } from "../policies/nextUse.ts"
 import { runTimed } from "../sim/engine.ts"
 import { makeTiming } from "../sim/timing.ts"
-import { loadHardware, loadModel } from "../sim/profiles.ts"
+import { loadHardware, loadModel } from "../base/profiles.ts"
 import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
 import { predictors } from "../policies/registry.ts"
 import { balancedSplit } from "../policies/tokenScheduler.ts"
-import { simulate } from "../sim/simulate.ts"
+import { simulate } from "../workflows/simulate.ts"
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`)

@@ -25,7 +25,7 @@ const out: Record<string, unknown> = {}
 if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl"))) {
   // The sweep's own time (workers started, cells run, lines written), the CPU time every thread of
   // the process spent in it, and the whole command's wall time. One untimed run first builds the
-  // worker bundle cache (sim/workerBundle.ts) as any earlier sweep would have; runs alternate.
+  // worker bundle cache (workflows/workerBundle.ts) as any earlier sweep would have; runs alternate.
   const sweep = (workers: number) => {
     const file = join(root, ".cache", `sweep200-w${workers}.jsonl`)
     rmSync(file, { force: true })

@@ -3,7 +3,7 @@
  * and turn known errors into the documented exit codes (1 usage, 2 bad input) with one clear line.
  */
 import { Effect, Option } from "effect"
-import { InputError, UsageError } from "../sim/errors.ts"
+import { InputError, UsageError } from "../base/errors.ts"
 
 export const action = (run: () => void | Promise<void>) =>
   Effect.promise(async () => {

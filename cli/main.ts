@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { TOOL_VERSION } from "../sim/version.ts"
+import { TOOL_VERSION } from "../base/version.ts"
 import { accuracyCommand } from "./accuracyCommand.ts"
 import { checkCommand } from "./checkCommand.ts"
 import { hwCommand } from "./hwCommand.ts"

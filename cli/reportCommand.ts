@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Argument, Command, Flag } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
-import { InputError } from "../sim/errors.ts"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
+import { InputError } from "../base/errors.ts"
 import { readResults, renderReport, validationSection } from "../reports/report.ts"
-import type { Summary } from "../hw/validate.ts"
+import type { Summary } from "../workflows/validate.ts"
 import { action } from "./action.ts"
 
 export const reportCommand = Command.make("report", {

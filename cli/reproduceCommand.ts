@@ -1,5 +1,5 @@
 import { Command, Flag } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
 import { reproduce } from "../reports/reproduce.ts"
 import { action } from "./action.ts"
 

@@ -1,12 +1,12 @@
 import { Flag, Command } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
-import { UsageError } from "../sim/errors.ts"
-import { loadHardware, loadModel } from "../sim/profiles.ts"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
+import { UsageError } from "../base/errors.ts"
+import { loadHardware, loadModel } from "../base/profiles.ts"
 import { formatTable } from "../sim/result.ts"
-import { simulate } from "../sim/simulate.ts"
+import { simulate } from "../workflows/simulate.ts"
 import { toChromeTrace } from "../sim/timeline.ts"
 import { loadTrace, TRACE_FORMATS } from "../traces/load.ts"
-import { parseBytes } from "../sim/bytes.ts"
+import { parseBytes } from "../base/bytes.ts"
 import { action, opt } from "./action.ts"
 
 export const simulateCommand = Command.make("simulate", {

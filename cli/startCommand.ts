@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs"
 import { Command, Flag } from "effect/cli"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
-import { runSweep } from "../sim/sweep.ts"
-import { planSweep } from "../sim/sweepFile.ts"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
+import { runSweep } from "../workflows/sweep.ts"
+import { planSweep } from "../workflows/sweepFile.ts"
 import { readResults, renderReport } from "../reports/report.ts"
 import { action } from "./action.ts"
 

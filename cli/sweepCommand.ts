@@ -1,7 +1,7 @@
 import { Argument, Command, Flag } from "effect/cli"
-import { UsageError } from "../sim/errors.ts"
-import { mergeResults, runSweep } from "../sim/sweep.ts"
-import { planSweep } from "../sim/sweepFile.ts"
+import { UsageError } from "../base/errors.ts"
+import { mergeResults, runSweep } from "../workflows/sweep.ts"
+import { planSweep } from "../workflows/sweepFile.ts"
 import { action, opt } from "./action.ts"
 
 const parseShard = (text: string): { index: number; count: number } => {

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs"
 import { Command, Flag } from "effect/cli"
-import { UsageError } from "../sim/errors.ts"
-import { HardwareProfileSchema, loadModel } from "../sim/profiles.ts"
-import { decodeOrThrow } from "../sim/schemaDecode.ts"
-import { parseBytes } from "../sim/bytes.ts"
+import { UsageError } from "../base/errors.ts"
+import { HardwareProfileSchema, loadModel } from "../base/profiles.ts"
+import { decodeOrThrow } from "../base/schemaDecode.ts"
+import { parseBytes } from "../base/bytes.ts"
 import { doctor, formatDoctor } from "../hw/doctor.ts"
-import { comparisonMarkdown, configId, cudaRunner, revalidate, runValidation, type ValidateConfig } from "../hw/validate.ts"
+import { comparisonMarkdown, configId, cudaRunner, revalidate, runValidation, type ValidateConfig } from "../workflows/validate.ts"
 import { action, opt } from "./action.ts"
 
 export const validateCommand = Command.make("validate", {

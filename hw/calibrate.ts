@@ -13,8 +13,8 @@
  */
 import { Effect } from "effect"
 import { linearRegression } from "simple-statistics"
-import type { HardwareProfile, ModelProfile } from "../sim/profiles.ts"
-import { expertBytes } from "../sim/profiles.ts"
+import type { HardwareProfile, ModelProfile } from "../base/profiles.ts"
+import { expertBytes } from "../base/profiles.ts"
 import { D2D, H2D, type Cudart } from "./cudart.ts"
 import type { Cublas } from "./cublas.ts"
 import { layerShapes, randomBf16 } from "./cudaExecutor.ts"

@@ -13,8 +13,8 @@
  * Every handle and allocation is a scoped resource, released on success, error or interrupt.
  */
 import { Effect, Scope } from "effect"
-import type { ModelProfile } from "../sim/profiles.ts"
-import { expertBytes } from "../sim/profiles.ts"
+import type { ModelProfile } from "../base/profiles.ts"
+import { expertBytes } from "../base/profiles.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
 import { D2H, H2D, type Cudart, type Event, type Stream } from "./cudart.ts"
 import type { Cublas } from "./cublas.ts"

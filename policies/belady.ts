@@ -1,4 +1,4 @@
-import { KeyHeap } from "../sim/keyHeap.ts"
+import { KeyHeap } from "./structures/keyHeap.ts"
 import { NEVER, type EvictionContext, type EvictionPolicy } from "./evictionPolicy.ts"
 
 /**

@@ -1,4 +1,4 @@
-import { KeyList } from "../sim/keyList.ts"
+import { KeyList } from "./structures/keyList.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 
 /** First in, first out: evict the expert loaded longest ago; hits change nothing. */

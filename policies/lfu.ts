@@ -1,4 +1,4 @@
-import { KeyHeap } from "../sim/keyHeap.ts"
+import { KeyHeap } from "./structures/keyHeap.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 
 /**

@@ -1,4 +1,4 @@
-import { KeyList } from "../sim/keyList.ts"
+import { KeyList } from "./structures/keyList.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 
 /** Least recently used: evict the expert whose last access is oldest. */

@@ -1,6 +1,6 @@
 import { actualSet, type Predictor, type PredictorContext } from "./predictor.ts"
 import { GAP } from "../traces/trace.ts"
-import { InputError } from "../sim/errors.ts"
+import { InputError } from "../base/errors.ts"
 
 /**
  * Pre-gate (Pre-gated MoE; Mixtral-offloading's speculative loading): the experts gate_{l+d}

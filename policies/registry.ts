@@ -2,8 +2,8 @@
  * Every policy by name: the one place that maps spec words to implementations.
  * Add a policy: write its file, register it here.
  */
-import { UsageError } from "../sim/errors.ts"
-import type { CacheGeometry } from "../sim/cacheGeometry.ts"
+import { UsageError } from "../base/errors.ts"
+import type { CacheGeometry } from "./cacheGeometry.ts"
 import type { AccessStream } from "../traces/batching.ts"
 import { activationAwarePredictor } from "./activationAware.ts"
 import { adaptivePrefetcher } from "./adaptiveStep.ts"

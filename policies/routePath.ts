@@ -10,7 +10,7 @@
  * trace by an external model are replayed by `predictor=recorded`.
  */
 import { GAP } from "../traces/trace.ts"
-import { InputError } from "../sim/errors.ts"
+import { InputError } from "../base/errors.ts"
 import { topByScore, type Predictor, type PredictorContext } from "./predictor.ts"
 import { numericArgs } from "./spec.ts"
 import { TokenTables } from "./tokenTables.ts"

@@ -7,7 +7,7 @@
  * Arguments are positional (`fixed:2`) or named (`adaptive:mass=0.9`). The text is kept verbatim
  * in results and reports; parsing only checks and splits it.
  */
-import { UsageError } from "../sim/errors.ts"
+import { UsageError } from "../base/errors.ts"
 
 export interface PolicySpec {
   readonly text: string

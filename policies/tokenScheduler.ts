@@ -17,7 +17,7 @@
  */
 import { buildSteps } from "../traces/batching.ts"
 import { GAP, type Trace } from "../traces/trace.ts"
-import { InputError, UsageError } from "../sim/errors.ts"
+import { InputError, UsageError } from "../base/errors.ts"
 
 export interface Schedule {
   readonly offsets: Int32Array

@@ -5,7 +5,7 @@
  */
 import * as vega from "vega"
 import { compile, type TopLevelSpec } from "vega-lite"
-import type { CellResult } from "../sim/runCell.ts"
+import type { CellResult } from "../workflows/runCell.ts"
 
 export interface Chart { id: string; title: string; caption: string; svg: string; marks: number; markSelector: string }
 

@@ -6,11 +6,11 @@
  * the diff in the commit).
  */
 import { existsSync, readFileSync } from "node:fs"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
-import { InputError, UsageError } from "../sim/errors.ts"
-import { runCell, type CellResult } from "../sim/runCell.ts"
-import { planSweep, type Cell } from "../sim/sweepFile.ts"
-import { TOOL_VERSION } from "../sim/version.ts"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
+import { InputError, UsageError } from "../base/errors.ts"
+import { runCell, type CellResult } from "../workflows/runCell.ts"
+import { planSweep, type Cell } from "../workflows/sweepFile.ts"
+import { TOOL_VERSION } from "../base/version.ts"
 
 /** Metric → which direction is worse. */
 export const CHECKED = { stall_fraction: "up", hit_rate: "down", prefetch_precision: "down" } as const

@@ -4,11 +4,11 @@
  * script is the table sorter, inline. Same inputs → same bytes.
  */
 import { readFileSync } from "node:fs"
-import { InputError } from "../sim/errors.ts"
-import type { CellResult } from "../sim/runCell.ts"
-import { TOOL_VERSION } from "../sim/version.ts"
+import { InputError } from "../base/errors.ts"
+import type { CellResult } from "../workflows/runCell.ts"
+import { TOOL_VERSION } from "../base/version.ts"
 import { charts } from "./charts.ts"
-import type { Summary } from "../hw/validate.ts"
+import type { Summary } from "../workflows/validate.ts"
 
 export function readResults(files: string[]): CellResult[] {
   const out: CellResult[] = []

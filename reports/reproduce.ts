@@ -5,17 +5,17 @@
  */
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { accuracyCurve, type AccuracyCurve } from "../sim/accuracy.ts"
-import { loadHardware, loadModel, type ModelProfile } from "../sim/profiles.ts"
+import { accuracyCurve, type AccuracyCurve } from "../workflows/accuracy.ts"
+import { loadHardware, loadModel, type ModelProfile } from "../base/profiles.ts"
 import type { ResultRecord } from "../sim/result.ts"
-import { simulate } from "../sim/simulate.ts"
+import { simulate } from "../workflows/simulate.ts"
 import { buildAccessStream } from "../traces/batching.ts"
 import { loadTrace } from "../traces/load.ts"
 import { generateTrace } from "../traces/generator.ts"
 import { presetParams, withLookahead } from "../traces/generatorParams.ts"
 import type { Trace } from "../traces/trace.ts"
 import { crossFit } from "../policies/training.ts"
-import { TOOL_VERSION } from "../sim/version.ts"
+import { TOOL_VERSION } from "../base/version.ts"
 
 /** The policy rows of the comparison table (label, spec). */
 export const REPRO_POLICIES: Array<[string, string]> = [
@@ -81,7 +81,7 @@ export function reproduce(realTracePath: string): string {
   w()
   w(`- Real trace: ${real.input}; ${real.trace.tokens} decode tokens, 2 requests, 32 layers × 8 experts, top-2, no pre-gate lookahead, no token ids.`)
   for (const s of [qwen, dsv2]) w(`- ${s.label}: ${s.input}.`)
-  w("- Hardware profiles: h100-pcie, a6000, h20, a40 (datasheet presets in `sim/profiles/hardware/`, with stated efficiency assumptions; not calibrated on a GPU).")
+  w("- Hardware profiles: h100-pcie, a6000, h20, a40 (datasheet presets in `base/profiles/hardware/`, with stated efficiency assumptions; not calibrated on a GPU).")
   w("- Model profiles: mixtral-8x7b, qwen1.5-moe-a2.7b, deepseek-v2-lite (bf16 sizes from the public configs).")
   w("- Learned predictors train by 2-fold cross-fitting (each half of the steps is predicted by a model trained on the other half).")
   w()

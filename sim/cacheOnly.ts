@@ -4,7 +4,7 @@
  */
 import type { AccessStream } from "../traces/batching.ts"
 import type { EvictionPolicy } from "../policies/evictionPolicy.ts"
-import type { CacheGeometry } from "./cacheGeometry.ts"
+import type { CacheGeometry } from "../policies/cacheGeometry.ts"
 
 export interface CacheOnlyCounts {
   hits: number

@@ -2,8 +2,8 @@
  * The timing model (DESIGN.md): every constant comes from the hardware and model profiles.
  * All results are integer nanoseconds (rounded up), so replays are bit-for-bit reproducible.
  */
-import type { HardwareProfile, ModelProfile } from "./profiles.ts"
-import { expertBytes, expertParams, sharedExpertParams } from "./profiles.ts"
+import type { HardwareProfile, ModelProfile } from "../base/profiles.ts"
+import { expertBytes, expertParams, sharedExpertParams } from "../base/profiles.ts"
 
 export interface TimingModel {
   /** H2D time of one expert. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals"
-import { fitExponential, accuracyCurve } from "../sim/accuracy.ts"
+import { fitExponential, accuracyCurve } from "../workflows/accuracy.ts"
 import { buildAccessStream } from "../traces/batching.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import { crossFit } from "../policies/training.ts"

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as esbuild from "esbuild"
-import { cachedBundle, packageRoot } from "../bin/bundleCache.mjs"
+import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 
 describe("the bundle cache (CLI and sweep workers)", () => {
   const src = mkdtempSync(join(tmpdir(), "ef-bundle-src-")), cache = join(src, "cache")
@@ -28,7 +28,7 @@ describe("the bundle cache (CLI and sweep workers)", () => {
 
   it("finds the package root from source and from a bundle in node_modules/.cache", async () => {
     expect(existsSync(join(packageRoot, "cli", "main.ts"))).toBe(true)
-    const bundle = cachedBundle(esbuild, join(packageRoot, "sim", "workerBundle.ts"))
+    const bundle = cachedBundle(esbuild, join(packageRoot, "workflows", "workerBundle.ts"))
     expect(bundle.startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
     try {
       const { workerEntry } = await import(bundle) as { workerEntry: () => Promise<string> }

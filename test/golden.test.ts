@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals"
-import { loadModel, loadHardware } from "../sim/profiles.ts"
-import { simulate } from "../sim/simulate.ts"
+import { loadModel, loadHardware } from "../base/profiles.ts"
+import { simulate } from "../workflows/simulate.ts"
 import { loadTrace } from "../traces/load.ts"
 import { MIXTRAL_TRACE } from "./helpers/fixtures.ts"
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals"
-import { simulate } from "../sim/simulate.ts"
+import { simulate } from "../workflows/simulate.ts"
 import { exactHardware, tinyModel, tinyTrace } from "./helpers/fixtures.ts"
 
 // 2 layers × 4 experts, top-1, 3 tokens: (L0,L1) = (e0,e1), (e0,e2), (e3,e1). 2 slots, unified.

@@ -6,8 +6,8 @@ import { CudaError, loadCudart } from "../hw/cudart.ts"
 import { loadCublas } from "../hw/cublas.ts"
 import { doctor } from "../hw/doctor.ts"
 import { findLibrary, LibraryNotFound } from "../hw/libraries.ts"
-import { configId, revalidate, runValidation, virtualRunner, type ValidateConfig } from "../hw/validate.ts"
-import { loadHardware } from "../sim/profiles.ts"
+import { configId, revalidate, runValidation, virtualRunner, type ValidateConfig } from "../workflows/validate.ts"
+import { loadHardware } from "../base/profiles.ts"
 import { cli } from "./helpers/cli.ts"
 import { repoRoot } from "./helpers/fixtures.ts"
 
@@ -96,7 +96,7 @@ describe("committed GPU measurements (hw/measurements/<gpu>/)", () => {
 describe("on a GPU", () => {
   (report.ok ? it : it.skip)("validates LRU and oracle prefetch on a synthetic trace", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ef-gpu-"))
-    const r = cli(["validate", "--trace", "synthetic:qwen1.5-moe-a2.7b:64:2:1", "--model", "qwen1.5-moe-a2.7b", "--hw", join(repoRoot, "sim/profiles/hardware/h100-sxm.json"), "--policies", "cache=lru", "--cache-slots", "256", "--out", dir])
+    const r = cli(["validate", "--trace", "synthetic:qwen1.5-moe-a2.7b:64:2:1", "--model", "qwen1.5-moe-a2.7b", "--hw", join(repoRoot, "base/profiles/hardware/h100-sxm.json"), "--policies", "cache=lru", "--cache-slots", "256", "--out", dir])
     expect(r.code).toBe(0)
   })
 })

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { cli } from "./helpers/cli.ts"
 import { repoRoot } from "./helpers/fixtures.ts"
-import { planSweep } from "../sim/sweepFile.ts"
-import { runCell } from "../sim/runCell.ts"
+import { planSweep } from "../workflows/sweepFile.ts"
+import { runCell } from "../workflows/runCell.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "ef-sweep-"))
 const sweep = (name: string, extra: object = {}) => {

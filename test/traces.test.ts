@@ -2,8 +2,8 @@ import { describe, expect, it } from "@jest/globals"
 import { buildAccessStream, buildSteps } from "../traces/batching.ts"
 import { loadTrace } from "../traces/load.ts"
 import { traceStats } from "../traces/stats.ts"
-import { expertBytes, loadHardware, loadModel, residentBytes, slotsForMemory } from "../sim/profiles.ts"
-import { simulate } from "../sim/simulate.ts"
+import { expertBytes, loadHardware, loadModel, residentBytes, slotsForMemory } from "../base/profiles.ts"
+import { simulate } from "../workflows/simulate.ts"
 import { MIXTRAL_TRACE, tinyTrace } from "./helpers/fixtures.ts"
 
 describe("trace stats on the real Mixtral trace", () => {

@@ -1,4 +1,4 @@
-import type { Rng } from "../sim/rng.ts"
+import type { Rng } from "../base/rng.ts"
 
 /** Walker's alias table: O(1) draws from a fixed discrete distribution. */
 export class AliasTable {

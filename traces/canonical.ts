@@ -14,9 +14,9 @@
 import { readFileSync } from "node:fs"
 import { crc32 } from "node:zlib"
 import { Schema } from "effect"
-import { InputError } from "../sim/errors.ts"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
-import { decodeOrThrow } from "../sim/schemaDecode.ts"
+import { InputError } from "../base/errors.ts"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
+import { decodeOrThrow } from "../base/schemaDecode.ts"
 import { GAP, type Trace } from "./trace.ts"
 
 const MAGIC = "EFTRACE1"

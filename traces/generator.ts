@@ -16,7 +16,7 @@
  * Tokens are produced in chunks, so a 1 M-token trace is written without holding it in memory.
  * Same parameters and seed → the same trace, byte for byte.
  */
-import { Rng } from "../sim/rng.ts"
+import { Rng } from "../base/rng.ts"
 import { AliasTable } from "./alias.ts"
 import type { GeneratorParams } from "./generatorParams.ts"
 import type { Trace } from "./trace.ts"

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from "node:fs"
 import { Schema } from "effect"
-import { InputError } from "../sim/errors.ts"
-import { decodeOrThrow } from "../sim/schemaDecode.ts"
-import { loadModel } from "../sim/profiles.ts"
+import { InputError } from "../base/errors.ts"
+import { decodeOrThrow } from "../base/schemaDecode.ts"
+import { loadModel } from "../base/profiles.ts"
 import { generatorPresets } from "./generator-presets/index.ts"
 
 const Prob = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1))

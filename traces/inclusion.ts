@@ -1,4 +1,4 @@
-import { Rng } from "../sim/rng.ts"
+import { Rng } from "../base/rng.ts"
 import { AliasTable } from "./alias.ts"
 
 /**

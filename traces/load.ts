@@ -1,6 +1,6 @@
 /** Load a trace in any known format, detected from its first bytes unless the caller says. */
 import { closeSync, existsSync, openSync, readSync } from "node:fs"
-import { InputError } from "../sim/errors.ts"
+import { InputError } from "../base/errors.ts"
 import { isCanonical, readTrace } from "./canonical.ts"
 import type { Trace, TraceModel } from "./trace.ts"
 import { importVllmJsonl } from "./vllmJsonl.ts"

@@ -7,7 +7,7 @@
  */
 import { ftruncateSync, writeSync } from "node:fs"
 import { crc32 } from "node:zlib"
-import { writeViaTemp } from "../sim/atomicWrite.mjs"
+import { writeViaTemp } from "../base/atomicWrite.mjs"
 import type { Chunk } from "./generator.ts"
 import type { TraceModel, TraceSource } from "./trace.ts"
 

@@ -7,7 +7,7 @@
  * a·e^(−b·d) + c, else a popularity draw.
  * Same parameters and seed → the same trace, byte for byte.
  */
-import { Rng } from "../sim/rng.ts"
+import { Rng } from "../base/rng.ts"
 import { AliasTable } from "./alias.ts"
 import type { Trace, TraceModel } from "./trace.ts"
 

@@ -9,7 +9,7 @@
  * covers is a gap: accepted, reported by `trace stats`, never read as "no experts needed".
  */
 import { readFileSync } from "node:fs"
-import { InputError } from "../sim/errors.ts"
+import { InputError } from "../base/errors.ts"
 import { GAP, type Trace, type TraceModel } from "./trace.ts"
 
 interface Row {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { dirname, join } from "node:path"
-import type { HardwareProfile, ModelProfile } from "../../sim/profiles.ts"
+import type { HardwareProfile, ModelProfile } from "../../base/profiles.ts"
 import { GAP, type Trace } from "../../traces/trace.ts"
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")

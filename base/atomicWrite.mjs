@@ -1,5 +1,5 @@
 /**
- * Atomic file writes. Plain JavaScript so that bin/bundleCache.mjs, which runs before any
+ * Atomic file writes. Plain JavaScript so that base/bundleCache.mjs, which runs before any
  * TypeScript loads, uses the same code as the rest of the tool (types in atomicWrite.d.mts).
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs"

@@ -17,11 +17,11 @@ import { existsSync, readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { createHash } from "node:crypto"
 import { Schema } from "effect"
-import { InputError } from "./errors.ts"
-import { hardwarePresetIds, modelPresetIds } from "./profiles.ts"
+import { InputError } from "../base/errors.ts"
+import { hardwarePresetIds, modelPresetIds } from "../base/profiles.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
 import { checkSpec } from "../policies/registry.ts"
-import { parseBytes } from "./bytes.ts"
+import { parseBytes } from "../base/bytes.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const TraceEntry = Schema.Struct({

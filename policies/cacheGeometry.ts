@@ -1,5 +1,5 @@
 import type { AccessStream } from "../traces/batching.ts"
-import { InputError } from "./errors.ts"
+import { InputError } from "../base/errors.ts"
 
 /**
  * How expert slots are laid out: one pool shared by all layers (unified), or a fixed share per

@@ -1,8 +1,8 @@
-import type { ResultRecord } from "./result.ts"
-import { loadHardware, loadModel } from "./profiles.ts"
+import type { ResultRecord } from "../sim/result.ts"
+import { loadHardware, loadModel } from "../base/profiles.ts"
 import { simulate } from "./simulate.ts"
 import type { Cell } from "./sweepFile.ts"
-import { parseBytes } from "./bytes.ts"
+import { parseBytes } from "../base/bytes.ts"
 import { traceName, traceOf } from "./workloads.ts"
 import { prefixTokens } from "../traces/trace.ts"
 

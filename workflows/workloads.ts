@@ -4,7 +4,7 @@ import { generateTrace } from "../traces/generator.ts"
 import { presetParams, withLookahead } from "../traces/generatorParams.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import type { Trace } from "../traces/trace.ts"
-import { loadModel } from "./profiles.ts"
+import { loadModel } from "../base/profiles.ts"
 import type { TraceSpec } from "./sweepFile.ts"
 
 const cache = new Map<string, Trace>()

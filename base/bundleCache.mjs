@@ -8,7 +8,7 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { writeFileAtomic } from "../sim/atomicWrite.mjs"
+import { writeFileAtomic } from "./atomicWrite.mjs"
 
 /**
  * This package's root: the nearest folder up with the package.json of "expertflow". Found by

@@ -9,13 +9,13 @@
  *     closest LRU miss-ratio curve (the transitions shape the cross-layer part of reuse distance);
  *   - pre-gate lookahead accuracy against distance, fitted a·e^(−b·d)+c, when the trace has it.
  */
-import { fitExponential } from "../sim/accuracy.ts"
-import { Rng } from "../sim/rng.ts"
-import { generateTrace } from "./generator.ts"
-import type { GeneratorParams } from "./generatorParams.ts"
+import { fitExponential } from "./accuracy.ts"
+import { Rng } from "../base/rng.ts"
+import { generateTrace } from "../traces/generator.ts"
+import type { GeneratorParams } from "../traces/generatorParams.ts"
 import { missRatioCurve, weightByRank } from "./compare.ts"
-import { traceStats } from "./stats.ts"
-import { GAP, requestRanges, type Trace } from "./trace.ts"
+import { traceStats } from "../traces/stats.ts"
+import { GAP, requestRanges, type Trace } from "../traces/trace.ts"
 
 export function fitParams(t: Trace, source: string, seed = 1): GeneratorParams {
   const { layers: L, experts: E, topK: K } = t.model

@@ -10,16 +10,16 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { writeFileAtomic } from "../../sim/atomicWrite.mjs"
-import { loadModel } from "../../sim/profiles.ts"
-import { Rng } from "../../sim/rng.ts"
-import { fitParams } from "../fit.ts"
-import type { GeneratorParams } from "../generatorParams.ts"
-import { inclusionWeights } from "../inclusion.ts"
-import { loadTrace } from "../load.ts"
+import { writeFileAtomic } from "../base/atomicWrite.mjs"
+import { loadModel } from "../base/profiles.ts"
+import { Rng } from "../base/rng.ts"
+import { fitParams } from "./fit.ts"
+import type { GeneratorParams } from "../traces/generatorParams.ts"
+import { inclusionWeights } from "../traces/inclusion.ts"
+import { loadTrace } from "../traces/load.ts"
 
-const shared = join(import.meta.dirname, "..", "..", "..", "shared", "traces")
-const out = import.meta.dirname
+const shared = join(import.meta.dirname, "..", "..", "shared", "traces")
+const out = join(import.meta.dirname, "..", "traces", "generator-presets")
 
 const mixtral = loadModel("mixtral-8x7b")
 const real = loadTrace(join(shared, "mixtral-8x7b-vllm", "humaneval_2_routing.jsonl"), mixtral)

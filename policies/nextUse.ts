@@ -1,5 +1,5 @@
 import type { AccessStream } from "../traces/batching.ts"
-import { NEVER } from "../policies/evictionPolicy.ts"
+import { NEVER } from "./evictionPolicy.ts"
 
 /**
  * For each access i, the index of the next access to the same (layer, expert), or NEVER.

@@ -3,10 +3,10 @@
  * unified-cache LRU miss-ratio curve, per-layer previous-token reuse, popularity entropy,
  * transition concentration, and the gate weight of each top-k rank.
  */
-import { buildAccessStream } from "./batching.ts"
-import { traceStats, type TraceStats } from "./stats.ts"
-import type { Trace } from "./trace.ts"
-import { makeGeometry } from "../sim/cacheGeometry.ts"
+import { buildAccessStream } from "../traces/batching.ts"
+import { traceStats, type TraceStats } from "../traces/stats.ts"
+import type { Trace } from "../traces/trace.ts"
+import { makeGeometry } from "../policies/cacheGeometry.ts"
 import { replayCacheOnly } from "../sim/cacheOnly.ts"
 import { LruPolicy } from "../policies/lru.ts"
 
