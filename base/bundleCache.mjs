@@ -48,12 +48,22 @@ export function cachedBundle(esbuild, entry, cacheDir = defaultCacheDir) {
   const old = existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")) : undefined
   if (old && existsSync(old.bundle) && keyOf(esbuild.version, old.inputs) === old.key) return old.bundle
   const built = esbuild.buildSync({
-    entryPoints: [entry], bundle: true, platform: "node", format: "esm", target: "node20", absWorkingDir: "/",
-    write: false, metafile: true, logLevel: "silent", outfile: join(cacheDir, `${name}.mjs`),
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    absWorkingDir: "/",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    outfile: join(cacheDir, `${name}.mjs`),
     external: ["koffi", "esbuild", "tsx", "playwright-core"],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
   })
-  const inputs = Object.keys(built.metafile.inputs).map((p) => join("/", p)).sort()
+  const inputs = Object.keys(built.metafile.inputs)
+    .map((p) => join("/", p))
+    .sort()
   const key = keyOf(esbuild.version, inputs)
   const bundle = join(cacheDir, `${name}-${key}.mjs`)
   mkdirSync(cacheDir, { recursive: true })

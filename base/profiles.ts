@@ -60,24 +60,31 @@ const listPresets = (kind: "models" | "hardware"): string[] => Object.keys(prese
 
 /** Every numeric field must say where its number comes from. */
 function requireSources(p: Record<string, unknown>, sources: Record<string, string>, file: string): void {
-  const missing = Object.keys(p).filter(
-    (k) => typeof p[k] === "number" && !(k in sources)
-  )
-  if (missing.length > 0) throw new InputError(file, "document", `sources.${missing[0]}`, `no source given for ${missing.join(", ")}`)
+  const missing = Object.keys(p).filter((k) => typeof p[k] === "number" && !(k in sources))
+  if (missing.length > 0)
+    throw new InputError(file, "document", `sources.${missing[0]}`, `no source given for ${missing.join(", ")}`)
 }
 
 function loadProfile<S extends Schema.ConstraintDecoder<unknown>>(
-  schema: S, kind: "models" | "hardware", nameOrFile: string
+  schema: S,
+  kind: "models" | "hardware",
+  nameOrFile: string
 ): S["Type"] {
   const preset = presets(kind)[nameOrFile]
   const file = preset !== undefined ? `preset ${nameOrFile}` : nameOrFile
   if (preset === undefined && !existsSync(file)) {
-    throw new InputError(nameOrFile, kind === "models" ? "--model" : "--hw", "name",
-      `unknown ${kind === "models" ? "model" : "hardware"} preset or missing file; presets: ${listPresets(kind).join(", ")}`)
+    throw new InputError(
+      nameOrFile,
+      kind === "models" ? "--model" : "--hw",
+      "name",
+      `unknown ${kind === "models" ? "model" : "hardware"} preset or missing file; presets: ${listPresets(kind).join(", ")}`
+    )
   }
   let json: unknown = preset
   if (preset === undefined) {
-    try { json = JSON.parse(readFileSync(file, "utf8")) } catch (e) {
+    try {
+      json = JSON.parse(readFileSync(file, "utf8"))
+    } catch (e) {
       throw new InputError(file, "document", "(json)", (e as Error).message)
     }
   }
@@ -88,7 +95,12 @@ function loadProfile<S extends Schema.ConstraintDecoder<unknown>>(
 
 /** Presets are decoded once per process (sweeps load them for every cell); files are read each time. */
 const decoded = new Map<string, ModelProfile | HardwareProfile>()
-function memo<T extends ModelProfile | HardwareProfile>(kind: string, name: string, isPreset: boolean, load: () => T): T {
+function memo<T extends ModelProfile | HardwareProfile>(
+  kind: string,
+  name: string,
+  isPreset: boolean,
+  load: () => T
+): T {
   if (!isPreset) return load()
   const key = `${kind}:${name}`
   let v = decoded.get(key) as T | undefined
@@ -96,13 +108,17 @@ function memo<T extends ModelProfile | HardwareProfile>(kind: string, name: stri
   return v
 }
 
-export const loadModel = (nameOrFile: string): ModelProfile => memo("models", nameOrFile, nameOrFile in modelsPresets, () => {
-  const m = loadProfile(ModelProfileSchema, "models", nameOrFile)
-  if (m.topK > m.experts) throw new InputError(nameOrFile, "document", "topK", `topK ${m.topK} > experts ${m.experts}`)
-  return m
-})
+export const loadModel = (nameOrFile: string): ModelProfile =>
+  memo("models", nameOrFile, nameOrFile in modelsPresets, () => {
+    const m = loadProfile(ModelProfileSchema, "models", nameOrFile)
+    if (m.topK > m.experts)
+      throw new InputError(nameOrFile, "document", "topK", `topK ${m.topK} > experts ${m.experts}`)
+    return m
+  })
 export const loadHardware = (nameOrFile: string): HardwareProfile =>
-  memo("hardware", nameOrFile, nameOrFile in hardwarePresets, () => loadProfile(HardwareProfileSchema, "hardware", nameOrFile))
+  memo("hardware", nameOrFile, nameOrFile in hardwarePresets, () =>
+    loadProfile(HardwareProfileSchema, "hardware", nameOrFile)
+  )
 
 export const expertParams = (m: ModelProfile): number => m.expertMatrices * m.hiddenSize * m.expertIntermediateSize
 export const expertBytes = (m: ModelProfile): number => Math.round(expertParams(m) * m.bytesPerParam)

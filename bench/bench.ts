@@ -28,14 +28,23 @@ const arg = (name: string, dflt: number) => {
 }
 const tokens = arg("tokens", 40_000)
 const runs = arg("runs", 5)
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
 const log = (s: string) => process.stderr.write(s + "\n")
 
 const model = loadModel("deepseek-v3")
 const t0 = performance.now()
 /** The replay reads routing ids only: keep them, let the gate-weight column go before measuring. */
 function makeWorkload() {
-  const full = generateZipfTrace({ model: { name: model.id, layers: model.layers, experts: model.experts, topK: model.topK }, tokens, requests: 64, skew: 0.8, seed: 42 })
+  const full = generateZipfTrace({
+    model: { name: model.id, layers: model.layers, experts: model.experts, topK: model.topK },
+    tokens,
+    requests: 64,
+    skew: 0.8,
+    seed: 42
+  })
   return { trace: { ...full, weights: new Float32Array(0) }, stream: buildAccessStream(full, 1) }
 }
 const { trace, stream } = makeWorkload()
@@ -61,52 +70,113 @@ function measure(label: string, fn: () => number): number {
 const lru = measure("cache-only lru", () => replayCacheOnly(stream, geometry, policy("lru"), null).misses)
 // Belady's time includes computing every access's next use.
 const nextBuffer = new Int32Array(N)
-const belady = measure("cache-only belady", () => replayCacheOnly(stream, geometry, policy("belady"), computeNextUse(stream, nextBuffer).next).misses)
+const belady = measure(
+  "cache-only belady",
+  () => replayCacheOnly(stream, geometry, policy("belady"), computeNextUse(stream, nextBuffer).next).misses
+)
 const timing = makeTiming(model, loadHardware("h100-sxm"))
-const timed = measure("timed lru + fixed:1 oracle", () => runTimed({
-  stream, geometry, timing, eviction: policy("lru"), future: null,
-  predictor: oraclePredictor({ stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }),
-  prefetcher: fixedStepPrefetcher(1, model.experts), copyEngines: 1, timeline: null
-}).stallNs)
+const timed = measure(
+  "timed lru + fixed:1 oracle",
+  () =>
+    runTimed({
+      stream,
+      geometry,
+      timing,
+      eviction: policy("lru"),
+      future: null,
+      predictor: oraclePredictor({
+        stream,
+        trace,
+        traceName: "t",
+        top: 0,
+        training: crossFit(stream, trace),
+        args: []
+      }),
+      prefetcher: fixedStepPrefetcher(1, model.experts),
+      copyEngines: 1,
+      timeline: null
+    }).stallNs
+)
 const peak = process.resourceUsage().maxRSS * 1024
-log(`peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB = ${(peak / N).toFixed(2)} bytes/access (target ≤ 4 B/access + 200 MB = ${((4 * N + 200e6) / 2 ** 20).toFixed(0)} MiB)`)
+log(
+  `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB = ${(peak / N).toFixed(2)} bytes/access (target ≤ 4 B/access + 200 MB = ${((4 * N + 200e6) / 2 ** 20).toFixed(0)} MiB)`
+)
 
 // --- Policies of the ExpertFlow papers (measured after the peak-RSS reading above) ---
 const policies = policyBench()
-console.log(JSON.stringify({
-  accesses: N, slots, runs,
-  lru_accesses_per_s: Math.round(lru), belady_accesses_per_s: Math.round(belady), timed_accesses_per_s: Math.round(timed),
-  peak_rss_bytes: peak, peak_rss_limit_bytes: 4 * N + 200e6,
-  ...policies
-}))
+console.log(
+  JSON.stringify({
+    accesses: N,
+    slots,
+    runs,
+    lru_accesses_per_s: Math.round(lru),
+    belady_accesses_per_s: Math.round(belady),
+    timed_accesses_per_s: Math.round(timed),
+    peak_rss_bytes: peak,
+    peak_rss_limit_bytes: 4 * N + 200e6,
+    ...policies
+  })
+)
 
 function policyBench() {
   // Predictors: time per decision on a Mixtral-shaped trace (32 × 8, top-2), batch 1.
-  const mix = generateZipfTrace({ model: { name: "mixtral-8x7b", layers: 32, experts: 8, topK: 2 }, tokens: 4000, requests: 8, skew: 0.8, seed: 7, lookahead: { depth: 4, a: 0.5, b: 0.4, c: 0.3 } })
+  const mix = generateZipfTrace({
+    model: { name: "mixtral-8x7b", layers: 32, experts: 8, topK: 2 },
+    tokens: 4000,
+    requests: 8,
+    skew: 0.8,
+    seed: 7,
+    lookahead: { depth: 4, a: 0.5, b: 0.4, c: 0.3 }
+  })
   const mixStream = buildAccessStream(mix, 1)
   const training = crossFit(mixStream, mix)
   const out = new Uint16Array(8)
   const predictorNs: Record<string, number> = {}
-  for (const name of ["oracle", "prev-token", "prev-layer", "transition", "popularity", "pregate", "hybrid", "route-path", "eam"]) {
+  for (const name of [
+    "oracle",
+    "prev-token",
+    "prev-layer",
+    "transition",
+    "popularity",
+    "pregate",
+    "hybrid",
+    "route-path",
+    "eam"
+  ]) {
     const p = predictors[name]!.make({ stream: mixStream, trace: mix, traceName: "bench", top: 0, training, args: [] })
     const samples: number[] = []
     for (let r = 0; r < runs; r++) {
       let calls = 0
       const s0 = performance.now()
-      for (let s = 1; s < mixStream.steps; s++) for (let l = 0; l + 1 < 32; l++) { p.predict(s, l + 1, s, l, out); calls++ }
+      for (let s = 1; s < mixStream.steps; s++)
+        for (let l = 0; l + 1 < 32; l++) {
+          p.predict(s, l + 1, s, l, out)
+          calls++
+        }
       samples.push(((performance.now() - s0) * 1e6) / calls)
     }
     predictorNs[name] = Math.round(median(samples))
     log(`predictor ${name}: ${predictorNs[name]} ns per decision (median of ${runs})`)
   }
   // Token scheduler: two batches of 32 tokens, 32 layers × 8 experts.
-  const sched = generateZipfTrace({ model: { name: "m", layers: 32, experts: 8, topK: 2 }, tokens: 64 * 50, requests: 64, skew: 0.8, seed: 8 })
+  const sched = generateZipfTrace({
+    model: { name: "m", layers: 32, experts: 8, topK: 2 },
+    tokens: 64 * 50,
+    requests: 64,
+    skew: 0.8,
+    seed: 8
+  })
   const words = (32 * 8) / 32
   const decisionNs: number[] = []
   for (let u = 0; u < 50; u++) {
     const paths = Array.from({ length: 64 }, (_, i) => {
-      const p = new Uint32Array(words), tok = i * 50 + u
-      for (let l = 0; l < 32; l++) for (let k = 0; k < 2; k++) { const b = l * 8 + sched.experts[(tok * 32 + l) * 2 + k]!; p[b >>> 5]! |= 1 << (b & 31) }
+      const p = new Uint32Array(words),
+        tok = i * 50 + u
+      for (let l = 0; l < 32; l++)
+        for (let k = 0; k < 2; k++) {
+          const b = l * 8 + sched.experts[(tok * 32 + l) * 2 + k]!
+          p[b >>> 5]! |= 1 << (b & 31)
+        }
       return p
     })
     const s0 = performance.now()
@@ -114,20 +184,43 @@ function policyBench() {
     decisionNs.push((performance.now() - s0) * 1e6)
   }
   const schedulerNs = Math.round(median(decisionNs))
-  log(`token scheduler: ${(schedulerNs / 1e6).toFixed(3)} ms per decision (2 × 32 tokens, 32 layers × 8 experts; median of 50)`)
+  log(
+    `token scheduler: ${(schedulerNs / 1e6).toFixed(3)} ms per decision (2 × 32 tokens, 32 layers × 8 experts; median of 50)`
+  )
   // Timed throughput of the adaptive and hybrid policies: Qwen1.5-MoE-shaped trace with pre-gate lookahead.
-  const qwen = generateZipfTrace({ model: { name: "qwen1.5-moe-a2.7b", layers: 24, experts: 60, topK: 4 }, tokens: 20000, requests: 32, skew: 0.8, seed: 9, lookahead: { depth: 4, a: 0.5, b: 0.4, c: 0.3 } })
+  const qwen = generateZipfTrace({
+    model: { name: "qwen1.5-moe-a2.7b", layers: 24, experts: 60, topK: 4 },
+    tokens: 20000,
+    requests: 32,
+    skew: 0.8,
+    seed: 9,
+    lookahead: { depth: 4, a: 0.5, b: 0.4, c: 0.3 }
+  })
   const qModel = loadModel("qwen1.5-moe-a2.7b")
   const rate = (policy: string) => {
     const rates: number[] = []
     let accesses = 0
     for (let r = 0; r < runs; r++) {
       const s0 = performance.now()
-      const rec = simulate({ trace: qwen, traceName: "bench", model: qModel, hardware: loadHardware("a6000"), policy, mode: "timed", cacheSlots: 720, batch: 1, perLayer: false, seed: 0, timeline: false }).record
+      const rec = simulate({
+        trace: qwen,
+        traceName: "bench",
+        model: qModel,
+        hardware: loadHardware("a6000"),
+        policy,
+        mode: "timed",
+        cacheSlots: 720,
+        batch: 1,
+        perLayer: false,
+        seed: 0,
+        timeline: false
+      }).record
       accesses = rec.accesses
       rates.push(rec.accesses / ((performance.now() - s0) / 1000))
     }
-    log(`timed ${policy}: ${(median(rates) / 1e6).toFixed(2)} M accesses/s (${accesses} accesses, median of ${runs}, training included)`)
+    log(
+      `timed ${policy}: ${(median(rates) / 1e6).toFixed(2)} M accesses/s (${accesses} accesses, median of ${runs}, training included)`
+    )
     return Math.round(median(rates))
   }
   return {

@@ -32,7 +32,10 @@ if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routin
     return cli(["sweep", "bench/sweep200.json", "--workers", String(workers), "--out", file])
   }
   sweep(1)
-  const times: Record<number, { sweep: number[]; cpu: number[]; wall: number[] }> = { 1: { sweep: [], cpu: [], wall: [] }, 2: { sweep: [], cpu: [], wall: [] } }
+  const times: Record<number, { sweep: number[]; cpu: number[]; wall: number[] }> = {
+    1: { sweep: [], cpu: [], wall: [] },
+    2: { sweep: [], cpu: [], wall: [] }
+  }
   for (let r = 0; r < runs; r++) {
     for (const workers of [1, 2]) {
       const [wall, stdout] = sweep(workers)
@@ -41,7 +44,9 @@ if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routin
       times[workers]!.sweep.push(Number(m[1]))
       times[workers]!.cpu.push(Number(m[2]))
       times[workers]!.wall.push(wall)
-      log(`200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ${wall.toFixed(2)} s`)
+      log(
+        `200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ${wall.toFixed(2)} s`
+      )
     }
   }
   for (const workers of [1, 2]) {
@@ -50,7 +55,9 @@ if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routin
     out[`sweep200_command_s_workers${workers}`] = Number(median(times[workers]!.wall).toFixed(2))
   }
   out.sweep200_speedup = Number(((out.sweep200_s_workers1 as number) / (out.sweep200_s_workers2 as number)).toFixed(2))
-  out.sweep200_command_speedup = Number(((out.sweep200_command_s_workers1 as number) / (out.sweep200_command_s_workers2 as number)).toFixed(2))
+  out.sweep200_command_speedup = Number(
+    ((out.sweep200_command_s_workers1 as number) / (out.sweep200_command_s_workers2 as number)).toFixed(2)
+  )
   log(`speed-up with 2 workers: sweep ${out.sweep200_speedup}×, whole command ${out.sweep200_command_speedup}×`)
 } else log("skipping the 200-cell sweep: ../shared/traces is absent")
 
@@ -59,10 +66,21 @@ rmSync(dir, { recursive: true, force: true })
 cli(["start", "--out-dir", dir])
 const html = join(dir, "report.html")
 out.report_bytes = statSync(html).size
-log(`default report: ${(out.report_bytes as number / 1024).toFixed(0)} KiB`)
+log(`default report: ${((out.report_bytes as number) / 1024).toFixed(0)} KiB`)
 if (existsSync("/usr/bin/chromium")) {
   const { chromium } = await import("playwright-core")
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"] })
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic"
+    ]
+  })
   const times: number[] = []
   for (let r = 0; r < runs; r++) {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })

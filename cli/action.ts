@@ -21,4 +21,3 @@ export const action = (run: () => void | Promise<void>) =>
   })
 
 export const opt = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
-

@@ -15,11 +15,27 @@ import { simulateCommand } from "./simulateCommand.ts"
 import { traceCommand } from "./traceCommand.ts"
 
 const app = Command.make("expertflow").pipe(
-  Command.withDescription("ExpertFlow: design, compare and regression-test MoE expert caching and prefetching policies"),
-  Command.withSubcommands([simulateCommand, sweepCommand, mergeCommand, reportCommand, checkCommand, hwCommand, validateCommand, traceCommand, accuracyCommand, reproduceCommand, startCommand])
+  Command.withDescription(
+    "ExpertFlow: design, compare and regression-test MoE expert caching and prefetching policies"
+  ),
+  Command.withSubcommands([
+    simulateCommand,
+    sweepCommand,
+    mergeCommand,
+    reportCommand,
+    checkCommand,
+    hwCommand,
+    validateCommand,
+    traceCommand,
+    accuracyCommand,
+    reproduceCommand,
+    startCommand
+  ])
 )
 
-Effect.runPromiseExit(Command.run(app, { version: TOOL_VERSION }).pipe(Effect.provide(NodeServices.layer))).then((exit) => {
-  // effect/cli has already printed parse errors and help; a failed parse is a usage error.
-  if (exit._tag === "Failure" && !process.exitCode) process.exitCode = 1
-})
+Effect.runPromiseExit(Command.run(app, { version: TOOL_VERSION }).pipe(Effect.provide(NodeServices.layer))).then(
+  (exit) => {
+    // effect/cli has already printed parse errors and help; a failed parse is a usage error.
+    if (exit._tag === "Failure" && !process.exitCode) process.exitCode = 1
+  }
+)

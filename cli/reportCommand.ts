@@ -7,18 +7,27 @@ import { readResults, renderReport, validationSection } from "../reports/report.
 import type { Summary } from "../workflows/validate.ts"
 import { action } from "./action.ts"
 
-export const reportCommand = Command.make("report", {
-  results: Argument.String("results").pipe(Argument.variadic({ min: 1 })),
-  out: Flag.String("out").pipe(Flag.withDefault("report.html")),
-  validation: Flag.String("validation").pipe(Flag.atLeast(0), Flag.withDescription("a validate output folder: adds measured against simulated (repeatable)"))
-}, (f) => action(async () => {
-  const sections = f.validation.map((dir) => {
-    const file = join(dir, "comparison.json")
-    if (!existsSync(file)) throw new InputError(file, "file", "path", "no comparison.json: not a validate output folder")
-    return validationSection(dir, JSON.parse(readFileSync(file, "utf8")) as Summary)
-  })
-  const command = `expertflow report ${f.results.join(" ")}${f.validation.map((d) => ` --validation ${d}`).join("")} --out ${f.out}`
-  const html = await renderReport(readResults([...f.results]), { command, files: [...f.results], sections })
-  writeFileAtomic(f.out, html)
-  process.stdout.write(`${f.out}\n`)
-})).pipe(Command.withDescription("one self-contained HTML report (inline SVG charts, sortable metrics, provenance)"))
+export const reportCommand = Command.make(
+  "report",
+  {
+    results: Argument.String("results").pipe(Argument.variadic({ min: 1 })),
+    out: Flag.String("out").pipe(Flag.withDefault("report.html")),
+    validation: Flag.String("validation").pipe(
+      Flag.atLeast(0),
+      Flag.withDescription("a validate output folder: adds measured against simulated (repeatable)")
+    )
+  },
+  (f) =>
+    action(async () => {
+      const sections = f.validation.map((dir) => {
+        const file = join(dir, "comparison.json")
+        if (!existsSync(file))
+          throw new InputError(file, "file", "path", "no comparison.json: not a validate output folder")
+        return validationSection(dir, JSON.parse(readFileSync(file, "utf8")) as Summary)
+      })
+      const command = `expertflow report ${f.results.join(" ")}${f.validation.map((d) => ` --validation ${d}`).join("")} --out ${f.out}`
+      const html = await renderReport(readResults([...f.results]), { command, files: [...f.results], sections })
+      writeFileAtomic(f.out, html)
+      process.stdout.write(`${f.out}\n`)
+    })
+).pipe(Command.withDescription("one self-contained HTML report (inline SVG charts, sortable metrics, provenance)"))

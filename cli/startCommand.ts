@@ -7,16 +7,31 @@ import { readResults, renderReport } from "../reports/report.ts"
 import { action } from "./action.ts"
 
 /** `npm start`: the bundled default sweep, then its report; prints the report's path. */
-export const startCommand = Command.make("start", {
-  sweep: Flag.String("sweep").pipe(Flag.withDefault("reports/sweeps/default.json")),
-  outDir: Flag.String("out-dir").pipe(Flag.withDefault("out/default"))
-}, (f) => action(async () => {
-  const plan = planSweep(f.sweep)
-  for (const id of plan.skippedTraces) process.stderr.write(`note: trace '${id}' left out: its file is not there (../shared beside the repo holds the real Mixtral trace)\n`)
-  mkdirSync(f.outDir, { recursive: true })
-  const results = `${f.outDir}/results.jsonl`, report = `${f.outDir}/report.html`
-  const { ran, skipped } = await runSweep(plan, { out: results })
-  process.stderr.write(`${plan.name}: ${ran} cells run, ${skipped} reused from ${results}\n`)
-  writeFileAtomic(report, await renderReport(readResults([results]), { command: `expertflow start --sweep ${f.sweep} --out-dir ${f.outDir}`, files: [results] }))
-  process.stdout.write(`${report}\n`)
-})).pipe(Command.withDescription("run the bundled default sweep and write its HTML report"))
+export const startCommand = Command.make(
+  "start",
+  {
+    sweep: Flag.String("sweep").pipe(Flag.withDefault("reports/sweeps/default.json")),
+    outDir: Flag.String("out-dir").pipe(Flag.withDefault("out/default"))
+  },
+  (f) =>
+    action(async () => {
+      const plan = planSweep(f.sweep)
+      for (const id of plan.skippedTraces)
+        process.stderr.write(
+          `note: trace '${id}' left out: its file is not there (../shared beside the repo holds the real Mixtral trace)\n`
+        )
+      mkdirSync(f.outDir, { recursive: true })
+      const results = `${f.outDir}/results.jsonl`,
+        report = `${f.outDir}/report.html`
+      const { ran, skipped } = await runSweep(plan, { out: results })
+      process.stderr.write(`${plan.name}: ${ran} cells run, ${skipped} reused from ${results}\n`)
+      writeFileAtomic(
+        report,
+        await renderReport(readResults([results]), {
+          command: `expertflow start --sweep ${f.sweep} --out-dir ${f.outDir}`,
+          files: [results]
+        })
+      )
+      process.stdout.write(`${report}\n`)
+    })
+).pipe(Command.withDescription("run the bundled default sweep and write its HTML report"))

@@ -6,33 +6,57 @@ import { action, opt } from "./action.ts"
 
 const parseShard = (text: string): { index: number; count: number } => {
   const m = /^(\d+)\/(\d+)$/.exec(text)
-  const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN
-  if (!m || count < 1 || index >= count) throw new UsageError(`--shard wants I/N with 0 ≤ I < N (e.g. 0/4), got '${text}'`)
+  const index = m ? Number(m[1]) : NaN,
+    count = m ? Number(m[2]) : NaN
+  if (!m || count < 1 || index >= count)
+    throw new UsageError(`--shard wants I/N with 0 ≤ I < N (e.g. 0/4), got '${text}'`)
   return { index, count }
 }
 
-export const sweepCommand = Command.make("sweep", {
-  file: Argument.String("sweep-file"),
-  workers: Flag.optional(Flag.Int("workers")).pipe(Flag.withDescription("worker threads (default: number of cores)")),
-  out: Flag.String("out").pipe(Flag.withDefault("results.jsonl"), Flag.withDescription("results file (JSON lines; rerun to resume)")),
-  shard: Flag.optional(Flag.String("shard")).pipe(Flag.withDescription("run slice I of N (cells with index ≡ I mod N)"))
-}, (f) => action(async () => {
-  const plan = planSweep(f.file)
-  const shardText = opt(f.shard)
-  const shard = shardText ? parseShard(shardText) : undefined
-  const workers = opt(f.workers)
-  if (workers !== undefined && workers < 1) throw new UsageError("--workers must be ≥ 1")
-  const started = performance.now(), cpu = process.cpuUsage()
-  const { ran, skipped } = await runSweep(plan, { out: f.out, ...(workers ? { workers } : {}), ...(shard ? { shard } : {}) })
-  const { user, system } = process.cpuUsage(cpu) // every thread of the process: the workers and V8's own
-  process.stdout.write(`${plan.name}: ${ran} cells run, ${skipped} already done, in ${((performance.now() - started) / 1000).toFixed(2)} s, ${((user + system) / 1e6).toFixed(2)} CPU-s → ${f.out}\n`)
-})).pipe(Command.withDescription("run a sweep file's cells in parallel, appending result lines (resumable)"))
+export const sweepCommand = Command.make(
+  "sweep",
+  {
+    file: Argument.String("sweep-file"),
+    workers: Flag.optional(Flag.Int("workers")).pipe(Flag.withDescription("worker threads (default: number of cores)")),
+    out: Flag.String("out").pipe(
+      Flag.withDefault("results.jsonl"),
+      Flag.withDescription("results file (JSON lines; rerun to resume)")
+    ),
+    shard: Flag.optional(Flag.String("shard")).pipe(
+      Flag.withDescription("run slice I of N (cells with index ≡ I mod N)")
+    )
+  },
+  (f) =>
+    action(async () => {
+      const plan = planSweep(f.file)
+      const shardText = opt(f.shard)
+      const shard = shardText ? parseShard(shardText) : undefined
+      const workers = opt(f.workers)
+      if (workers !== undefined && workers < 1) throw new UsageError("--workers must be ≥ 1")
+      const started = performance.now(),
+        cpu = process.cpuUsage()
+      const { ran, skipped } = await runSweep(plan, {
+        out: f.out,
+        ...(workers ? { workers } : {}),
+        ...(shard ? { shard } : {})
+      })
+      const { user, system } = process.cpuUsage(cpu) // every thread of the process: the workers and V8's own
+      process.stdout.write(
+        `${plan.name}: ${ran} cells run, ${skipped} already done, in ${((performance.now() - started) / 1000).toFixed(2)} s, ${((user + system) / 1e6).toFixed(2)} CPU-s → ${f.out}\n`
+      )
+    })
+).pipe(Command.withDescription("run a sweep file's cells in parallel, appending result lines (resumable)"))
 
-export const mergeCommand = Command.make("merge", {
-  file: Argument.String("sweep-file"),
-  inputs: Argument.String("shard-results").pipe(Argument.variadic({ min: 1 })),
-  out: Flag.String("out").pipe(Flag.withDefault("results.jsonl"))
-}, (f) => action(() => {
-  const n = mergeResults(planSweep(f.file), [...f.inputs], f.out)
-  process.stdout.write(`merged ${f.inputs.length} shard file(s): ${n} cells → ${f.out}\n`)
-})).pipe(Command.withDescription("combine shard results into what one machine would have written"))
+export const mergeCommand = Command.make(
+  "merge",
+  {
+    file: Argument.String("sweep-file"),
+    inputs: Argument.String("shard-results").pipe(Argument.variadic({ min: 1 })),
+    out: Flag.String("out").pipe(Flag.withDefault("results.jsonl"))
+  },
+  (f) =>
+    action(() => {
+      const n = mergeResults(planSweep(f.file), [...f.inputs], f.out)
+      process.stdout.write(`merged ${f.inputs.length} shard file(s): ${n} cells → ${f.out}\n`)
+    })
+).pipe(Command.withDescription("combine shard results into what one machine would have written"))

@@ -8,12 +8,19 @@ import { findLibrary, type Loaded } from "./libraries.ts"
 
 export class CudaError extends Error {
   readonly _tag = "CudaError"
-  constructor(readonly call: string, readonly code: number, readonly errorName: string, readonly errorString: string) {
+  constructor(
+    readonly call: string,
+    readonly code: number,
+    readonly errorName: string,
+    readonly errorString: string
+  ) {
     super(`${call} failed: ${errorName} (${code}): ${errorString}`)
   }
 }
 
-export const H2D = 1, D2H = 2, D2D = 3
+export const H2D = 1,
+  D2H = 2,
+  D2D = 3
 export type Stream = unknown
 export type Event = unknown
 
@@ -25,7 +32,13 @@ koffi.pointer("cudaEvent_t", "CUevent_st")
 export function loadCudart(names = ["libcudart.so", "libcudart.so.13", "libcudart.so.12"]) {
   const loaded: Loaded = findLibrary(names, "cuda_runtime")
   const { lib } = loaded
-  const optional = (sig: string) => { try { return lib.func(sig) } catch { return null } }
+  const optional = (sig: string) => {
+    try {
+      return lib.func(sig)
+    } catch {
+      return null
+    }
+  }
   const raw = {
     getErrorName: lib.func("const char *cudaGetErrorName(int err)"),
     getErrorString: lib.func("const char *cudaGetErrorString(int err)"),
@@ -34,7 +47,9 @@ export function loadCudart(names = ["libcudart.so", "libcudart.so.13", "libcudar
     getDeviceCount: lib.func("int cudaGetDeviceCount(_Out_ int *n)"),
     setDevice: lib.func("int cudaSetDevice(int d)"),
     deviceGetAttribute: lib.func("int cudaDeviceGetAttribute(_Out_ int *v, int attr, int d)"),
-    getDeviceProperties: optional("int cudaGetDeviceProperties_v2(_Out_ uint8_t *prop, int d)") ?? lib.func("int cudaGetDeviceProperties(_Out_ uint8_t *prop, int d)"),
+    getDeviceProperties:
+      optional("int cudaGetDeviceProperties_v2(_Out_ uint8_t *prop, int d)") ??
+      lib.func("int cudaGetDeviceProperties(_Out_ uint8_t *prop, int d)"),
     memGetInfo: lib.func("int cudaMemGetInfo(_Out_ size_t *free, _Out_ size_t *total)"),
     malloc: lib.func("int cudaMalloc(_Out_ uint64_t *p, size_t n)"),
     free: lib.func("int cudaFree(uint64_t p)"),
@@ -43,8 +58,12 @@ export function loadCudart(names = ["libcudart.so", "libcudart.so.13", "libcudar
     memcpy: lib.func("int cudaMemcpy(uint64_t dst, const void *src, size_t n, int kind)"),
     memcpyAsync: lib.func("int cudaMemcpyAsync(uint64_t dst, uint64_t src, size_t n, int kind, cudaStream_t s)"),
     memsetAsync: lib.func("int cudaMemsetAsync(uint64_t p, int v, size_t n, cudaStream_t s)"),
-    deviceGetStreamPriorityRange: lib.func("int cudaDeviceGetStreamPriorityRange(_Out_ int *least, _Out_ int *greatest)"),
-    streamCreateWithPriority: lib.func("int cudaStreamCreateWithPriority(_Out_ cudaStream_t *s, unsigned int flags, int priority)"),
+    deviceGetStreamPriorityRange: lib.func(
+      "int cudaDeviceGetStreamPriorityRange(_Out_ int *least, _Out_ int *greatest)"
+    ),
+    streamCreateWithPriority: lib.func(
+      "int cudaStreamCreateWithPriority(_Out_ cudaStream_t *s, unsigned int flags, int priority)"
+    ),
     streamDestroy: lib.func("int cudaStreamDestroy(cudaStream_t s)"),
     streamSynchronize: lib.func("int cudaStreamSynchronize(cudaStream_t s)"),
     streamWaitEvent: lib.func("int cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flags)"),
@@ -71,7 +90,8 @@ export function loadCudart(names = ["libcudart.so", "libcudart.so.13", "libcudar
     driverVersion: () => out1("cudaDriverGetVersion", (o) => raw.driverGetVersion(o), 0),
     deviceCount: () => out1("cudaGetDeviceCount", (o) => raw.getDeviceCount(o), 0),
     setDevice: (d: number) => check("cudaSetDevice", raw.setDevice(d)),
-    attribute: (attr: number, d = 0) => out1(`cudaDeviceGetAttribute(${attr})`, (o) => raw.deviceGetAttribute(o, attr, d), 0),
+    attribute: (attr: number, d = 0) =>
+      out1(`cudaDeviceGetAttribute(${attr})`, (o) => raw.deviceGetAttribute(o, attr, d), 0),
     deviceName: (d = 0): string => {
       const buf = new Uint8Array(8192) // larger than any cudaDeviceProp; `name` is its first field
       check("cudaGetDeviceProperties", raw.getDeviceProperties(buf, d))
@@ -79,24 +99,33 @@ export function loadCudart(names = ["libcudart.so", "libcudart.so.13", "libcudar
       return new TextDecoder().decode(buf.subarray(0, end < 0 ? 256 : Math.min(end, 256)))
     },
     memInfo: (): { free: number; total: number } => {
-      const f: [number] = [0], t: [number] = [0]
+      const f: [number] = [0],
+        t: [number] = [0]
       check("cudaMemGetInfo", raw.memGetInfo(f, t))
       return { free: Number(f[0]), total: Number(t[0]) }
     },
     malloc: (n: number): bigint => BigInt(out1("cudaMalloc", (o) => raw.malloc(o, n), 0 as number | bigint)),
     free: (p: bigint) => check("cudaFree", raw.free(p)),
-    mallocHost: (n: number): bigint => BigInt(out1("cudaMallocHost", (o) => raw.mallocHost(o, n), 0 as number | bigint)),
+    mallocHost: (n: number): bigint =>
+      BigInt(out1("cudaMallocHost", (o) => raw.mallocHost(o, n), 0 as number | bigint)),
     freeHost: (p: bigint) => check("cudaFreeHost", raw.freeHost(p)),
     /** Fill device memory from a JS buffer (synchronous). */
     upload: (dst: bigint, src: Uint8Array) => check("cudaMemcpy", raw.memcpy(dst, src, src.byteLength, H2D)),
-    copyAsync: (dst: bigint, src: bigint, n: number, kind: number, s: Stream) => check("cudaMemcpyAsync", raw.memcpyAsync(dst, src, n, kind, s)),
+    copyAsync: (dst: bigint, src: bigint, n: number, kind: number, s: Stream) =>
+      check("cudaMemcpyAsync", raw.memcpyAsync(dst, src, n, kind, s)),
     memsetAsync: (p: bigint, v: number, n: number, s: Stream) => check("cudaMemsetAsync", raw.memsetAsync(p, v, n, s)),
     priorityRange: (): { least: number; greatest: number } => {
-      const a: [number] = [0], b: [number] = [0]
+      const a: [number] = [0],
+        b: [number] = [0]
       check("cudaDeviceGetStreamPriorityRange", raw.deviceGetStreamPriorityRange(a, b))
       return { least: a[0], greatest: b[0] }
     },
-    streamCreate: (priority: number): Stream => out1("cudaStreamCreateWithPriority", (o) => raw.streamCreateWithPriority(o, 1 /* non-blocking */, priority), null as unknown),
+    streamCreate: (priority: number): Stream =>
+      out1(
+        "cudaStreamCreateWithPriority",
+        (o) => raw.streamCreateWithPriority(o, 1 /* non-blocking */, priority),
+        null as unknown
+      ),
     streamDestroy: (s: Stream) => check("cudaStreamDestroy", raw.streamDestroy(s)),
     streamSynchronize: (s: Stream) => check("cudaStreamSynchronize", raw.streamSynchronize(s)),
     streamWaitEvent: (s: Stream, e: Event) => check("cudaStreamWaitEvent", raw.streamWaitEvent(s, e, 0)),
@@ -112,4 +141,12 @@ export function loadCudart(names = ["libcudart.so", "libcudart.so.13", "libcudar
 export type Cudart = ReturnType<typeof loadCudart>
 
 /** cudaDeviceAttr values used here (driver_types.h). */
-export const ATTR = { multiProcessorCount: 16, pciBusId: 33, pciDeviceId: 34, asyncEngineCount: 40, pciDomainId: 50, ccMajor: 75, ccMinor: 76 } as const
+export const ATTR = {
+  multiProcessorCount: 16,
+  pciBusId: 33,
+  pciDeviceId: 34,
+  asyncEngineCount: 40,
+  pciDomainId: 50,
+  ccMajor: 75,
+  ccMinor: 76
+} as const

@@ -13,11 +13,18 @@ import { homedir } from "node:os"
 import { join } from "node:path"
 import koffi, { type LibraryHandle } from "koffi"
 
-export interface Loaded { readonly lib: LibraryHandle; readonly path: string; readonly tried: string[] }
+export interface Loaded {
+  readonly lib: LibraryHandle
+  readonly path: string
+  readonly tried: string[]
+}
 
 export class LibraryNotFound extends Error {
   readonly _tag = "LibraryNotFound"
-  constructor(readonly library: string, readonly tried: string[]) {
+  constructor(
+    readonly library: string,
+    readonly tried: string[]
+  ) {
     super(`${library} not found; tried:\n  ${tried.join("\n  ")}`)
   }
 }
@@ -26,7 +33,11 @@ let pythonSites: string[] | null = null
 /** site-packages of the `python3` on PATH (pyenv, conda and venvs keep PyTorch's CUDA wheels there). */
 function pythonSitePackages(): string[] {
   if (pythonSites === null) {
-    const r = spawnSync("python3", ["-c", "import site,sys; print('\\n'.join(site.getsitepackages()+[site.getusersitepackages()]))"], { encoding: "utf8", timeout: 5000 })
+    const r = spawnSync(
+      "python3",
+      ["-c", "import site,sys; print('\\n'.join(site.getsitepackages()+[site.getusersitepackages()]))"],
+      { encoding: "utf8", timeout: 5000 }
+    )
     pythonSites = r.status === 0 ? r.stdout.split("\n").filter(Boolean) : []
   }
   return pythonSites
@@ -36,7 +47,8 @@ function siteDirs(): string[] {
   const roots = [...(process.env.PYTHONPATH ?? "").split(":").filter(Boolean), ...pythonSitePackages()]
   for (const base of ["/usr/lib", "/usr/local/lib", join(homedir(), ".local/lib"), "/opt/conda/lib"]) {
     if (!existsSync(base)) continue
-    for (const d of readdirSync(base)) if (/^python3/.test(d)) roots.push(join(base, d, "site-packages"), join(base, d, "dist-packages"))
+    for (const d of readdirSync(base))
+      if (/^python3/.test(d)) roots.push(join(base, d, "site-packages"), join(base, d, "dist-packages"))
   }
   return roots
 }
@@ -54,7 +66,10 @@ export function findLibrary(names: string[], wheelPackage: string): Loaded {
   const tried: string[] = []
   const paths = [...candidateDirs(wheelPackage).flatMap((d) => names.map((n) => join(d, n))), ...names]
   for (const path of paths) {
-    if (path.includes("/") && !existsSync(path)) { tried.push(`${path}: absent`); continue }
+    if (path.includes("/") && !existsSync(path)) {
+      tried.push(`${path}: absent`)
+      continue
+    }
     try {
       return { lib: koffi.load(path), path, tried }
     } catch (e) {

@@ -18,10 +18,26 @@ export type Action =
   | { readonly kind: "record"; readonly stream: StreamId; readonly event: number }
   | { readonly kind: "wait"; readonly stream: StreamId; readonly event: number }
   | { readonly kind: "layer"; readonly stream: "compute"; readonly flat: number; readonly tokens: number }
-  | { readonly kind: "copy"; readonly stream: StreamId; readonly key: number; readonly slot: number; readonly demand: boolean }
-  | { readonly kind: "ffn"; readonly stream: "compute"; readonly key: number; readonly slot: number; readonly tokens: number }
+  | {
+      readonly kind: "copy"
+      readonly stream: StreamId
+      readonly key: number
+      readonly slot: number
+      readonly demand: boolean
+    }
+  | {
+      readonly kind: "ffn"
+      readonly stream: "compute"
+      readonly key: number
+      readonly slot: number
+      readonly tokens: number
+    }
 
-export interface PlannedOp { readonly command: Command; readonly start: number; readonly end: number }
+export interface PlannedOp {
+  readonly command: Command
+  readonly start: number
+  readonly end: number
+}
 export interface Plan {
   readonly actions: Action[]
   readonly events: number
@@ -47,7 +63,8 @@ export function planExecution(log: CommandLog, copyEngines: number): Plan & { re
   const t0 = record("compute")
   for (const s of copyStreams) wait(s, t0)
   const endOf = new Map<Command, number>()
-  const lastCopyIntoSlot = new Map<number, number>(), lastFfnOnSlot = new Map<number, number>()
+  const lastCopyIntoSlot = new Map<number, number>(),
+    lastFfnOnSlot = new Map<number, number>()
   const latestCopyOfKey = new Map<number, number>()
   const ops: PlannedOp[] = []
   for (const c of inTimeOrder(log)) {

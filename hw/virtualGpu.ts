@@ -14,11 +14,21 @@ export function runOnVirtualGpu(plan: Plan, timing: TimingModel): Float64Array {
   const at = new Float64Array(plan.events)
   for (const a of plan.actions) {
     switch (a.kind) {
-      case "record": at[a.event] = clock[a.stream] ?? 0; break
-      case "wait": clock[a.stream] = Math.max(clock[a.stream] ?? 0, at[a.event]!); break
-      case "layer": clock.compute = (clock.compute ?? 0) + timing.layerNs(a.tokens); break
-      case "copy": clock[a.stream] = (clock[a.stream] ?? 0) + timing.transferNs; break
-      case "ffn": clock.compute = (clock.compute ?? 0) + timing.expertNs(a.tokens); break
+      case "record":
+        at[a.event] = clock[a.stream] ?? 0
+        break
+      case "wait":
+        clock[a.stream] = Math.max(clock[a.stream] ?? 0, at[a.event]!)
+        break
+      case "layer":
+        clock.compute = (clock.compute ?? 0) + timing.layerNs(a.tokens)
+        break
+      case "copy":
+        clock[a.stream] = (clock[a.stream] ?? 0) + timing.transferNs
+        break
+      case "ffn":
+        clock.compute = (clock.compute ?? 0) + timing.expertNs(a.tokens)
+        break
     }
   }
   return at

@@ -12,19 +12,21 @@ import { sliceTokens } from "./training.ts"
 import { stepOfToken } from "./routePath.ts"
 
 export function activationAwarePredictor(ctx: PredictorContext): Predictor {
-  const t = ctx.trace, a = ctx.stream
+  const t = ctx.trace,
+    a = ctx.stream
   const { layers: L, experts: E, topK: K } = t.model
   const LE = L * E
   const n = ctx.top > 0 ? ctx.top : K
   // The library, per fold: one normalized EAM per training request, plus their mean.
   const libraries = ctx.training.folds.map((slices) => {
     const byRequest = new Map<string, Float64Array>()
-    for (const slice of slices) for (const ti of sliceTokens(slice)) {
-      const id = `${slice.trace === t ? "self" : "train"}:${slice.trace.request[ti]}`
-      let m = byRequest.get(id)
-      if (!m) byRequest.set(id, (m = new Float64Array(LE)))
-      addToken(slice.trace, ti, m)
-    }
+    for (const slice of slices)
+      for (const ti of sliceTokens(slice)) {
+        const id = `${slice.trace === t ? "self" : "train"}:${slice.trace.request[ti]}`
+        let m = byRequest.get(id)
+        if (!m) byRequest.set(id, (m = new Float64Array(LE)))
+        addToken(slice.trace, ti, m)
+      }
     const eams = [...byRequest.values()].map(unit)
     const mean = new Float64Array(LE)
     for (const m of eams) for (let i = 0; i < LE; i++) mean[i]! += m[i]!
@@ -35,13 +37,16 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
   const own = new Map<number, Float64Array>()
   let builtUpTo = 0
   const match = new Map<string, Float64Array>()
-  const scores = new Float64Array(E), picks = new Uint16Array(E), mark = new Uint8Array(E)
+  const scores = new Float64Array(E),
+    picks = new Uint16Array(E),
+    mark = new Uint8Array(E)
 
   function addToken(tr: typeof t, ti: number, m: Float64Array): void {
-    for (let l = 0; l < L; l++) for (let k = 0; k < K; k++) {
-      const e = tr.experts[(ti * L + l) * K + k]!
-      if (e !== GAP) m[l * E + e]!++
-    }
+    for (let l = 0; l < L; l++)
+      for (let k = 0; k < K; k++) {
+        const e = tr.experts[(ti * L + l) * K + k]!
+        if (e !== GAP) m[l * E + e]!++
+      }
   }
   function unit(m: Float64Array): Float64Array {
     let norm = 0
@@ -61,7 +66,10 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
       for (const cand of lib.eams) {
         let dot = 0
         for (let i = 0; i < LE; i++) dot += cand[i]! * mine[i]!
-        if (dot > best) { best = dot; m = cand }
+        if (dot > best) {
+          best = dot
+          m = cand
+        }
       }
     }
     match.set(key, m)
@@ -85,7 +93,11 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
         const m = matched(step, t.request[ti]!)
         scores.set(m.subarray(layer * E, (layer + 1) * E))
         const got = topByScore(scores, n, picks)
-        for (let j = 0; j < got; j++) if (!mark[picks[j]!]) { mark[picks[j]!] = 1; out[count++] = picks[j]! }
+        for (let j = 0; j < got; j++)
+          if (!mark[picks[j]!]) {
+            mark[picks[j]!] = 1
+            out[count++] = picks[j]!
+          }
       }
       for (let j = 0; j < count; j++) mark[out[j]!] = 0
       return count

@@ -24,13 +24,22 @@ import { Horizon } from "./window.ts"
 
 export const ADAPTIVE_DEFAULTS = { mass: 0.9, window: 8, stall: 2, waste: 4 }
 
-export function adaptivePrefetcher(args: ReadonlyArray<string>, layers: number, experts: number, topK: number, spec: string): Prefetcher {
+export function adaptivePrefetcher(
+  args: ReadonlyArray<string>,
+  layers: number,
+  experts: number,
+  topK: number,
+  spec: string
+): Prefetcher {
   const p = numericArgs(args, ADAPTIVE_DEFAULTS, `policy spec '${spec}' (prefetch=adaptive)`)
   const horizon = new Horizon(experts)
   const dist = new Float64Array(experts)
   const sorted = new Float64Array(experts)
   let offset = 0
-  let windowStart = 0, stallsAt = 0, wasteAt = 0, seen = 0
+  let windowStart = 0,
+    stallsAt = 0,
+    wasteAt = 0,
+    seen = 0
   let S = 1
   let base = 1
 
@@ -40,7 +49,8 @@ export function adaptivePrefetcher(args: ReadonlyArray<string>, layers: number, 
     const tokens = a.stepTokenOffsets[step + 1]! - a.stepTokenOffsets[step]!
     const diversity = Math.min(1, here / Math.max(1, topK * tokens))
     const next = step * layers + layer + 1
-    const ns = Math.floor(next / layers), nl = next % layers
+    const ns = Math.floor(next / layers),
+      nl = next % layers
     let perToken = topK
     if (ns < a.steps && host.distribution(ns, nl, dist)) {
       sorted.set(dist)
@@ -61,7 +71,8 @@ export function adaptivePrefetcher(args: ReadonlyArray<string>, layers: number, 
       horizon.advance(host, s, l, S)
     },
     onLayerEnd(host) {
-      const stalls = host.stallEvents() - stallsAt, waste = host.wastedPrefetches() - wasteAt
+      const stalls = host.stallEvents() - stallsAt,
+        waste = host.wastedPrefetches() - wasteAt
       if (stalls >= p.stall && S < layers - 1) offset++
       else if (waste >= p.waste && S > 1) offset--
       else if (++seen - windowStart < p.window) return

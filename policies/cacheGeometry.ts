@@ -16,7 +16,8 @@ export interface CacheGeometry {
 
 export function makeGeometry(a: AccessStream, slots: number, partitioned: boolean): CacheGeometry {
   const L = a.layers
-  if (!Number.isInteger(slots) || slots <= 0) throw new InputError("--cache-slots", `value ${slots}`, "cache-slots", "must be a positive integer")
+  if (!Number.isInteger(slots) || slots <= 0)
+    throw new InputError("--cache-slots", `value ${slots}`, "cache-slots", "must be a positive integer")
   const capacities = partitioned
     ? Int32Array.from({ length: L }, (_, l) => Math.floor(slots / L) + (l < slots % L ? 1 : 0))
     : Int32Array.of(slots)
@@ -27,8 +28,12 @@ export function makeGeometry(a: AccessStream, slots: number, partitioned: boolea
       const need = a.offsets[s * L + l + 1]! - a.offsets[s * L + l]!
       const cap = capacities[groupOfLayer[l]!]!
       if (need > cap) {
-        throw new InputError("--cache-slots", `step ${s} layer ${l}`, "cache-slots",
-          `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} but this layer needs ${need} experts at once`)
+        throw new InputError(
+          "--cache-slots",
+          `step ${s} layer ${l}`,
+          "cache-slots",
+          `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} but this layer needs ${need} experts at once`
+        )
       }
     }
   }

@@ -20,7 +20,8 @@ import { TransitionTables } from "./transition.ts"
 
 export function hybridPredictor(ctx: PredictorContext): Predictor {
   const w = numericArgs(ctx.args, { pg: 0.5, hist: 0.15, prev: 0.25, tok: 0.1 }, "predictor=hybrid")
-  const a = ctx.stream, E = a.experts
+  const a = ctx.stream,
+    E = a.experts
   const hasPregate = ctx.trace.lookahead !== null && ctx.trace.lookaheadDepth > 0
   const transitions = new TransitionTables(ctx)
   const tokens = new TokenTables(ctx)
@@ -44,11 +45,18 @@ export function hybridPredictor(ctx: PredictorContext): Predictor {
     }
     part.fill(0)
     const fold = ctx.training.foldOf(step)
-    const t0 = a.stepTokenOffsets[step]!, t1 = a.stepTokenOffsets[step + 1]!
+    const t0 = a.stepTokenOffsets[step]!,
+      t1 = a.stepTokenOffsets[step + 1]!
     for (let i = t0; i < t1; i++) tokens.addScores(fold, a.stepTokens[i]!, layer, part, 1, 0.25)
     if (normalize(part, part)) for (let e = 0; e < E; e++) scores[e]! += w.tok * part[e]!
   }
-  return scoringPredictor("hybrid", ctx, scores, score, hasPregate
-    ? `pre-gate (d ≤ ${ctx.trace.lookaheadDepth}) fused with trained history`
-    : "no pre-gate lookahead in the trace: history only (transitions, previous token, token statistics)")
+  return scoringPredictor(
+    "hybrid",
+    ctx,
+    scores,
+    score,
+    hasPregate
+      ? `pre-gate (d ≤ ${ctx.trace.lookaheadDepth}) fused with trained history`
+      : "no pre-gate lookahead in the trace: history only (transitions, previous token, token statistics)"
+  )
 }

@@ -21,10 +21,14 @@ export class LfuPolicy implements EvictionPolicy {
   touch(key: number, _group: number, now: number): void {
     this.heap.update(key, ++this.freq[key]!, now)
   }
-  remove(key: number): void { this.heap.remove(key) }
+  remove(key: number): void {
+    this.heap.remove(key)
+  }
   replace(victim: number, key: number, _group: number, now: number): void {
     this.freq[key] = 1
     this.heap.replace(victim, key, 1, now)
   }
-  victim(group: number, blocked: Uint8Array): number { return this.heap.minUnblocked(group, blocked) }
+  victim(group: number, blocked: Uint8Array): number {
+    return this.heap.minUnblocked(group, blocked)
+  }
 }

@@ -9,7 +9,12 @@ export class PinnedPolicy implements EvictionPolicy {
   readonly name = "pin"
   readonly needsFuture = false
   private readonly list: KeyList
-  constructor(ctx: EvictionContext, private pinned: Uint8Array) { this.list = new KeyList(ctx.numKeys, ctx.capacities.length) }
+  constructor(
+    ctx: EvictionContext,
+    private pinned: Uint8Array
+  ) {
+    this.list = new KeyList(ctx.numKeys, ctx.capacities.length)
+  }
   repin(mask: Uint8Array, isResident: (key: number) => boolean, groupOf: (key: number) => number): void {
     for (let k = 0; k < mask.length; k++) {
       if (!isResident(k) || this.pinned[k] === mask[k]) continue
@@ -18,22 +23,42 @@ export class PinnedPolicy implements EvictionPolicy {
     }
     this.pinned = mask
   }
-  insert(key: number, group: number): void { if (!this.pinned[key]) this.list.pushNewest(key, group) }
-  touch(key: number, group: number): void { if (!this.pinned[key]) this.list.moveToNewest(key, group) }
-  remove(key: number): void { if (!this.pinned[key]) this.list.unlink(key) }
-  replace(victim: number, key: number, group: number): void { this.remove(victim); this.insert(key, group) }
-  victim(group: number, blocked: Uint8Array): number { return this.list.oldestUnblocked(group, blocked) }
+  insert(key: number, group: number): void {
+    if (!this.pinned[key]) this.list.pushNewest(key, group)
+  }
+  touch(key: number, group: number): void {
+    if (!this.pinned[key]) this.list.moveToNewest(key, group)
+  }
+  remove(key: number): void {
+    if (!this.pinned[key]) this.list.unlink(key)
+  }
+  replace(victim: number, key: number, group: number): void {
+    this.remove(victim)
+    this.insert(key, group)
+  }
+  victim(group: number, blocked: Uint8Array): number {
+    return this.list.oldestUnblocked(group, blocked)
+  }
 }
 
 /** The `fraction · slots` most used (layer, expert) keys of the training data, per group capacity. */
-export function popularKeys(counts: Float64Array, capacities: Int32Array, groupOfLayer: Int32Array, experts: number, fraction: number): number[] {
+export function popularKeys(
+  counts: Float64Array,
+  capacities: Int32Array,
+  groupOfLayer: Int32Array,
+  experts: number,
+  fraction: number
+): number[] {
   const order = Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b)
   const room = Int32Array.from(capacities, (c) => Math.floor(c * fraction))
   const out: number[] = []
   for (const key of order) {
     if (counts[key]! <= 0) break
     const g = groupOfLayer[Math.floor(key / experts)]!
-    if (room[g]! > 0) { room[g]!--; out.push(key) }
+    if (room[g]! > 0) {
+      room[g]!--
+      out.push(key)
+    }
   }
   return out
 }

@@ -47,14 +47,21 @@ export function pathPrefetcher(layers: number, experts: number, slots: number): 
         const n = host.predict(s, l, out)
         sets.push(Array.from(out.subarray(0, n)))
       }
-      const alloc = plecAllocation(sets.map((x) => x.length), slots)
+      const alloc = plecAllocation(
+        sets.map((x) => x.length),
+        slots
+      )
       pending = []
       const later: Array<[number, number]> = []
       sets.forEach((set, l) => set.forEach((e, i) => (i < alloc[l]! ? pending : later).push([l, e])))
       drain(host)
       pending = [...pending, ...later]
     },
-    onGate(host) { drain(host) },
-    onExpertDone(host) { drain(host) }
+    onGate(host) {
+      drain(host)
+    },
+    onExpertDone(host) {
+      drain(host)
+    }
   }
 }

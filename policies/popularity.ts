@@ -8,7 +8,8 @@ export function popularityPredictor(ctx: PredictorContext): Predictor {
     for (const { stream: a, from, to } of slices) {
       for (let cell = from * L; cell < to * L; cell++) {
         const l = cell % L
-        for (let i = a.offsets[cell]!; i < a.offsets[cell + 1]!; i++) counts[l * E + a.keys[i]!]! += a.counts ? a.counts[i]! : 1
+        for (let i = a.offsets[cell]!; i < a.offsets[cell + 1]!; i++)
+          counts[l * E + a.keys[i]!]! += a.counts ? a.counts[i]! : 1
       }
     }
     return counts

@@ -46,9 +46,16 @@ export function defaultTop(ctx: PredictorContext, step: number): number {
  * A predictor that scores every expert of the target: it names the top-n (n = `top`, or top-k per
  * token of the step) and offers the normalized scores as its probabilities.
  */
-export function scoringPredictor(name: string, ctx: PredictorContext, scores: Float64Array, score: (step: number, layer: number, curStep: number, curLayer: number) => void, note?: string): Predictor {
+export function scoringPredictor(
+  name: string,
+  ctx: PredictorContext,
+  scores: Float64Array,
+  score: (step: number, layer: number, curStep: number, curLayer: number) => void,
+  note?: string
+): Predictor {
   return {
-    name, ...(note !== undefined ? { note } : {}),
+    name,
+    ...(note !== undefined ? { note } : {}),
     predict(step, layer, curStep, curLayer, out) {
       score(step, layer, curStep, curLayer)
       return topByScore(scores, defaultTop(ctx, step), out)

@@ -10,14 +10,30 @@ import { InputError } from "../base/errors.ts"
  */
 export function requireLookahead(ctx: PredictorContext, name: string): void {
   if (!ctx.trace.lookahead || ctx.trace.lookaheadDepth === 0) {
-    throw new InputError(ctx.traceName, "header", "columns.lookahead", `predictor ${name} needs the trace's pre-gate lookahead (experts gate_{l+d} picks from layer l's hidden state); this trace has none`)
+    throw new InputError(
+      ctx.traceName,
+      "header",
+      "columns.lookahead",
+      `predictor ${name} needs the trace's pre-gate lookahead (experts gate_{l+d} picks from layer l's hidden state); this trace has none`
+    )
   }
 }
 
 /** Union over the step's tokens of the pre-gate picks for `layer` made at `curLayer`; -1 if out of reach. */
-export function pregateSet(ctx: PredictorContext, step: number, layer: number, curStep: number, curLayer: number, mark: Uint8Array, out: Uint16Array): number {
-  const t = ctx.trace, a = ctx.stream
-  const D = t.lookaheadDepth, K = t.model.topK, L = t.model.layers
+export function pregateSet(
+  ctx: PredictorContext,
+  step: number,
+  layer: number,
+  curStep: number,
+  curLayer: number,
+  mark: Uint8Array,
+  out: Uint16Array
+): number {
+  const t = ctx.trace,
+    a = ctx.stream
+  const D = t.lookaheadDepth,
+    K = t.model.topK,
+    L = t.model.layers
   const d = layer - curLayer
   if (!t.lookahead || step !== curStep || d < 1 || d > D) return -1
   let n = 0
@@ -25,7 +41,10 @@ export function pregateSet(ctx: PredictorContext, step: number, layer: number, c
     const base = ((a.stepTokens[i]! * L + curLayer) * D + d - 1) * K
     for (let k = 0; k < K; k++) {
       const e = t.lookahead[base + k]!
-      if (e !== GAP && !mark[e]) { mark[e] = 1; out[n++] = e }
+      if (e !== GAP && !mark[e]) {
+        mark[e] = 1
+        out[n++] = e
+      }
     }
   }
   for (let i = 0; i < n; i++) mark[out[i]!] = 0

@@ -42,7 +42,12 @@ export const evictionPolicies: Record<string, EvictionInfo> = {
   fifo: { make: (ctx) => new FifoPolicy(ctx), cacheOnly: true },
   belady: { make: (ctx) => new BeladyPolicy(ctx), cacheOnly: true },
   "two-level-lru": {
-    make: (ctx, args, spec) => new ProtectedLruPolicy("two-level-lru", ctx, numericArgs(args, { recent: ctx.layers }, `policy spec '${spec}' (cache=two-level-lru)`).recent),
+    make: (ctx, args, spec) =>
+      new ProtectedLruPolicy(
+        "two-level-lru",
+        ctx,
+        numericArgs(args, { recent: ctx.layers }, `policy spec '${spec}' (cache=two-level-lru)`).recent
+      ),
     cacheOnly: false
   },
   plec: { make: (ctx) => new ProtectedLruPolicy("plec", ctx, 0), cacheOnly: false },
@@ -50,7 +55,10 @@ export const evictionPolicies: Record<string, EvictionInfo> = {
   pin: { make: (ctx) => new PinnedPolicy(ctx, ctx.pinned ?? new Uint8Array(ctx.numKeys)), cacheOnly: false }
 }
 
-export interface PredictorInfo { make: (ctx: PredictorContext) => Predictor; learned: boolean }
+export interface PredictorInfo {
+  make: (ctx: PredictorContext) => Predictor
+  learned: boolean
+}
 export const predictors: Record<string, PredictorInfo> = {
   oracle: { make: oraclePredictor, learned: false },
   "prev-token": { make: previousTokenPredictor, learned: false },
@@ -65,13 +73,22 @@ export const predictors: Record<string, PredictorInfo> = {
   all: { make: allExpertsPredictor, learned: false }
 }
 
-export interface PrefetcherContext { readonly layers: number; readonly experts: number; readonly topK: number; readonly slots: number }
+export interface PrefetcherContext {
+  readonly layers: number
+  readonly experts: number
+  readonly topK: number
+  readonly slots: number
+}
 const positiveInt = (v: string | undefined, max: number, spec: string, what: string): number => {
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`policy spec '${spec}': ${what} needs an integer 1 ≤ N ≤ ${max}`)
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`policy spec '${spec}': ${what} needs an integer 1 ≤ N ≤ ${max}`)
   return n
 }
-export const prefetchers: Record<string, (args: ReadonlyArray<string>, ctx: PrefetcherContext, spec: string) => Prefetcher | null> = {
+export const prefetchers: Record<
+  string,
+  (args: ReadonlyArray<string>, ctx: PrefetcherContext, spec: string) => Prefetcher | null
+> = {
   none: () => null,
   fixed: (args, ctx, spec) => fixedStepPrefetcher(positiveInt(args[0], ctx.layers - 1, spec, "fixed:S"), ctx.experts),
   window: (args, ctx, spec) => windowPrefetcher(positiveInt(args[0], ctx.layers - 1, spec, "window:K"), ctx.experts),
@@ -82,19 +99,41 @@ export const prefetchers: Record<string, (args: ReadonlyArray<string>, ctx: Pref
 export const schedulers = ["none", "ts"] as const
 
 /** An eviction policy for a replay of `stream` with cache layout `g`. */
-export function makeEviction(name: string, args: ReadonlyArray<string>, stream: AccessStream, g: CacheGeometry, pinned?: Uint8Array, spec = name): EvictionPolicy {
-  const ctx: EvictionContext = { numKeys: stream.layers * stream.experts, capacities: g.capacities, layers: stream.layers, experts: stream.experts, ...(pinned ? { pinned } : {}) }
+export function makeEviction(
+  name: string,
+  args: ReadonlyArray<string>,
+  stream: AccessStream,
+  g: CacheGeometry,
+  pinned?: Uint8Array,
+  spec = name
+): EvictionPolicy {
+  const ctx: EvictionContext = {
+    numKeys: stream.layers * stream.experts,
+    capacities: g.capacities,
+    layers: stream.layers,
+    experts: stream.experts,
+    ...(pinned ? { pinned } : {})
+  }
   return evictionPolicies[name]!.make(ctx, args, spec)
 }
 
 /** Check a spec's words against the registry (no trace needed). */
 export function checkSpec(spec: PolicySpec): void {
   const known = (kind: string, name: string, table: object) => {
-    if (!(name in table)) throw new UsageError(`policy spec '${spec.text}': unknown ${kind} '${name}' (known: ${Object.keys(table).join(", ")})`)
+    if (!(name in table))
+      throw new UsageError(
+        `policy spec '${spec.text}': unknown ${kind} '${name}' (known: ${Object.keys(table).join(", ")})`
+      )
   }
   known("cache", spec.cache, evictionPolicies)
   known("prefetch", spec.prefetch, prefetchers)
   if (spec.predictor !== null) known("predictor", spec.predictor, predictors)
-  if (!(schedulers as readonly string[]).includes(spec.scheduler)) throw new UsageError(`policy spec '${spec.text}': unknown scheduler '${spec.scheduler}' (known: ${schedulers.join(", ")})`)
-  if (spec.prefetch !== "none" && spec.predictor === null) throw new UsageError(`policy spec '${spec.text}': prefetch=${spec.prefetch} needs predictor=... (${Object.keys(predictors).join(", ")})`)
+  if (!(schedulers as readonly string[]).includes(spec.scheduler))
+    throw new UsageError(
+      `policy spec '${spec.text}': unknown scheduler '${spec.scheduler}' (known: ${schedulers.join(", ")})`
+    )
+  if (spec.prefetch !== "none" && spec.predictor === null)
+    throw new UsageError(
+      `policy spec '${spec.text}': prefetch=${spec.prefetch} needs predictor=... (${Object.keys(predictors).join(", ")})`
+    )
 }

@@ -11,12 +11,23 @@ export class RingPolicy implements EvictionPolicy {
   readonly needsFuture = false
   private readonly resident: Uint8Array
   private layer = 0
-  constructor(private readonly ctx: EvictionContext) { this.resident = new Uint8Array(ctx.numKeys) }
-  onLayer(flat: number): void { this.layer = flat % this.ctx.layers }
-  insert(key: number): void { this.resident[key] = 1 }
+  constructor(private readonly ctx: EvictionContext) {
+    this.resident = new Uint8Array(ctx.numKeys)
+  }
+  onLayer(flat: number): void {
+    this.layer = flat % this.ctx.layers
+  }
+  insert(key: number): void {
+    this.resident[key] = 1
+  }
   touch(): void {}
-  remove(key: number): void { this.resident[key] = 0 }
-  replace(victim: number, key: number): void { this.resident[victim] = 0; this.resident[key] = 1 }
+  remove(key: number): void {
+    this.resident[key] = 0
+  }
+  replace(victim: number, key: number): void {
+    this.resident[victim] = 0
+    this.resident[key] = 1
+  }
   victim(_group: number, blocked: Uint8Array): number {
     const { layers: L, experts: E } = this.ctx
     // Farthest ahead in the cycle first: the current layer (next needed a whole cycle later), then backwards.

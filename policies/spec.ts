@@ -36,7 +36,8 @@ export function parsePolicySpec(text: string): PolicySpec {
     const eq = part.indexOf("=")
     if (eq <= 0) throw new UsageError(`policy spec '${text}': part '${part}' is not key=value`)
     const key = part.slice(0, eq)
-    if (!(KEYS as readonly string[]).includes(key)) throw new UsageError(`policy spec '${text}': unknown key '${key}' (known: ${KEYS.join(", ")})`)
+    if (!(KEYS as readonly string[]).includes(key))
+      throw new UsageError(`policy spec '${text}': unknown key '${key}' (known: ${KEYS.join(", ")})`)
     if (parts.has(key)) throw new UsageError(`policy spec '${text}': '${key}' given twice`)
     parts.set(key, part.slice(eq + 1).split(":"))
   }
@@ -47,18 +48,27 @@ export function parsePolicySpec(text: string): PolicySpec {
   const scheduler = parts.get("scheduler") ?? ["none"]
   const topText = parts.get("top")?.[0]
   const top = topText === undefined ? 0 : Number(topText)
-  if (!Number.isInteger(top) || top < 0) throw new UsageError(`policy spec '${text}': top must be a non-negative integer`)
+  if (!Number.isInteger(top) || top < 0)
+    throw new UsageError(`policy spec '${text}': top must be a non-negative integer`)
   const order = parts.get("order")?.[0] ?? "as-listed"
-  if (order !== "as-listed" && order !== "resident-first") throw new UsageError(`policy spec '${text}': order must be as-listed or resident-first`)
+  if (order !== "as-listed" && order !== "resident-first")
+    throw new UsageError(`policy spec '${text}': order must be as-listed or resident-first`)
   const layout = parts.get("layout")?.[0] ?? null
-  if (layout !== null && layout !== "unified" && layout !== "per-layer") throw new UsageError(`policy spec '${text}': layout must be unified or per-layer`)
+  if (layout !== null && layout !== "unified" && layout !== "per-layer")
+    throw new UsageError(`policy spec '${text}': layout must be unified or per-layer`)
   return {
     text: text.trim(),
-    cache: cache[0]!, cacheArgs: cache.slice(1),
-    prefetch: prefetch[0]!, prefetchArgs: prefetch.slice(1),
-    predictor: predictor ? predictor[0]! : null, predictorArgs: predictor ? predictor.slice(1) : [],
-    top, order, layout,
-    scheduler: scheduler[0]!, schedulerArgs: scheduler.slice(1)
+    cache: cache[0]!,
+    cacheArgs: cache.slice(1),
+    prefetch: prefetch[0]!,
+    prefetchArgs: prefetch.slice(1),
+    predictor: predictor ? predictor[0]! : null,
+    predictorArgs: predictor ? predictor.slice(1) : [],
+    top,
+    order,
+    layout,
+    scheduler: scheduler[0]!,
+    schedulerArgs: scheduler.slice(1)
   }
 }
 
@@ -66,14 +76,19 @@ export function parsePolicySpec(text: string): PolicySpec {
  * Named numeric arguments (`name=value`) with defaults; a bare number fills the first name.
  * Unknown names and non-numbers are usage errors naming the spec.
  */
-export function numericArgs<T extends Record<string, number>>(args: ReadonlyArray<string>, defaults: T, where: string): T {
+export function numericArgs<T extends Record<string, number>>(
+  args: ReadonlyArray<string>,
+  defaults: T,
+  where: string
+): T {
   const out: Record<string, number> = { ...defaults }
   const names = Object.keys(defaults)
   args.forEach((arg, i) => {
     const eq = arg.indexOf("=")
     const name = eq < 0 ? names[i] : arg.slice(0, eq)
     const value = Number(eq < 0 ? arg : arg.slice(eq + 1))
-    if (name === undefined || !(name in defaults)) throw new UsageError(`${where}: unknown argument '${arg}' (known: ${names.join(", ")})`)
+    if (name === undefined || !(name in defaults))
+      throw new UsageError(`${where}: unknown argument '${arg}' (known: ${names.join(", ")})`)
     if (!Number.isFinite(value)) throw new UsageError(`${where}: argument '${arg}' is not a number`)
     out[name] = value
   })

@@ -33,7 +33,10 @@ export interface Schedule {
 
 export type PathSource = "prev" | "recorded" | "oracle"
 
-export function parseSchedulerArgs(args: ReadonlyArray<string>, spec: string): { paths: PathSource; charge: number | "measured" } {
+export function parseSchedulerArgs(
+  args: ReadonlyArray<string>,
+  spec: string
+): { paths: PathSource; charge: number | "measured" } {
   let paths: PathSource = "prev"
   let charge: number | "measured" = 0
   for (const arg of args) {
@@ -41,7 +44,10 @@ export function parseSchedulerArgs(args: ReadonlyArray<string>, spec: string): {
     if (k === "paths" && (v === "prev" || v === "recorded" || v === "oracle")) paths = v
     else if (k === "charge" && v === "measured") charge = "measured"
     else if (k === "charge" && v !== undefined && Number.isFinite(Number(v)) && Number(v) >= 0) charge = Number(v)
-    else throw new UsageError(`policy spec '${spec}': scheduler=ts takes paths=prev|recorded|oracle and charge=NS|measured, not '${arg}'`)
+    else
+      throw new UsageError(
+        `policy spec '${spec}': scheduler=ts takes paths=prev|recorded|oracle and charge=NS|measured, not '${arg}'`
+      )
   }
   return { paths, charge }
 }
@@ -50,15 +56,27 @@ export function parseSchedulerArgs(args: ReadonlyArray<string>, spec: string): {
 function pathOf(t: Trace, token: number, source: PathSource, out: Uint32Array): void {
   const { layers: L, experts: E, topK: K } = t.model
   out.fill(0)
-  const set = (l: number, e: number) => { const b = l * E + e; out[b >>> 5]! |= 1 << (b & 31) }
+  const set = (l: number, e: number) => {
+    const b = l * E + e
+    out[b >>> 5]! |= 1 << (b & 31)
+  }
   for (let l = 0; l < L; l++) {
     if (source === "oracle") {
-      for (let k = 0; k < K; k++) { const e = t.experts[(token * L + l) * K + k]!; if (e !== GAP) set(l, e) }
+      for (let k = 0; k < K; k++) {
+        const e = t.experts[(token * L + l) * K + k]!
+        if (e !== GAP) set(l, e)
+      }
     } else if (source === "recorded") {
       const P = t.predictionDepth
-      for (let j = 0; j < P; j++) { const e = t.predicted![(token * L + l) * P + j]!; if (e !== GAP) set(l, e) }
+      for (let j = 0; j < P; j++) {
+        const e = t.predicted![(token * L + l) * P + j]!
+        if (e !== GAP) set(l, e)
+      }
     } else if (token > 0 && t.request[token - 1] === t.request[token]) {
-      for (let k = 0; k < K; k++) { const e = t.experts[((token - 1) * L + l) * K + k]!; if (e !== GAP) set(l, e) }
+      for (let k = 0; k < K; k++) {
+        const e = t.experts[((token - 1) * L + l) * K + k]!
+        if (e !== GAP) set(l, e)
+      }
     }
   }
 }
@@ -90,33 +108,46 @@ export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
   const naive = Uint8Array.from({ length: n }, (_, i) => (i < half ? 0 : 1))
   if (n <= 2) return naive
   const D = new Int32Array(n * n)
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
-    let d = 0
-    for (let w = 0; w < words; w++) d += popcount(paths[i]![w]! ^ paths[j]![w]!)
-    D[i * n + j] = D[j * n + i] = d
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      let d = 0
+      for (let w = 0; w < words; w++) d += popcount(paths[i]![w]! ^ paths[j]![w]!)
+      D[i * n + j] = D[j * n + i] = d
+    }
   // Balanced 2-medoid clustering, seeded with the two most distant paths.
-  let c0 = 0, c1 = 1
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (D[i * n + j]! > D[c0 * n + c1]!) { c0 = i; c1 = j }
+  let c0 = 0,
+    c1 = 1
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++)
+      if (D[i * n + j]! > D[c0 * n + c1]!) {
+        c0 = i
+        c1 = j
+      }
   let group = new Uint8Array(n)
   const order = Array.from({ length: n }, (_, i) => i)
   for (let iter = 0; iter < 10; iter++) {
-    order.sort((a, b) => (D[a * n + c0]! - D[a * n + c1]!) - (D[b * n + c0]! - D[b * n + c1]!) || a - b)
+    order.sort((a, b) => D[a * n + c0]! - D[a * n + c1]! - (D[b * n + c0]! - D[b * n + c1]!) || a - b)
     const next = new Uint8Array(n)
     for (let r = 0; r < n; r++) next[order[r]!] = r < half ? 0 : 1
     const same = iter > 0 && next.every((g, i) => g === group[i])
     group = next
     if (same) break
     const medoid = (g: number) => {
-      let best = -1, bestSum = Infinity
-      for (let i = 0; i < n; i++) if (group[i] === g) {
-        let sum = 0
-        for (let j = 0; j < n; j++) if (group[j] === g) sum += D[i * n + j]!
-        if (sum < bestSum) { bestSum = sum; best = i }
-      }
+      let best = -1,
+        bestSum = Infinity
+      for (let i = 0; i < n; i++)
+        if (group[i] === g) {
+          let sum = 0
+          for (let j = 0; j < n; j++) if (group[j] === g) sum += D[i * n + j]!
+          if (sum < bestSum) {
+            bestSum = sum
+            best = i
+          }
+        }
       return best
     }
-    c0 = medoid(0); c1 = medoid(1)
+    c0 = medoid(0)
+    c1 = medoid(1)
   }
   improveBySwaps(paths, words, group)
   return cost(paths, words, group) < cost(paths, words, naive) ? group : naive
@@ -126,8 +157,11 @@ export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
 function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
   let total = 0
   for (let w = 0; w < words; w++) {
-    let a = 0, b = 0
-    for (let i = 0; i < paths.length; i++) if (group[i] === 0) a |= paths[i]![w]!; else b |= paths[i]![w]!
+    let a = 0,
+      b = 0
+    for (let i = 0; i < paths.length; i++)
+      if (group[i] === 0) a |= paths[i]![w]!
+      else b |= paths[i]![w]!
     total += popcount(a) + popcount(b)
   }
   return total
@@ -140,13 +174,17 @@ function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
  * (bits in both paths stay put), all bitset operations.
  */
 function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {
-  const n = paths.length, bits = words * 32
+  const n = paths.length,
+    bits = words * 32
   const cnt = [new Int32Array(bits), new Int32Array(bits)]
-  for (let i = 0; i < n; i++) for (let b = 0; b < bits; b++) if ((paths[i]![b >>> 5]! >>> (b & 31)) & 1) cnt[group[i]!]![b]!++
-  const one = [new Uint32Array(words), new Uint32Array(words)], zero = [new Uint32Array(words), new Uint32Array(words)]
+  for (let i = 0; i < n; i++)
+    for (let b = 0; b < bits; b++) if ((paths[i]![b >>> 5]! >>> (b & 31)) & 1) cnt[group[i]!]![b]!++
+  const one = [new Uint32Array(words), new Uint32Array(words)],
+    zero = [new Uint32Array(words), new Uint32Array(words)]
   const masks = () => {
     for (const g of [0, 1]) {
-      one[g]!.fill(0); zero[g]!.fill(0)
+      one[g]!.fill(0)
+      zero[g]!.fill(0)
       for (let b = 0; b < bits; b++) {
         const c = cnt[g]![b]!
         if (c === 1) one[g]![b >>> 5]! |= 1 << (b & 31)
@@ -168,15 +206,21 @@ function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array):
         let delta = outI
         for (let w = 0; w < words; w++) {
           const both = pi[w]! & pj[w]!
-          delta += popcount(pj[w]! & zero[0]![w]!) - popcount(pj[w]! & one[1]![w]!) + popcount(both & one[0]![w]!) + popcount(both & one[1]![w]!)
+          delta +=
+            popcount(pj[w]! & zero[0]![w]!) -
+            popcount(pj[w]! & one[1]![w]!) +
+            popcount(both & one[0]![w]!) +
+            popcount(both & one[1]![w]!)
         }
         if (delta >= 0) continue
         for (let b = 0; b < bits; b++) {
-          const xi = (pi[b >>> 5]! >>> (b & 31)) & 1, xj = (pj[b >>> 5]! >>> (b & 31)) & 1
+          const xi = (pi[b >>> 5]! >>> (b & 31)) & 1,
+            xj = (pj[b >>> 5]! >>> (b & 31)) & 1
           cnt[0]![b]! += xj - xi
           cnt[1]![b]! += xi - xj
         }
-        group[i] = 1; group[j] = 0
+        group[i] = 1
+        group[j] = 0
         masks()
         improved = true
         break
@@ -186,12 +230,22 @@ function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array):
 }
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
-  if (source === "recorded" && !t.predicted) throw new InputError(traceName, "header", "columns.predicted", "scheduler=ts:paths=recorded needs route predictions recorded in the trace")
+  if (source === "recorded" && !t.predicted)
+    throw new InputError(
+      traceName,
+      "header",
+      "columns.predicted",
+      "scheduler=ts:paths=recorded needs route predictions recorded in the trace"
+    )
   const { layers: L, experts: E } = t.model
   const words = Math.ceil((L * E) / 32)
   const units = buildSteps(t, 2 * batch)
-  const offsets: number[] = [0], tokens: number[] = [], unitStart: number[] = [], cpuNs: number[] = []
-  let before = 0, after = 0
+  const offsets: number[] = [0],
+    tokens: number[] = [],
+    unitStart: number[] = [],
+    cpuNs: number[] = []
+  let before = 0,
+    after = 0
   const truth = new Uint32Array(words)
   for (let u = 0; u + 1 < units.offsets.length; u++) {
     unitStart.push(offsets.length - 1)
@@ -204,8 +258,12 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     }
     const started = performance.now()
     const paths = items.map((toks) => {
-      const p = new Uint32Array(words), one = new Uint32Array(words)
-      for (const tok of toks) { pathOf(t, tok, source, one); for (let w = 0; w < words; w++) p[w]! |= one[w]! }
+      const p = new Uint32Array(words),
+        one = new Uint32Array(words)
+      for (const tok of toks) {
+        pathOf(t, tok, source, one)
+        for (let w = 0; w < words; w++) p[w]! |= one[w]!
+      }
       return p
     })
     const group = balancedSplit(paths, words)
@@ -215,8 +273,19 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
       let total = 0
       for (const v of [0, 1]) {
         const m = items.map((_, i) => i).filter((i) => (g ? g[i] : i < Math.ceil(items.length / 2) ? 0 : 1) === v)
-        const ps = m.map((i) => { const p = new Uint32Array(words); for (const tok of items[i]!) { pathOf(t, tok, "oracle", truth); for (let w = 0; w < words; w++) p[w]! |= truth[w]! } return p })
-        total += activated(ps, ps.map((_, i) => i), words)
+        const ps = m.map((i) => {
+          const p = new Uint32Array(words)
+          for (const tok of items[i]!) {
+            pathOf(t, tok, "oracle", truth)
+            for (let w = 0; w < words; w++) p[w]! |= truth[w]!
+          }
+          return p
+        })
+        total += activated(
+          ps,
+          ps.map((_, i) => i),
+          words
+        )
       }
       return total
     }
@@ -230,7 +299,12 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     }
   }
   return {
-    offsets: Int32Array.from(offsets), tokens: Int32Array.from(tokens), unitStart: Int32Array.from(unitStart),
-    decisions: cpuNs.length, cpuNs, activatedBefore: before, activatedAfter: after
+    offsets: Int32Array.from(offsets),
+    tokens: Int32Array.from(tokens),
+    unitStart: Int32Array.from(unitStart),
+    decisions: cpuNs.length,
+    cpuNs,
+    activatedBefore: before,
+    activatedAfter: after
   }
 }

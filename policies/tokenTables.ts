@@ -20,16 +20,18 @@ export class TokenTables {
           const id = t.tokenId ? t.tokenId[ti]! : -1
           let row = id >= 0 ? tok.get(id) : undefined
           if (id >= 0 && !row) tok.set(id, (row = new Float64Array(L * E)))
-          for (let l = 0; l < L; l++) for (let k = 0; k < K; k++) {
-            const e = t.experts[(ti * L + l) * K + k]!
-            if (e === GAP) continue
-            pop[l * E + e]!++
-            if (row) row[l * E + e]!++
-          }
+          for (let l = 0; l < L; l++)
+            for (let k = 0; k < K; k++) {
+              const e = t.experts[(ti * L + l) * K + k]!
+              if (e === GAP) continue
+              pop[l * E + e]!++
+              if (row) row[l * E + e]!++
+            }
         }
       }
       // Stored normalized per layer: scoring adds them as probabilities.
-      for (const row of [...tok.values(), pop]) for (let l = 0; l < L; l++) normalizeInPlace(row.subarray(l * E, (l + 1) * E))
+      for (const row of [...tok.values(), pop])
+        for (let l = 0; l < L; l++) normalizeInPlace(row.subarray(l * E, (l + 1) * E))
       this.byToken.push(tok)
       this.popularity.push(pop)
     }
@@ -41,7 +43,10 @@ export class TokenTables {
     const row = id >= 0 ? this.byToken[fold]!.get(id) : undefined
     const base = layer * E
     if (row && wToken > 0) for (let e = 0; e < E; e++) scores[e]! += wToken * row[base + e]!
-    if (wPop > 0) { const pop = this.popularity[fold]!; for (let e = 0; e < E; e++) scores[e]! += wPop * pop[base + e]! }
+    if (wPop > 0) {
+      const pop = this.popularity[fold]!
+      for (let e = 0; e < E; e++) scores[e]! += wPop * pop[base + e]!
+    }
   }
 }
 

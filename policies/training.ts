@@ -9,7 +9,12 @@ import type { AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
 
 /** Steps [from, to) of a stream (and the trace its tokens index into). */
-export interface TrainingSlice { readonly stream: AccessStream; readonly trace: Trace; readonly from: number; readonly to: number }
+export interface TrainingSlice {
+  readonly stream: AccessStream
+  readonly trace: Trace
+  readonly from: number
+  readonly to: number
+}
 
 export interface Training {
   readonly description: string

@@ -9,7 +9,12 @@ import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorC
 export class TransitionTables {
   private readonly tables = new Map<string, Float64Array>()
   private readonly row: Float64Array
-  constructor(private readonly ctx: PredictorContext, readonly maxDistance = 4) { this.row = new Float64Array(ctx.stream.experts) }
+  constructor(
+    private readonly ctx: PredictorContext,
+    readonly maxDistance = 4
+  ) {
+    this.row = new Float64Array(ctx.stream.experts)
+  }
 
   table(fold: number, d: number): Float64Array {
     const id = `${fold}:${d}`
@@ -20,7 +25,8 @@ export class TransitionTables {
     for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
       for (let step = from; step < to; step++) {
         for (let l = 0; l + d < L; l++) {
-          const src = actualSet(s, step, l), dst = actualSet(s, step, l + d)
+          const src = actualSet(s, step, l),
+            dst = actualSet(s, step, l + d)
           for (let i = 0; i < src.length; i++) {
             const row = (l * E + src[i]!) * E
             for (let j = 0; j < dst.length; j++) t[row + dst[j]!]!++
@@ -39,7 +45,8 @@ export class TransitionTables {
       const { layers: L, experts: E } = this.ctx.stream
       p = new Float64Array(L * E)
       for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
-        for (let cell = from * L; cell < to * L; cell++) for (let i = s.offsets[cell]!; i < s.offsets[cell + 1]!; i++) p[(cell % L) * E + s.keys[i]!]!++
+        for (let cell = from * L; cell < to * L; cell++)
+          for (let i = s.offsets[cell]!; i < s.offsets[cell + 1]!; i++) p[(cell % L) * E + s.keys[i]!]!++
       }
       this.pops.set(fold, p)
     }

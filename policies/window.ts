@@ -9,14 +9,17 @@ export class Horizon {
   /** Flat index (step · L + layer) of the farthest layer already covered. */
   private covered = -1
   private readonly out: Uint16Array
-  constructor(experts: number) { this.out = new Uint16Array(experts) }
+  constructor(experts: number) {
+    this.out = new Uint16Array(experts)
+  }
 
   advance(host: PrefetchHost, step: number, layer: number, S: number): void {
     const L = host.stream.layers
     const flat = step * L + layer
     const last = Math.min(flat + S, host.stream.steps * L - 1)
     for (let f = Math.max(this.covered + 1, flat + 1); f <= last; f++) {
-      const s = Math.floor(f / L), m = f % L
+      const s = Math.floor(f / L),
+        m = f % L
       const n = host.predict(s, m, this.out)
       for (let i = 0; i < n; i++) host.prefetch(m, this.out[i]!, f)
     }

@@ -23,27 +23,42 @@ export function parseTolerance(spec: string | undefined): Tolerance {
   for (const part of (spec ?? "").split(",").filter(Boolean)) {
     const [k, v] = part.split("=")
     if (!(k! in CHECKED) || v === undefined || !Number.isFinite(Number(v)) || Number(v) < 0) {
-      throw new UsageError(`--tolerance wants metric=absolute,... with metrics ${Object.keys(CHECKED).join(", ")}; got '${part}'`)
+      throw new UsageError(
+        `--tolerance wants metric=absolute,... with metrics ${Object.keys(CHECKED).join(", ")}; got '${part}'`
+      )
     }
     tol[k as Metric] = Number(v)
   }
   return tol
 }
 
-export const cellKey = (c: Pick<Cell, "hardware" | "policyLabel" | "cacheLabel" | "batch"> & { trace: { id: string } }) =>
-  `${c.trace.id} | ${c.hardware} | ${c.policyLabel} | ${c.cacheLabel} | batch ${c.batch}`
+export const cellKey = (
+  c: Pick<Cell, "hardware" | "policyLabel" | "cacheLabel" | "batch"> & { trace: { id: string } }
+) => `${c.trace.id} | ${c.hardware} | ${c.policyLabel} | ${c.cacheLabel} | batch ${c.batch}`
 
 type Metrics = Record<Metric, number | null>
-interface Baseline { suite: string; version: string; cells: Record<string, Metrics> }
+interface Baseline {
+  suite: string
+  version: string
+  cells: Record<string, Metrics>
+}
 
-export interface CheckOutcome { regressions: number; lines: string[]; results: Map<string, Metrics> }
+export interface CheckOutcome {
+  regressions: number
+  lines: string[]
+  results: Map<string, Metrics>
+}
 
 export function runSuite(suiteFile: string): Map<string, Metrics> {
   const plan = planSweep(suiteFile)
   const out = new Map<string, Metrics>()
   for (const cell of plan.cells) {
     const r: CellResult = runCell(plan.name, cell)
-    out.set(cellKey(cell), { stall_fraction: r.stall_fraction, hit_rate: r.hit_rate, prefetch_precision: r.prefetch_precision })
+    out.set(cellKey(cell), {
+      stall_fraction: r.stall_fraction,
+      hit_rate: r.hit_rate,
+      prefetch_precision: r.prefetch_precision
+    })
   }
   return out
 }
@@ -56,27 +71,52 @@ export function check(suiteFile: string, baselineFile: string, tol: Tolerance, u
     writeFileAtomic(baselineFile, JSON.stringify({ suite: suiteFile, version: TOOL_VERSION, cells }, null, 1) + "\n")
     return { regressions: 0, lines: [`baseline rewritten: ${results.size} cells → ${baselineFile}`], results }
   }
-  if (!existsSync(baselineFile)) throw new InputError(baselineFile, "file", "path", "no baseline file; create one with --update")
+  if (!existsSync(baselineFile))
+    throw new InputError(baselineFile, "file", "path", "no baseline file; create one with --update")
   let base: Baseline
-  try { base = JSON.parse(readFileSync(baselineFile, "utf8")) } catch (e) { throw new InputError(baselineFile, "document", "(json)", (e as Error).message) }
+  try {
+    base = JSON.parse(readFileSync(baselineFile, "utf8"))
+  } catch (e) {
+    throw new InputError(baselineFile, "document", "(json)", (e as Error).message)
+  }
   const lines: string[] = []
-  let regressions = 0, improved = 0, missing = 0
+  let regressions = 0,
+    improved = 0,
+    missing = 0
   const fmt = (x: number | null) => (x === null ? "n/a" : (x * 100).toFixed(3) + "%")
   for (const [key, now] of results) {
     const was = base.cells[key]
-    if (!was) { lines.push(`NEW        ${key}: not in the baseline (run with --update to add it)`); continue }
+    if (!was) {
+      lines.push(`NEW        ${key}: not in the baseline (run with --update to add it)`)
+      continue
+    }
     for (const m of Object.keys(CHECKED) as Metric[]) {
-      const a = was[m], b = now[m]
+      const a = was[m],
+        b = now[m]
       if (a === b) continue
-      if (a === null || b === null) { regressions++; lines.push(`REGRESSION ${key}: ${m} ${fmt(a)} → ${fmt(b)}`); continue }
+      if (a === null || b === null) {
+        regressions++
+        lines.push(`REGRESSION ${key}: ${m} ${fmt(a)} → ${fmt(b)}`)
+        continue
+      }
       const worse = CHECKED[m] === "up" ? b - a : a - b
       if (Math.abs(b - a) < 1e-12) continue
-      if (worse > tol[m]) { regressions++; lines.push(`REGRESSION ${key}: ${m} ${fmt(a)} → ${fmt(b)} (tolerance ${fmt(tol[m])})`) }
-      else if (worse < 0) { improved++; lines.push(`improved   ${key}: ${m} ${fmt(a)} → ${fmt(b)}`) }
-      else lines.push(`within tol ${key}: ${m} ${fmt(a)} → ${fmt(b)}`)
+      if (worse > tol[m]) {
+        regressions++
+        lines.push(`REGRESSION ${key}: ${m} ${fmt(a)} → ${fmt(b)} (tolerance ${fmt(tol[m])})`)
+      } else if (worse < 0) {
+        improved++
+        lines.push(`improved   ${key}: ${m} ${fmt(a)} → ${fmt(b)}`)
+      } else lines.push(`within tol ${key}: ${m} ${fmt(a)} → ${fmt(b)}`)
     }
   }
-  for (const key of Object.keys(base.cells)) if (!results.has(key)) { missing++; lines.push(`MISSING    ${key}: in the baseline, not in this run (an optional trace is absent?)`) }
-  lines.push(`${results.size} cells checked against ${baselineFile}: ${regressions} regression(s), ${improved} improvement(s), ${missing} missing`)
+  for (const key of Object.keys(base.cells))
+    if (!results.has(key)) {
+      missing++
+      lines.push(`MISSING    ${key}: in the baseline, not in this run (an optional trace is absent?)`)
+    }
+  lines.push(
+    `${results.size} cells checked against ${baselineFile}: ${regressions} regression(s), ${improved} improvement(s), ${missing} missing`
+  )
   return { regressions, lines, results }
 }

@@ -13,62 +13,124 @@ import type { Summary } from "../workflows/validate.ts"
 export function readResults(files: string[]): CellResult[] {
   const out: CellResult[] = []
   for (const file of files) {
-    readFileSync(file, "utf8").split("\n").forEach((line, i) => {
-      if (line.trim() === "") return
-      let rec: Partial<CellResult>
-      try { rec = JSON.parse(line) } catch (e) { throw new InputError(file, `line ${i + 1}`, "(json)", (e as Error).message) }
-      if (rec.tool !== "expertflow") throw new InputError(file, `line ${i + 1}`, "tool", "not an ExpertFlow result record")
-      // Single `simulate --out` records lack the sweep fields: fill them from the record itself.
-      out.push({ sweep: "", cell_index: out.length, cell_id: "", policy_label: rec.policy!, cache_spec: `${rec.cache_slots} slots`, ...rec } as CellResult)
-    })
+    readFileSync(file, "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        if (line.trim() === "") return
+        let rec: Partial<CellResult>
+        try {
+          rec = JSON.parse(line)
+        } catch (e) {
+          throw new InputError(file, `line ${i + 1}`, "(json)", (e as Error).message)
+        }
+        if (rec.tool !== "expertflow")
+          throw new InputError(file, `line ${i + 1}`, "tool", "not an ExpertFlow result record")
+        // Single `simulate --out` records lack the sweep fields: fill them from the record itself.
+        out.push({
+          sweep: "",
+          cell_index: out.length,
+          cell_id: "",
+          policy_label: rec.policy!,
+          cache_spec: `${rec.cache_slots} slots`,
+          ...rec
+        } as CellResult)
+      })
   }
   return out
 }
 
-const esc = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+const esc = (s: unknown) =>
+  String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 const pct = (x: number | null) => (x === null ? "" : (x * 100).toFixed(2))
 
 /** Extra sections other commands add (e.g. validate's measured-vs-simulated table). */
-export interface Section { id: string; title: string; html: string }
+export interface Section {
+  id: string
+  title: string
+  html: string
+}
 
 /** The measured-against-simulated table of a validate folder. */
 export function validationSection(dir: string, s: Summary): Section {
   const ms = (ns: number) => (ns / 1e6).toFixed(3)
   const pctv = (x: number) => `${(x * 100).toFixed(2)}%`
-  const rows = s.configs.map((c) => `<tr><td>${esc(c.trace)}</td><td>${esc(c.policy)}</td><td>${c.slots}</td><td>${ms(c.measured_total_ns)}</td><td>${ms(c.simulated_total_ns)}</td><td>${pctv(c.total_error)}</td><td>${ms(c.measured_stall_ns)}</td><td>${ms(c.simulated_stall_ns)}</td><td>${pctv(c.stall_error_of_total)}</td></tr>`).join("\n")
+  const rows = s.configs
+    .map(
+      (c) =>
+        `<tr><td>${esc(c.trace)}</td><td>${esc(c.policy)}</td><td>${c.slots}</td><td>${ms(c.measured_total_ns)}</td><td>${ms(c.simulated_total_ns)}</td><td>${pctv(c.total_error)}</td><td>${ms(c.measured_stall_ns)}</td><td>${ms(c.simulated_stall_ns)}</td><td>${pctv(c.stall_error_of_total)}</td></tr>`
+    )
+    .join("\n")
   return {
-    id: `validation-${dir.replace(/[^A-Za-z0-9]+/g, "-")}`, title: `Measured on the GPU against simulated (${dir})`,
+    id: `validation-${dir.replace(/[^A-Za-z0-9]+/g, "-")}`,
+    title: `Measured on the GPU against simulated (${dir})`,
     html: `<table><thead><tr><th>trace</th><th>policy</th><th>slots</th><th>total measured ms</th><th>total simulated ms</th><th>error</th><th>stall measured ms</th><th>stall simulated ms</th><th>stall error (of total)</th></tr></thead><tbody>\n${rows}\n</tbody></table>
 <p>Total-time error median ${pctv(s.total_error_median)}, max ${pctv(s.total_error_max)}; stall error of total, median ${pctv(s.stall_error_of_total_median)} — ${s.within_bounds ? "within" : "outside"} the bounds (${pctv(s.bounds.total_error_median)}, ${pctv(s.bounds.total_error_max)}, ${pctv(s.bounds.stall_error_of_total_median)}).</p>`
   }
 }
 
-export async function renderReport(results: CellResult[], opts: { command: string; files: string[]; sections?: Section[] }): Promise<string> {
+export async function renderReport(
+  results: CellResult[],
+  opts: { command: string; files: string[]; sections?: Section[] }
+): Promise<string> {
   const figs = await charts(results)
   const columns: Array<[string, (r: CellResult) => string | number, boolean]> = [
-    ["sweep", (r) => r.sweep, false], ["trace", (r) => r.trace, false], ["model", (r) => r.model, false], ["hardware", (r) => r.hardware, false],
-    ["policy", (r) => r.policy_label, false], ["spec", (r) => r.policy, false], ["mode", (r) => r.mode, false], ["cache slots", (r) => r.cache_slots, true],
-    ["batch", (r) => r.batch_size, true], ["accesses", (r) => r.accesses, true], ["hit %", (r) => pct(r.hit_rate), true], ["late hits", (r) => r.late_hits, true],
-    ["misses", (r) => r.misses, true], ["stall %", (r) => pct(r.stall_fraction), true], ["stall s", (r) => (r.stall_ns / 1e9).toFixed(4), true],
-    ["total s", (r) => (r.total_ns / 1e9).toFixed(4), true], ["tokens/s", (r) => r.tokens_per_s, true], ["H2D GiB", (r) => (r.bytes_h2d / 2 ** 30).toFixed(3), true],
-    ["link %", (r) => pct(r.link_utilization), true], ["prefetch prec %", (r) => pct(r.prefetch_precision), true], ["prefetch recall %", (r) => pct(r.prefetch_recall), true],
-    ["pred. recall %", (r) => pct(r.prediction_recall), true], ["B_acc %", (r) => pct(r.b_acc), true]
+    ["sweep", (r) => r.sweep, false],
+    ["trace", (r) => r.trace, false],
+    ["model", (r) => r.model, false],
+    ["hardware", (r) => r.hardware, false],
+    ["policy", (r) => r.policy_label, false],
+    ["spec", (r) => r.policy, false],
+    ["mode", (r) => r.mode, false],
+    ["cache slots", (r) => r.cache_slots, true],
+    ["batch", (r) => r.batch_size, true],
+    ["accesses", (r) => r.accesses, true],
+    ["hit %", (r) => pct(r.hit_rate), true],
+    ["late hits", (r) => r.late_hits, true],
+    ["misses", (r) => r.misses, true],
+    ["stall %", (r) => pct(r.stall_fraction), true],
+    ["stall s", (r) => (r.stall_ns / 1e9).toFixed(4), true],
+    ["total s", (r) => (r.total_ns / 1e9).toFixed(4), true],
+    ["tokens/s", (r) => r.tokens_per_s, true],
+    ["H2D GiB", (r) => (r.bytes_h2d / 2 ** 30).toFixed(3), true],
+    ["link %", (r) => pct(r.link_utilization), true],
+    ["prefetch prec %", (r) => pct(r.prefetch_precision), true],
+    ["prefetch recall %", (r) => pct(r.prefetch_recall), true],
+    ["pred. recall %", (r) => pct(r.prediction_recall), true],
+    ["B_acc %", (r) => pct(r.b_acc), true]
   ]
   const table = `<table id="metrics"><thead><tr>${columns.map(([h, , num], i) => `<th data-col="${i}" data-num="${num ? 1 : 0}">${esc(h)}</th>`).join("")}</tr></thead><tbody>\n${results
-    .map((r) => `<tr>${columns.map(([, f]) => `<td>${esc(f(r))}</td>`).join("")}</tr>`).join("\n")}\n</tbody></table>`
+    .map((r) => `<tr>${columns.map(([, f]) => `<td>${esc(f(r))}</td>`).join("")}</tr>`)
+    .join("\n")}\n</tbody></table>`
   const uniq = (f: (r: CellResult) => string) => [...new Set(results.map(f))].sort()
   const provenance = `<dl>
 <dt>command</dt><dd><code>${esc(opts.command)}</code></dd>
 <dt>results files</dt><dd>${opts.files.map((f) => `<code>${esc(f)}</code>`).join(", ")}</dd>
-<dt>sweeps</dt><dd>${esc(uniq((r) => r.sweep).filter(Boolean).join(", ") || "(single runs)")}</dd>
+<dt>sweeps</dt><dd>${esc(
+    uniq((r) => r.sweep)
+      .filter(Boolean)
+      .join(", ") || "(single runs)"
+  )}</dd>
 <dt>tool versions</dt><dd>${esc(uniq((r) => r.version).join(", "))} (report: ${esc(TOOL_VERSION)})</dd>
 <dt>traces</dt><dd>${esc(uniq((r) => `${r.trace} (${r.model})`).join("; "))}</dd>
 <dt>hardware profiles</dt><dd>${esc(uniq((r) => r.hardware).join(", "))}</dd>
-<dt>policy specs</dt><dd>${uniq((r) => `${r.policy_label} = ${r.policy}`).map((s) => `<code>${esc(s)}</code>`).join("<br>")}</dd>
-<dt>predictor training</dt><dd>${esc(uniq((r) => r.predictor_training ?? "").filter(Boolean).join("; ") || "none")}</dd>
+<dt>policy specs</dt><dd>${uniq((r) => `${r.policy_label} = ${r.policy}`)
+    .map((s) => `<code>${esc(s)}</code>`)
+    .join("<br>")}</dd>
+<dt>predictor training</dt><dd>${esc(
+    uniq((r) => r.predictor_training ?? "")
+      .filter(Boolean)
+      .join("; ") || "none"
+  )}</dd>
 </dl>`
-  const figures = figs.map((f) => `<figure id="${f.id}" data-marks="${f.marks}" data-mark-selector="${esc(f.markSelector)}"><h2>${esc(f.title)}</h2>${f.svg}<figcaption>${esc(f.caption)}</figcaption></figure>`).join("\n")
-  const extra = (opts.sections ?? []).map((s) => `<section id="${s.id}"><h2>${esc(s.title)}</h2>${s.html}</section>`).join("\n")
+  const figures = figs
+    .map(
+      (f) =>
+        `<figure id="${f.id}" data-marks="${f.marks}" data-mark-selector="${esc(f.markSelector)}"><h2>${esc(f.title)}</h2>${f.svg}<figcaption>${esc(f.caption)}</figcaption></figure>`
+    )
+    .join("\n")
+  const extra = (opts.sections ?? [])
+    .map((s) => `<section id="${s.id}"><h2>${esc(s.title)}</h2>${s.html}</section>`)
+    .join("\n")
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ExpertFlow report</title>
 <style>

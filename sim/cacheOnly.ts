@@ -15,7 +15,10 @@ export interface CacheOnlyCounts {
 }
 
 export function replayCacheOnly(
-  a: AccessStream, g: CacheGeometry, policy: EvictionPolicy, nextUse: Int32Array | null
+  a: AccessStream,
+  g: CacheGeometry,
+  policy: EvictionPolicy,
+  nextUse: Int32Array | null
 ): CacheOnlyCounts {
   const { layers: L, experts: E, keys, offsets } = a
   const resident = new Uint8Array(L * E)
@@ -23,7 +26,10 @@ export function replayCacheOnly(
   const used = new Int32Array(g.capacities.length)
   const layerHits = new Float64Array(L)
   const layerAccesses = new Float64Array(L)
-  let hits = 0, misses = 0, occupied = 0, peak = 0
+  let hits = 0,
+    misses = 0,
+    occupied = 0,
+    peak = 0
   const cells = a.steps * L
   for (let cell = 0; cell < cells; cell++) {
     const l = cell % L

@@ -7,8 +7,23 @@
 export type Command =
   | { readonly kind: "layer"; readonly t: number; readonly flat: number; readonly tokens: number }
   /** `after`: index (in `commands`) of the compute command that had finished when the copy was issued (−1: before any). */
-  | { readonly kind: "copy"; readonly t: number; readonly key: number; readonly slot: number; readonly demand: boolean; readonly after: number; readonly engine: number }
-  | { readonly kind: "ffn"; readonly t: number; readonly key: number; readonly slot: number; readonly tokens: number; readonly flat: number }
+  | {
+      readonly kind: "copy"
+      readonly t: number
+      readonly key: number
+      readonly slot: number
+      readonly demand: boolean
+      readonly after: number
+      readonly engine: number
+    }
+  | {
+      readonly kind: "ffn"
+      readonly t: number
+      readonly key: number
+      readonly slot: number
+      readonly tokens: number
+      readonly flat: number
+    }
 
 export interface CommandLog {
   readonly commands: Command[]
@@ -18,4 +33,7 @@ export interface CommandLog {
 
 /** Commands in simulated start order; ties keep recording order (a stable sort). */
 export const inTimeOrder = (log: CommandLog): Command[] =>
-  log.commands.map((c, i) => [c, i] as const).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map(([c]) => c)
+  log.commands
+    .map((c, i) => [c, i] as const)
+    .sort((a, b) => a[0].t - b[0].t || a[1] - b[1])
+    .map(([c]) => c)

@@ -9,17 +9,25 @@ export interface TransferSink {
   onStart(key: number, start: number, end: number, engine: number, demand: boolean): void
 }
 
-const NONE = 0, DEMAND = 1, PREFETCH = 2
+const NONE = 0,
+  DEMAND = 1,
+  PREFETCH = 2
 
 class Fifo {
   keys: number[] = []
   seqs: number[] = []
   ready: number[] = []
   head = 0
-  push(key: number, seq: number, ready: number): void { this.keys.push(key); this.seqs.push(seq); this.ready.push(ready) }
+  push(key: number, seq: number, ready: number): void {
+    this.keys.push(key)
+    this.seqs.push(seq)
+    this.ready.push(ready)
+  }
   compact(): void {
     if (this.head > 1024 && this.head * 2 > this.keys.length) {
-      this.keys = this.keys.slice(this.head); this.seqs = this.seqs.slice(this.head); this.ready = this.ready.slice(this.head)
+      this.keys = this.keys.slice(this.head)
+      this.seqs = this.seqs.slice(this.head)
+      this.ready = this.ready.slice(this.head)
       this.head = 0
     }
   }
@@ -34,7 +42,12 @@ export class CopyQueue {
   private readonly seq: Int32Array
   private nextSeq = 1
 
-  constructor(numKeys: number, engines: number, private readonly durNs: number, private readonly sink: TransferSink) {
+  constructor(
+    numKeys: number,
+    engines: number,
+    private readonly durNs: number,
+    private readonly sink: TransferSink
+  ) {
     this.free = new Float64Array(engines)
     this.where = new Uint8Array(numKeys)
     this.seq = new Int32Array(numKeys)
@@ -53,7 +66,9 @@ export class CopyQueue {
   }
 
   /** Drop a queued (not started) transfer. */
-  cancel(key: number): void { this.where[key] = NONE }
+  cancel(key: number): void {
+    this.where[key] = NONE
+  }
 
   /** The most recently queued prefetch whose key passes `ok`, or -1. */
   newestPrefetch(ok: (key: number) => boolean): number {
@@ -67,7 +82,9 @@ export class CopyQueue {
 
   /** Commit every start that happens strictly before t. */
   advanceTo(t: number): void {
-    while (this.startNext(t)) { /* keep starting */ }
+    while (this.startNext(t)) {
+      /* keep starting */
+    }
   }
 
   /** Start transfers in queue order until `key` has started (the caller is blocked waiting on it). */

@@ -26,7 +26,10 @@ import type { TimingModel } from "./timing.ts"
 import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_HOST, TRACK_STALL } from "./timeline.ts"
 import type { CommandLog } from "./commandLog.ts"
 
-const ABSENT = 0, QUEUED = 1, INFLIGHT = 2, RESIDENT = 3
+const ABSENT = 0,
+  QUEUED = 1,
+  INFLIGHT = 2,
+  RESIDENT = 3
 
 export type ExpertOrder = "as-listed" | "resident-first"
 
@@ -47,7 +50,11 @@ export interface TimedInputs {
    * Static pinning: from step `step` on, `keys` are pinned. Pinned experts are loaded with the
    * model (at step 0, or when the deployment is re-pinned), so those loads cost no run time.
    */
-  readonly pins?: ReadonlyArray<{ readonly step: number; readonly keys: ReadonlyArray<number>; readonly mask: Uint8Array }>
+  readonly pins?: ReadonlyArray<{
+    readonly step: number
+    readonly keys: ReadonlyArray<number>
+    readonly mask: Uint8Array
+  }>
   /** When given, every decision is also recorded as commands for a hardware executor. */
   readonly commands?: CommandLog
 }
@@ -112,17 +119,38 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   /** Index of the last compute command recorded (issue decisions happen after it ends). */
   let lastCompute = -1
   const c: TimedCounts = {
-    accesses: a.accesses, hits: 0, lateHits: 0, misses: 0,
-    layerHits: new Float64Array(L), layerAccesses: new Float64Array(L),
-    totalNs: 0, computeNs: 0, stallNs: 0, hostNs: 0, stallEvents: 0, transfers: 0, demandLoads: 0, linkBusyNs: 0,
-    prefetchIssued: 0, prefetchUsed: 0, prefetchWasted: 0, prefetchDropped: 0,
-    predictions: 0, predictedTotal: 0, predictedCorrect: 0, actualTotal: 0, bAccSum: 0, peakSlots: 0,
+    accesses: a.accesses,
+    hits: 0,
+    lateHits: 0,
+    misses: 0,
+    layerHits: new Float64Array(L),
+    layerAccesses: new Float64Array(L),
+    totalNs: 0,
+    computeNs: 0,
+    stallNs: 0,
+    hostNs: 0,
+    stallEvents: 0,
+    transfers: 0,
+    demandLoads: 0,
+    linkBusyNs: 0,
+    prefetchIssued: 0,
+    prefetchUsed: 0,
+    prefetchWasted: 0,
+    prefetchDropped: 0,
+    predictions: 0,
+    predictedTotal: 0,
+    predictedCorrect: 0,
+    actualTotal: 0,
+    bAccSum: 0,
+    peakSlots: 0,
     traced: new Map()
   }
   let occupied = 0
   let t = 0
   let cursor = 0
-  let curStep = 0, curLayer = 0, layersDone = 0
+  let curStep = 0,
+    curLayer = 0,
+    layersDone = 0
   const groupOf = (key: number) => g.groupOfLayer[(key / E) | 0]!
   const label = (key: number) => `L${(key / E) | 0} E${key % E}`
 
@@ -131,7 +159,8 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       state[key] = INFLIGHT
       arrival[key] = end
       inflight.push(key)
-      if (log) log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
+      if (log)
+        log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
       c.transfers++
       c.linkBusyNs += end - start
       if (tl) tl.add(TRACK_COPY0 + engine, `H2D ${label(key)}`, demand ? "demand" : "prefetch", start, end)
@@ -159,7 +188,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     if (state[key] === QUEUED) queue.cancel(key)
     state[key] = ABSENT
     blocked[key] = 0
-    if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchWasted++ }
+    if (unusedPrefetch[key]) {
+      unusedPrefetch[key] = 0
+      c.prefetchWasted++
+    }
     if (tl) tl.instant(`evict ${label(key)}`, "evict", t)
   }
 
@@ -171,10 +203,16 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       return t
     }
     const v = policy.victim(group, blocked, demand)
-    if (v >= 0 && (demand || !policy.needsFuture || nextUseOfKey[v]! > nextUseOfKey[key]!)) { drop(v, group); return t }
+    if (v >= 0 && (demand || !policy.needsFuture || nextUseOfKey[v]! > nextUseOfKey[key]!)) {
+      drop(v, group)
+      return t
+    }
     if (!demand) return -1
     const q = queue.newestPrefetch((k) => groupOf(k) === group)
-    if (q >= 0) { drop(q, group); return t }
+    if (q >= 0) {
+      drop(q, group)
+      return t
+    }
     let w = -1
     for (const k of inflight) {
       if (state[k] === INFLIGHT && pinned[k] === 0 && groupOf(k) === group && (w < 0 || arrival[k] < arrival[w]!)) w = k
@@ -244,14 +282,19 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       if (policy.onPredicted) policy.onPredicted(key, targetFlat)
       if (state[key] !== ABSENT) return false
       const group = g.groupOfLayer[layer]!
-      if (acquire(key, group, false) < 0) { c.prefetchDropped++; return false }
+      if (acquire(key, group, false) < 0) {
+        c.prefetchDropped++
+        return false
+      }
       load(key, group, t, false)
       unusedPrefetch[key] = 1
       predictedFor[key] = targetFlat
       c.prefetchIssued++
       return true
     },
-    cached(layer, expert) { return state[layer * E + expert] !== ABSENT },
+    cached(layer, expert) {
+      return state[layer * E + expert] !== ABSENT
+    },
     observedLayerNs() {
       return layersDone > 0 ? (c.computeNs + c.hostNs) / layersDone : timing.layerNs(1) + timing.expertNs(1)
     },
@@ -281,16 +324,24 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     }
     curStep = s
     curLayer = 0
-    if (inp.pins) { queue.advanceTo(t); land(t); pinAt(s) }
+    if (inp.pins) {
+      queue.advanceTo(t)
+      land(t)
+      pinAt(s)
+    }
     if (pf && pf.onStepStart) pf.onStepStart(host, s)
     for (let l = 0; l < L; l++) {
       curLayer = l
       const flat = s * L + l
-      const i0 = offsets[flat]!, i1 = offsets[flat + 1]!
+      const i0 = offsets[flat]!,
+        i1 = offsets[flat + 1]!
       const base = l * E
       const group = g.groupOfLayer[l]!
       if (tl) tl.add(TRACK_COMPUTE, `L${l} attention+router`, "non-expert", t, t + layerNs)
-      if (log) { lastCompute = log.commands.length; log.commands.push({ kind: "layer", t, flat, tokens }) }
+      if (log) {
+        lastCompute = log.commands.length
+        log.commands.push({ kind: "layer", t, flat, tokens })
+      }
       t += layerNs
       c.computeNs += layerNs
       queue.advanceTo(t)
@@ -315,13 +366,21 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           policy.touch(key, group, i, nu)
           if (st === QUEUED) queue.promote(key, t)
         }
-        if (unusedPrefetch[key]) { unusedPrefetch[key] = 0; c.prefetchUsed++; predictedFor[key] = -1 }
+        if (unusedPrefetch[key]) {
+          unusedPrefetch[key] = 0
+          c.prefetchUsed++
+          predictedFor[key] = -1
+        }
         pinned[key] = 1
         blocked[key] = 1
       }
       // Run-time correction: experts predicted for this layer that it does not need are demoted.
       if (policy.onUnwanted) {
-        for (let e = 0; e < E; e++) if (predictedFor[base + e] === flat) { predictedFor[base + e] = -1; policy.onUnwanted(base + e) }
+        for (let e = 0; e < E; e++)
+          if (predictedFor[base + e] === flat) {
+            predictedFor[base + e] = -1
+            policy.onUnwanted(base + e)
+          }
       }
       c.hits += h
       c.layerHits[l]! += h
@@ -352,17 +411,28 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         }
         const tokensHere = counts === null ? 1 : counts[i]!
         const ns = timing.expertNs(tokensHere)
-        if (log) { lastCompute = log.commands.length; log.commands.push({ kind: "ffn", t, key, slot: slotOf[key]!, tokens: tokensHere, flat }) }
+        if (log) {
+          lastCompute = log.commands.length
+          log.commands.push({ kind: "ffn", t, key, slot: slotOf[key]!, tokens: tokensHere, flat })
+        }
         if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", t, t + ns, { tokens: tokensHere })
         t += ns
         c.computeNs += ns
         pinned[key] = 0
         blocked[key] = 0
         if (policy.onDone) policy.onDone(key)
-        if (pf && pf.onExpertDone) { queue.advanceTo(t); land(t); pf.onExpertDone(host, s, l, keys[i]!) }
+        if (pf && pf.onExpertDone) {
+          queue.advanceTo(t)
+          land(t)
+          pf.onExpertDone(host, s, l, keys[i]!)
+        }
       }
       layersDone++
-      if (pf && pf.onLayerEnd) { queue.advanceTo(t); land(t); pf.onLayerEnd(host, s, l) }
+      if (pf && pf.onLayerEnd) {
+        queue.advanceTo(t)
+        land(t)
+        pf.onLayerEnd(host, s, l)
+      }
     }
   }
   c.totalNs = t

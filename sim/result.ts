@@ -60,7 +60,21 @@ export type PolicyDetail = Record<string, unknown> & {
 }
 
 /** The inputs that identify a run. */
-export type RunIdentity = Pick<ResultRecord, "tool" | "version" | "trace" | "model" | "hardware" | "policy" | "mode" | "seed" | "batch_size" | "cache_slots" | "cache_layout" | "expert_bytes">
+export type RunIdentity = Pick<
+  ResultRecord,
+  | "tool"
+  | "version"
+  | "trace"
+  | "model"
+  | "hardware"
+  | "policy"
+  | "mode"
+  | "seed"
+  | "batch_size"
+  | "cache_slots"
+  | "cache_layout"
+  | "expert_bytes"
+>
 
 /** Fractions are rounded to 1e-9 so the JSON stays readable; counts and ns are exact integers. */
 export const frac = (num: number, den: number): number | null => (den > 0 ? Math.round((num / den) * 1e9) / 1e9 : null)
@@ -70,20 +84,36 @@ export function formatTable(r: ResultRecord): string {
   const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(2)}%`)
   const ms = (ns: number) => `${(ns / 1e6).toFixed(3)} ms`
   const rows: Array<[string, string]> = [
-    ["trace", r.trace], ["model / hardware", `${r.model} / ${r.hardware}`], ["policy", r.policy],
+    ["trace", r.trace],
+    ["model / hardware", `${r.model} / ${r.hardware}`],
+    ["policy", r.policy],
     ["mode", `${r.mode}, batch ${r.batch_size}, ${r.cache_slots} slots (${r.cache_layout})`],
-    ["steps / tokens", `${r.steps} / ${r.tokens}` + (r.unknown_token_layers ? ` (${r.unknown_token_layers} unknown token-layers skipped)` : "")],
+    [
+      "steps / tokens",
+      `${r.steps} / ${r.tokens}` +
+        (r.unknown_token_layers ? ` (${r.unknown_token_layers} unknown token-layers skipped)` : "")
+    ],
     ["accesses", String(r.accesses)],
     ["hits / late / misses", `${r.hits} / ${r.late_hits} / ${r.misses}  (hit rate ${pct(r.hit_rate)})`]
   ]
   if (r.mode === "timed") {
     rows.push(
-      ["total time", ms(r.total_ns)], ["compute", ms(r.compute_ns)],
+      ["total time", ms(r.total_ns)],
+      ["compute", ms(r.compute_ns)],
       ["stall", `${ms(r.stall_ns)} (${pct(r.stall_fraction)} of total)`],
-      ["H2D", `${(r.bytes_h2d / 2 ** 30).toFixed(2)} GiB in ${r.transfers_h2d} transfers, link ${pct(r.link_utilization)} busy`],
+      [
+        "H2D",
+        `${(r.bytes_h2d / 2 ** 30).toFixed(2)} GiB in ${r.transfers_h2d} transfers, link ${pct(r.link_utilization)} busy`
+      ],
       ["throughput", `${r.tokens_per_s.toFixed(1)} tokens/s`],
-      ["prefetch", `${r.prefetches_issued} issued, ${r.prefetches_used} used, ${r.prefetches_wasted} wasted (precision ${pct(r.prefetch_precision)}, recall ${pct(r.prefetch_recall)})`],
-      ["prediction", `precision ${pct(r.prediction_precision)}, recall ${pct(r.prediction_recall)}, B_acc ${pct(r.b_acc)}`]
+      [
+        "prefetch",
+        `${r.prefetches_issued} issued, ${r.prefetches_used} used, ${r.prefetches_wasted} wasted (precision ${pct(r.prefetch_precision)}, recall ${pct(r.prefetch_recall)})`
+      ],
+      [
+        "prediction",
+        `precision ${pct(r.prediction_precision)}, recall ${pct(r.prediction_recall)}, B_acc ${pct(r.b_acc)}`
+      ]
     )
   }
   const w = Math.max(...rows.map(([k]) => k.length))

@@ -22,7 +22,10 @@ export function interpolate(xs: readonly number[], ys: readonly number[], x: num
   if (xs.length === 1) return ys[0]!
   let i = 1
   while (i < xs.length - 1 && xs[i]! < x) i++
-  const x0 = xs[i - 1]!, x1 = xs[i]!, y0 = ys[i - 1]!, y1 = ys[i]!
+  const x0 = xs[i - 1]!,
+    x1 = xs[i]!,
+    y0 = ys[i - 1]!,
+    y1 = ys[i]!
   return Math.max(0, y0 + ((y1 - y0) * (x - x0)) / (x1 - x0))
 }
 
@@ -34,7 +37,13 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
   const eBytes = expertBytes(model)
   const eParams = expertParams(model)
   const transferNs = hw.h2dTable
-    ? ceil(interpolate(hw.h2dTable.map((r) => r.bytes), hw.h2dTable.map((r) => r.ns), eBytes))
+    ? ceil(
+        interpolate(
+          hw.h2dTable.map((r) => r.bytes),
+          hw.h2dTable.map((r) => r.ns),
+          eBytes
+        )
+      )
     : hw.h2dLatencyNs + ceil(eBytes / hw.h2dBandwidthGBps)
   const ffnTable = hw.expertFfnTable
   const layerTable = hw.nonExpertTable
@@ -45,7 +54,13 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
     let v = cache.get(tokens)
     if (v === undefined) {
       v = ffnTable
-        ? ceil(interpolate(ffnTable.map((r) => r.tokens), ffnTable.map((r) => r.ns), tokens))
+        ? ceil(
+            interpolate(
+              ffnTable.map((r) => r.tokens),
+              ffnTable.map((r) => r.ns),
+              tokens
+            )
+          )
         : ceil(rooflineNs(eBytes, eParams, tokens, hw) + hw.expertLaunchNs)
       cache.set(tokens, v)
     }
@@ -57,7 +72,13 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
     if (v === undefined) {
       const shared = sharedParams > 0 ? rooflineNs(sharedParams * model.bytesPerParam, sharedParams, tokens, hw) : 0
       v = layerTable
-        ? ceil(interpolate(layerTable.map((r) => r.tokens), layerTable.map((r) => r.ns), tokens) + shared)
+        ? ceil(
+            interpolate(
+              layerTable.map((r) => r.tokens),
+              layerTable.map((r) => r.ns),
+              tokens
+            ) + shared
+          )
         : ceil(rooflineNs(neParams * model.bytesPerParam, neParams, tokens, hw) + shared + hw.nonExpertLaunchNs)
       layerCache.set(tokens, v)
     }

@@ -6,8 +6,10 @@ import * as esbuild from "esbuild"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 
 describe("the bundle cache (CLI and sweep workers)", () => {
-  const src = mkdtempSync(join(tmpdir(), "ef-bundle-src-")), cache = join(src, "cache")
-  const entry = join(src, "entry.ts"), dep = join(src, "dep.ts")
+  const src = mkdtempSync(join(tmpdir(), "ef-bundle-src-")),
+    cache = join(src, "cache")
+  const entry = join(src, "entry.ts"),
+    dep = join(src, "dep.ts")
   writeFileSync(entry, `import { answer } from "./dep.ts"\nexport const value = answer * 2\n`)
   writeFileSync(dep, `export const answer = 21\n`)
 
@@ -31,7 +33,7 @@ describe("the bundle cache (CLI and sweep workers)", () => {
     const bundle = cachedBundle(esbuild, join(packageRoot, "workflows", "workerBundle.ts"))
     expect(bundle.startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
     try {
-      const { workerEntry } = await import(bundle) as { workerEntry: () => Promise<string> }
+      const { workerEntry } = (await import(bundle)) as { workerEntry: () => Promise<string> }
       expect(await workerEntry()).toMatch(/\/sweepWorker-[0-9a-f]{16}\.mjs$/)
       expect((await workerEntry()).startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
     } finally {

@@ -12,16 +12,35 @@ const dir = mkdtempSync(join(tmpdir(), "ef-eft-"))
 
 describe("canonical .eft format", () => {
   it("round-trips every column, optional ones included", () => {
-    const t = generateZipfTrace({ model: { name: "m", layers: 3, experts: 16, topK: 2 }, tokens: 50, requests: 3, skew: 1, seed: 7 })
+    const t = generateZipfTrace({
+      model: { name: "m", layers: 3, experts: 16, topK: 2 },
+      tokens: 50,
+      requests: 3,
+      skew: 1,
+      seed: 7
+    })
     const withOptional = {
-      ...t, phase: Uint8Array.from({ length: 50 }, (_, i) => (i % 10 < 2 ? 1 : 0)), tokenId: Int32Array.from({ length: 50 }, (_, i) => 1000 + i),
+      ...t,
+      phase: Uint8Array.from({ length: 50 }, (_, i) => (i % 10 < 2 ? 1 : 0)),
+      tokenId: Int32Array.from({ length: 50 }, (_, i) => 1000 + i),
       routerProbs: Float32Array.from({ length: 50 * 3 * 16 }, (_, i) => (i % 16) / 120),
-      lookaheadDepth: 2, lookahead: Uint16Array.from({ length: 50 * 3 * 2 * 2 }, (_, i) => i % 16)
+      lookaheadDepth: 2,
+      lookahead: Uint16Array.from({ length: 50 * 3 * 2 * 2 }, (_, i) => i % 16)
     }
     const p = join(dir, "rt.eft")
     writeTrace(p, withOptional)
     const back = readTrace(p)
-    for (const k of ["request", "position", "phase", "tokenId", "present", "experts", "weights", "routerProbs", "lookahead"] as const) {
+    for (const k of [
+      "request",
+      "position",
+      "phase",
+      "tokenId",
+      "present",
+      "experts",
+      "weights",
+      "routerProbs",
+      "lookahead"
+    ] as const) {
       expect(Array.from(back[k] as ArrayLike<number>)).toEqual(Array.from(withOptional[k] as ArrayLike<number>))
     }
     expect(back.model).toEqual(t.model)
@@ -30,7 +49,8 @@ describe("canonical .eft format", () => {
   })
 
   it("the generator is deterministic: same seed, same bytes", () => {
-    const a = join(dir, "a.eft"), b = join(dir, "b.eft")
+    const a = join(dir, "a.eft"),
+      b = join(dir, "b.eft")
     const p = { model: { name: "m", layers: 4, experts: 32, topK: 4 }, tokens: 200, requests: 4, skew: 0.9, seed: 3 }
     writeTrace(a, generateZipfTrace(p))
     writeTrace(b, generateZipfTrace(p))
@@ -39,7 +59,16 @@ describe("canonical .eft format", () => {
 
   it("rejects a truncated file, naming the column", () => {
     const p = join(dir, "trunc.eft")
-    writeTrace(p, generateZipfTrace({ model: { name: "m", layers: 2, experts: 8, topK: 2 }, tokens: 20, requests: 1, skew: 1, seed: 1 }))
+    writeTrace(
+      p,
+      generateZipfTrace({
+        model: { name: "m", layers: 2, experts: 8, topK: 2 },
+        tokens: 20,
+        requests: 1,
+        skew: 1,
+        seed: 1
+      })
+    )
     const bytes = readFileSync(p)
     writeFileSync(p, bytes.subarray(0, bytes.length - 40))
     expect(() => readTrace(p)).toThrow(/column weights: field 'data': file truncated/)
@@ -47,18 +76,40 @@ describe("canonical .eft format", () => {
 
   it("rejects a corrupt file by checksum", () => {
     const p = join(dir, "corrupt.eft")
-    writeTrace(p, generateZipfTrace({ model: { name: "m", layers: 2, experts: 8, topK: 2 }, tokens: 20, requests: 1, skew: 1, seed: 1 }))
+    writeTrace(
+      p,
+      generateZipfTrace({
+        model: { name: "m", layers: 2, experts: 8, topK: 2 },
+        tokens: 20,
+        requests: 1,
+        skew: 1,
+        seed: 1
+      })
+    )
     const bytes = Buffer.from(readFileSync(p))
     bytes[bytes.length - 100] ^= 0xff
     writeFileSync(p, bytes)
     let err: unknown
-    try { readTrace(p) } catch (e) { err = e }
+    try {
+      readTrace(p)
+    } catch (e) {
+      err = e
+    }
     expect(err).toBeInstanceOf(InputError)
     expect((err as InputError).field).toBe("crc32")
   })
 
   it("exports libCacheSim CSV in request → token → layer → expert order, skipping gaps", () => {
-    const t = tinyTrace([[[1, 0], [2, 3]], [[3, 2], null]], 4)
+    const t = tinyTrace(
+      [
+        [
+          [1, 0],
+          [2, 3]
+        ],
+        [[3, 2], null]
+      ],
+      4
+    )
     expect(toLibCacheSimCsv(t).join("")).toBe("time,obj_id,obj_size\n0,1,1\n1,0,1\n2,6,1\n3,7,1\n4,3,1\n5,2,1\n")
   })
 })

@@ -19,26 +19,39 @@ describe("the generator, fitted to the real Mixtral trace", () => {
   it("matches the unified-cache LRU miss-ratio curve within 3 points at 16 to 256 slots, and reuse within 2", () => {
     const syn = generateTrace(params, { tokens: real.tokens, requests: 2, seed: 1 })
     const c = compareTraces(real, syn)
-    console.log("slots   real    generated\n" + c.sizes.map((s, i) => `${String(s).padStart(5)}  ${(c.a.mrc[i]! * 100).toFixed(1).padStart(5)}%  ${(c.b.mrc[i]! * 100).toFixed(1).padStart(5)}%`).join("\n") +
-      `\nmean previous-token reuse: real ${(c.a.mean_reuse! * 100).toFixed(1)}%, generated ${(c.b.mean_reuse! * 100).toFixed(1)}%`)
+    console.log(
+      "slots   real    generated\n" +
+        c.sizes
+          .map(
+            (s, i) =>
+              `${String(s).padStart(5)}  ${(c.a.mrc[i]! * 100).toFixed(1).padStart(5)}%  ${(c.b.mrc[i]! * 100).toFixed(1).padStart(5)}%`
+          )
+          .join("\n") +
+        `\nmean previous-token reuse: real ${(c.a.mean_reuse! * 100).toFixed(1)}%, generated ${(c.b.mean_reuse! * 100).toFixed(1)}%`
+    )
     c.sizes.forEach((_, i) => expect(Math.abs(c.a.mrc[i]! - c.b.mrc[i]!)).toBeLessThanOrEqual(0.03))
     expect(Math.abs(c.a.mean_reuse! - c.b.mean_reuse!)).toBeLessThanOrEqual(0.02)
   })
 })
 
 describe("the generator, calibrated to the OLMoE routing aggregates", () => {
-  const summary = JSON.parse(readFileSync(join(repoRoot, "..", "shared", "traces", "routing-aggregates", "summary.json"), "utf8"))
+  const summary = JSON.parse(
+    readFileSync(join(repoRoot, "..", "shared", "traces", "routing-aggregates", "summary.json"), "utf8")
+  )
   const base = loadGeneratorParams("olmoe-1b-7b")
-  it.each(base.domains.map((d, i) => [d.name, i] as const))("%s: top-10%% share and popularity entropy within 10%% on layers 0, 7, 15", (domain, di) => {
-    const p = { ...base, domains: base.domains.map((d, i) => ({ ...d, weight: i === di ? 1 : 0 })) }
-    const s = traceStats(generateTrace(p, { tokens: 4000, requests: 8, seed: 5 }))
-    for (const l of [0, 7, 15]) {
-      const want = summary.per_domain.olmoe[domain].layers[String(l)].topk
-      const got = s.per_layer[l]!
-      expect(Math.abs(got.top10_share - want.top10pct_share) / want.top10pct_share).toBeLessThanOrEqual(0.1)
-      expect(Math.abs(got.entropy - want.norm_entropy) / want.norm_entropy).toBeLessThanOrEqual(0.1)
+  it.each(base.domains.map((d, i) => [d.name, i] as const))(
+    "%s: top-10%% share and popularity entropy within 10%% on layers 0, 7, 15",
+    (domain, di) => {
+      const p = { ...base, domains: base.domains.map((d, i) => ({ ...d, weight: i === di ? 1 : 0 })) }
+      const s = traceStats(generateTrace(p, { tokens: 4000, requests: 8, seed: 5 }))
+      for (const l of [0, 7, 15]) {
+        const want = summary.per_domain.olmoe[domain].layers[String(l)].topk
+        const got = s.per_layer[l]!
+        expect(Math.abs(got.top10_share - want.top10pct_share) / want.top10pct_share).toBeLessThanOrEqual(0.1)
+        expect(Math.abs(got.entropy - want.norm_entropy) / want.norm_entropy).toBeLessThanOrEqual(0.1)
+      }
     }
-  })
+  )
 })
 
 describe("generation is deterministic and streams to the canonical format", () => {
@@ -47,21 +60,44 @@ describe("generation is deterministic and streams to the canonical format", () =
     const p = presetParams("qwen1.5-moe-a2.7b")
     const o = { tokens: 300, requests: 5, seed: 9, chunkTokens: 64 }
     const mem = generateTrace(p, o)
-    const write = (f: string) => writeChunkedTrace(f, p.model, mem.source, o.tokens, mem.lookaheadDepth, false, generateChunks(p, o))
+    const write = (f: string) =>
+      writeChunkedTrace(f, p.model, mem.source, o.tokens, mem.lookaheadDepth, false, generateChunks(p, o))
     write(join(dir, "a.eft"))
     write(join(dir, "b.eft"))
     expect(readFileSync(join(dir, "a.eft")).equals(readFileSync(join(dir, "b.eft")))).toBe(true)
     const back = readTrace(join(dir, "a.eft"))
-    for (const k of ["request", "position", "experts", "weights", "lookahead"] as const) expect(Array.from(back[k] as ArrayLike<number>)).toEqual(Array.from(mem[k] as ArrayLike<number>))
+    for (const k of ["request", "position", "experts", "weights", "lookahead"] as const)
+      expect(Array.from(back[k] as ArrayLike<number>)).toEqual(Array.from(mem[k] as ArrayLike<number>))
   })
   it("trace gen / fit / compare work from the CLI", () => {
     const dir = mkdtempSync(join(tmpdir(), "ef-gencli-"))
-    const params = join(dir, "fit.json"), gen = join(dir, "gen.eft")
+    const params = join(dir, "fit.json"),
+      gen = join(dir, "gen.eft")
     expect(cli(["trace", "fit", MIXTRAL_TRACE, "--model", "mixtral-8x7b", "--out", params]).code).toBe(0)
-    expect(cli(["trace", "gen", "--preset", "mixtral-8x7b", "--fit", params, "--tokens", "200", "--requests", "2", "--seed", "3", "--out", gen]).code).toBe(0)
+    expect(
+      cli([
+        "trace",
+        "gen",
+        "--preset",
+        "mixtral-8x7b",
+        "--fit",
+        params,
+        "--tokens",
+        "200",
+        "--requests",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        gen
+      ]).code
+    ).toBe(0)
     const r = cli(["trace", "compare", MIXTRAL_TRACE, gen, "--model", "mixtral-8x7b"])
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/LRU miss ratio, 128 slots/)
-    for (const preset of ["deepseek-v3", "switch-base-128", "olmoe-1b-7b"]) expect(cli(["trace", "gen", "--preset", preset, "--tokens", "20", "--out", join(dir, `${preset}.eft`)]).code).toBe(0)
+    for (const preset of ["deepseek-v3", "switch-base-128", "olmoe-1b-7b"])
+      expect(
+        cli(["trace", "gen", "--preset", preset, "--tokens", "20", "--out", join(dir, `${preset}.eft`)]).code
+      ).toBe(0)
   })
 })

@@ -8,13 +8,26 @@ import { MIXTRAL_TRACE } from "./helpers/fixtures.ts"
 describe("golden: real Mixtral-8x7B trace, cache-only, unified cache", () => {
   const model = loadModel("mixtral-8x7b")
   const trace = loadTrace(MIXTRAL_TRACE, model)
-  const run = (policy: string, slots: number) => simulate({
-    trace, traceName: "mixtral", model, hardware: loadHardware("h100-pcie"), policy, mode: "cache-only",
-    cacheSlots: slots, batch: 1, perLayer: false, seed: 0, timeline: false
-  }).record
+  const run = (policy: string, slots: number) =>
+    simulate({
+      trace,
+      traceName: "mixtral",
+      model,
+      hardware: loadHardware("h100-pcie"),
+      policy,
+      mode: "cache-only",
+      cacheSlots: slots,
+      batch: 1,
+      perLayer: false,
+      seed: 0,
+      timeline: false
+    }).record
 
   it.each([
-    ["cache=lru", 64, 14149], ["cache=lru", 128, 9251], ["cache=belady", 64, 8283], ["cache=belady", 128, 3901]
+    ["cache=lru", 64, 14149],
+    ["cache=lru", 128, 9251],
+    ["cache=belady", 64, 8283],
+    ["cache=belady", 128, 3901]
   ])("%s at %i slots misses exactly %i of 21558", (policy, slots, misses) => {
     const r = run(policy as string, slots as number)
     expect(r.accesses).toBe(21558)

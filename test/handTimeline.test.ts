@@ -4,11 +4,28 @@ import { exactHardware, tinyModel, tinyTrace } from "./helpers/fixtures.ts"
 
 // 2 layers × 4 experts, top-1, 3 tokens: (L0,L1) = (e0,e1), (e0,e2), (e3,e1). 2 slots, unified.
 // Every transfer 100 ns, every expert FFN 10 ns, every layer's non-expert part 5 ns.
-const trace = tinyTrace([[[0], [1]], [[0], [2]], [[3], [1]]], 4)
-const run = (policy: string) => simulate({
-  trace, traceName: "tiny", model: tinyModel(2, 4, 1), hardware: exactHardware(100, 10, 5), policy, mode: "timed",
-  cacheSlots: 2, batch: 1, perLayer: false, seed: 0, timeline: true
-})
+const trace = tinyTrace(
+  [
+    [[0], [1]],
+    [[0], [2]],
+    [[3], [1]]
+  ],
+  4
+)
+const run = (policy: string) =>
+  simulate({
+    trace,
+    traceName: "tiny",
+    model: tinyModel(2, 4, 1),
+    hardware: exactHardware(100, 10, 5),
+    policy,
+    mode: "timed",
+    cacheSlots: 2,
+    batch: 1,
+    perLayer: false,
+    seed: 0,
+    timeline: true
+  })
 const spans = (out: ReturnType<typeof run>, cat: string) =>
   out.timeline!.spans.filter((s) => s.cat === cat).map((s) => [s.name, s.start, s.end])
 
@@ -24,11 +41,19 @@ describe("hand-computed timeline", () => {
     const r = out.record
     expect([r.total_ns, r.compute_ns, r.stall_ns, r.hits, r.late_hits, r.misses]).toEqual([590, 90, 500, 1, 0, 5])
     expect(spans(out, "demand")).toEqual([
-      ["H2D L0 E0", 5, 105], ["H2D L1 E1", 120, 220], ["H2D L1 E2", 250, 350], ["H2D L0 E3", 365, 465], ["H2D L1 E1", 480, 580]
+      ["H2D L0 E0", 5, 105],
+      ["H2D L1 E1", 120, 220],
+      ["H2D L1 E2", 250, 350],
+      ["H2D L0 E3", 365, 465],
+      ["H2D L1 E1", 480, 580]
     ])
     expect(spans(out, "expert").map((s) => s[1])).toEqual([105, 220, 235, 350, 465, 580])
     expect(spans(out, "stall")).toEqual([
-      ["wait L0 E0", 5, 105], ["wait L1 E1", 120, 220], ["wait L1 E2", 250, 350], ["wait L0 E3", 365, 465], ["wait L1 E1", 480, 580]
+      ["wait L0 E0", 5, 105],
+      ["wait L1 E1", 120, 220],
+      ["wait L1 E2", 250, 350],
+      ["wait L0 E3", 365, 465],
+      ["wait L1 E1", 480, 580]
     ])
   })
 
@@ -44,8 +69,17 @@ describe("hand-computed timeline", () => {
     expect([r.total_ns, r.compute_ns, r.stall_ns, r.hits, r.late_hits, r.misses]).toEqual([530, 90, 440, 1, 4, 1])
     expect([r.prefetches_issued, r.prefetches_used, r.prefetches_wasted]).toEqual([4, 4, 0])
     expect(spans(out, "prefetch")).toEqual([
-      ["H2D L1 E1", 105, 205], ["H2D L1 E2", 220, 320], ["H2D L0 E3", 320, 420], ["H2D L1 E1", 420, 520]
+      ["H2D L1 E1", 105, 205],
+      ["H2D L1 E2", 220, 320],
+      ["H2D L0 E3", 320, 420],
+      ["H2D L1 E1", 420, 520]
     ])
-    expect(spans(out, "stall").map((s) => [s[1], s[2]])).toEqual([[5, 105], [120, 205], [235, 320], [335, 420], [435, 520]])
+    expect(spans(out, "stall").map((s) => [s[1], s[2]])).toEqual([
+      [5, 105],
+      [120, 205],
+      [235, 320],
+      [335, 420],
+      [435, 520]
+    ])
   })
 })

@@ -17,12 +17,16 @@ if (!haveRuntime) console.log("skipping the libcudart binding test: no CUDA runt
 if (!report.ok) console.log(`skipping the GPU tests: ${report.reason}`)
 
 describe("CUDA bindings (real libraries, no GPU needed)", () => {
-  (haveRuntime ? it : it.skip)("the real libcudart loads and reports a missing driver as a typed error", () => {
+  ;(haveRuntime ? it : it.skip)("the real libcudart loads and reports a missing driver as a typed error", () => {
     const rt = loadCudart()
     expect(rt.runtimeVersion()).toBeGreaterThan(0)
     if (report.ok) return
     let err: unknown
-    try { rt.deviceCount() } catch (e) { err = e }
+    try {
+      rt.deviceCount()
+    } catch (e) {
+      err = e
+    }
     expect(err).toBeInstanceOf(CudaError)
     const ce = err as CudaError
     expect(ce.call).toBe("cudaGetDeviceCount")
@@ -32,14 +36,22 @@ describe("CUDA bindings (real libraries, no GPU needed)", () => {
   })
   it("a missing library names everywhere it looked", () => {
     let err: unknown
-    try { findLibrary(["libexpertflow-missing.so"], "nothing") } catch (e) { err = e }
+    try {
+      findLibrary(["libexpertflow-missing.so"], "nothing")
+    } catch (e) {
+      err = e
+    }
     expect(err).toBeInstanceOf(LibraryNotFound)
     const tried = (err as LibraryNotFound).tried.join("\n")
     expect(tried).toContain("/usr/local/cuda/lib64/libexpertflow-missing.so")
     expect(tried).toContain("nvidia/nothing/lib")
   })
   it("cuBLAS: loads where installed, else a LibraryNotFound", () => {
-    try { expect(loadCublas().path).toMatch(/cublas/) } catch (e) { expect(e).toBeInstanceOf(LibraryNotFound) }
+    try {
+      expect(loadCublas().path).toMatch(/cublas/)
+    } catch (e) {
+      expect(e).toBeInstanceOf(LibraryNotFound)
+    }
   })
   it("hw doctor: exit 0 with a device, else exit 2 with the precise reason", () => {
     const r = cli(["hw", "doctor"])
@@ -53,25 +65,47 @@ describe("CUDA bindings (real libraries, no GPU needed)", () => {
 
 describe("validate (machinery, with the ideal virtual GPU; never a measurement)", () => {
   const hw = loadHardware("h100-pcie")
-  const configs: ValidateConfig[] = ["cache=lru", "cache=lru,prefetch=fixed:1,predictor=oracle"].flatMap((policy) => [48, 96].map((slots) => {
-    const c = { trace: { id: "syn", model: "mixtral-8x7b", synthetic: { tokens: 24, requests: 2, seed: 3 } }, model: "mixtral-8x7b", policy, slots, batch: 1, tokens: 24 }
-    return { id: configId(c), ...c }
-  }))
+  const configs: ValidateConfig[] = ["cache=lru", "cache=lru,prefetch=fixed:1,predictor=oracle"].flatMap((policy) =>
+    [48, 96].map((slots) => {
+      const c = {
+        trace: { id: "syn", model: "mixtral-8x7b", synthetic: { tokens: 24, requests: 2, seed: 3 } },
+        model: "mixtral-8x7b",
+        policy,
+        slots,
+        batch: 1,
+        tokens: 24
+      }
+      return { id: configId(c), ...c }
+    })
+  )
   it("writes both records and timelines, and re-simulation flags drift beyond the bounds", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ef-validate-"))
     const s = await runValidation(configs, hw, dir, virtualRunner(hw))
     expect(s.configs).toHaveLength(4)
     expect(s.total_error_max).toBe(0) // an ideal GPU is the model itself
-    for (const c of configs) for (const f of ["config.json", "measured.json", "simulated.json", "measured.timeline.json", "simulated.timeline.json"]) expect(existsSync(join(dir, c.id, f))).toBe(true)
+    for (const c of configs)
+      for (const f of [
+        "config.json",
+        "measured.json",
+        "simulated.json",
+        "measured.timeline.json",
+        "simulated.timeline.json"
+      ])
+        expect(existsSync(join(dir, c.id, f))).toBe(true)
     expect(JSON.parse(readFileSync(join(dir, configs[0]!.id, "measured.json"), "utf8")).executor.kind).toBe("virtual")
     const again = revalidate(dir)
     expect(again.within_bounds).toBe(true)
     const ok = cli(["validate", "--measured", dir, "--format", "json"])
     expect(ok.code).toBe(0)
-    expect(Object.keys(JSON.parse(ok.stdout))).toEqual(expect.arrayContaining(["configs", "total_error_median", "total_error_max", "stall_error_of_total_median"]))
+    expect(Object.keys(JSON.parse(ok.stdout))).toEqual(
+      expect.arrayContaining(["configs", "total_error_median", "total_error_max", "stall_error_of_total_median"])
+    )
     // The simulator drifts: the link it models is 20% faster than what was "measured".
     const profile = JSON.parse(readFileSync(join(dir, "profile.json"), "utf8"))
-    writeFileSync(join(dir, "profile.json"), JSON.stringify({ ...profile, h2dBandwidthGBps: profile.h2dBandwidthGBps * 1.2 }))
+    writeFileSync(
+      join(dir, "profile.json"),
+      JSON.stringify({ ...profile, h2dBandwidthGBps: profile.h2dBandwidthGBps * 1.2 })
+    )
     expect(revalidate(dir).within_bounds).toBe(false)
     expect(cli(["validate", "--measured", dir]).code).toBe(1)
   })
@@ -79,8 +113,13 @@ describe("validate (machinery, with the ideal virtual GPU; never a measurement)"
 
 describe("committed GPU measurements (hw/measurements/<gpu>/)", () => {
   const root = join(repoRoot, "hw", "measurements")
-  const dirs = existsSync(root) ? readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(root, d.name, "profile.json"))).map((d) => d.name) : []
-  if (dirs.length === 0) console.log("no GPU measurements are committed yet (hw/measurements/README.md): nothing to re-simulate")
+  const dirs = existsSync(root)
+    ? readdirSync(root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(join(root, d.name, "profile.json")))
+        .map((d) => d.name)
+    : []
+  if (dirs.length === 0)
+    console.log("no GPU measurements are committed yet (hw/measurements/README.md): nothing to re-simulate")
   if (dirs.length === 0) {
     it("none committed: the folder's README says so (and must stop saying it once one is)", () => {
       expect(readFileSync(join(root, "README.md"), "utf8")).toContain("No folder is here yet: no GPU run has happened.")
@@ -94,9 +133,23 @@ describe("committed GPU measurements (hw/measurements/<gpu>/)", () => {
 })
 
 describe("on a GPU", () => {
-  (report.ok ? it : it.skip)("validates LRU and oracle prefetch on a synthetic trace", async () => {
+  ;(report.ok ? it : it.skip)("validates LRU and oracle prefetch on a synthetic trace", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ef-gpu-"))
-    const r = cli(["validate", "--trace", "synthetic:qwen1.5-moe-a2.7b:64:2:1", "--model", "qwen1.5-moe-a2.7b", "--hw", join(repoRoot, "base/profiles/hardware/h100-sxm.json"), "--policies", "cache=lru", "--cache-slots", "256", "--out", dir])
+    const r = cli([
+      "validate",
+      "--trace",
+      "synthetic:qwen1.5-moe-a2.7b:64:2:1",
+      "--model",
+      "qwen1.5-moe-a2.7b",
+      "--hw",
+      join(repoRoot, "base/profiles/hardware/h100-sxm.json"),
+      "--policies",
+      "cache=lru",
+      "--cache-slots",
+      "256",
+      "--out",
+      dir
+    ])
     expect(r.code).toBe(0)
   })
 })

@@ -14,15 +14,29 @@ import { exactHardware, tinyModel, tinyTrace } from "./helpers/fixtures.ts"
 
 describe("EF-A adaptive step S", () => {
   // 8 layers, top-1, one token per step: N_e = 1; transfer = observed layer time, so the formula gives S = 1.
-  const stream = buildAccessStream(tinyTrace(Array.from({ length: 4 }, () => Array.from({ length: 8 }, (_, l) => [l % 4])), 4), 1)
+  const stream = buildAccessStream(
+    tinyTrace(
+      Array.from({ length: 4 }, () => Array.from({ length: 8 }, (_, l) => [l % 4])),
+      4
+    ),
+    1
+  )
   const fakeHost = () => {
     const counters = { stalls: 0, wasted: 0 }
     const S: number[] = []
     const host: PrefetchHost = {
-      stream, transferNs: 100, observedLayerNs: () => 100,
-      predict: () => 0, distribution: () => false, prefetch: () => false, cached: () => false,
-      stallEvents: () => counters.stalls, wastedPrefetches: () => counters.wasted,
-      trace: (_name, v) => { S.push(v) }
+      stream,
+      transferNs: 100,
+      observedLayerNs: () => 100,
+      predict: () => 0,
+      distribution: () => false,
+      prefetch: () => false,
+      cached: () => false,
+      stallEvents: () => counters.stalls,
+      wastedPrefetches: () => counters.wasted,
+      trace: (_name, v) => {
+        S.push(v)
+      }
     }
     return { host, counters, S }
   }
@@ -51,8 +65,23 @@ describe("EF-A adaptive step S", () => {
     expect(S.at(-1)).toBe(4)
   })
   it("S over time is part of the result", () => {
-    const t = tinyTrace(Array.from({ length: 6 }, (_, i) => Array.from({ length: 4 }, (_, l) => [(i + l) % 4])), 4)
-    const r = simulate({ trace: t, traceName: "t", model: tinyModel(4, 4, 1), hardware: exactHardware(100, 10, 5), policy: "cache=two-level-lru,prefetch=adaptive,predictor=oracle", mode: "timed", cacheSlots: 4, batch: 1, perLayer: false, seed: 0, timeline: false }).record
+    const t = tinyTrace(
+      Array.from({ length: 6 }, (_, i) => Array.from({ length: 4 }, (_, l) => [(i + l) % 4])),
+      4
+    )
+    const r = simulate({
+      trace: t,
+      traceName: "t",
+      model: tinyModel(4, 4, 1),
+      hardware: exactHardware(100, 10, 5),
+      policy: "cache=two-level-lru,prefetch=adaptive,predictor=oracle",
+      mode: "timed",
+      cacheSlots: 4,
+      batch: 1,
+      perLayer: false,
+      seed: 0,
+      timeline: false
+    }).record
     const S = r.policy_detail.S as { mean: number; changes: Array<[number, number, number]> }
     expect(S.changes.length).toBeGreaterThan(0)
     expect(S.mean).toBeGreaterThanOrEqual(1)
@@ -60,7 +89,8 @@ describe("EF-A adaptive step S", () => {
 })
 
 describe("two-level LRU", () => {
-  const make = (recent: number) => new ProtectedLruPolicy("two-level-lru", { numKeys: 8, capacities: Int32Array.of(8), layers: 2, experts: 4 }, recent)
+  const make = (recent: number) =>
+    new ProtectedLruPolicy("two-level-lru", { numKeys: 8, capacities: Int32Array.of(8), layers: 2, experts: 4 }, recent)
   it("evicts a low-priority expert before an older high-priority one", () => {
     const p = make(0)
     const none = new Uint8Array(8)
@@ -83,15 +113,43 @@ describe("two-level LRU", () => {
 
 describe("cache-aware reordering", () => {
   it("changes when experts run, never which experts (and how many tokens) each layer uses", () => {
-    fc.assert(fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 4, maxLength: 4 }), { minLength: 2, maxLength: 12 }), fc.integer({ min: 1, max: 3 }), (seeds, batch) => {
-      const routes = seeds.map((row) => row.map((s) => [s, (s + 1 + (s % 3)) % 6]))
-      const t = tinyTrace(routes, 6, seeds.map((_, i) => i % 3).sort())
-      const run = (order: string) => simulate({ trace: t, traceName: "t", model: tinyModel(4, 6, 2), hardware: exactHardware(50, 10, 5), policy: `cache=lru,prefetch=fixed:1,predictor=prev-token,order=${order}`, mode: "timed", cacheSlots: 8, batch, perLayer: false, seed: 0, timeline: true })
-      const ffns = (o: ReturnType<typeof run>) => o.timeline!.spans.filter((s) => s.cat === "expert").map((s) => `${s.name}×${s.args!.tokens}`).sort()
-      const a = run("as-listed"), b = run("resident-first")
-      expect(ffns(b)).toEqual(ffns(a))
-      expect(b.record.accesses).toBe(a.record.accesses)
-    }), { numRuns: 60, seed: 7 })
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 4, maxLength: 4 }), {
+          minLength: 2,
+          maxLength: 12
+        }),
+        fc.integer({ min: 1, max: 3 }),
+        (seeds, batch) => {
+          const routes = seeds.map((row) => row.map((s) => [s, (s + 1 + (s % 3)) % 6]))
+          const t = tinyTrace(routes, 6, seeds.map((_, i) => i % 3).sort())
+          const run = (order: string) =>
+            simulate({
+              trace: t,
+              traceName: "t",
+              model: tinyModel(4, 6, 2),
+              hardware: exactHardware(50, 10, 5),
+              policy: `cache=lru,prefetch=fixed:1,predictor=prev-token,order=${order}`,
+              mode: "timed",
+              cacheSlots: 8,
+              batch,
+              perLayer: false,
+              seed: 0,
+              timeline: true
+            })
+          const ffns = (o: ReturnType<typeof run>) =>
+            o
+              .timeline!.spans.filter((s) => s.cat === "expert")
+              .map((s) => `${s.name}×${s.args!.tokens}`)
+              .sort()
+          const a = run("as-listed"),
+            b = run("resident-first")
+          expect(ffns(b)).toEqual(ffns(a))
+          expect(b.record.accesses).toBe(a.record.accesses)
+        }
+      ),
+      { numRuns: 60, seed: 7 }
+    )
   })
 })
 
@@ -103,12 +161,32 @@ describe("EF-H PLEC", () => {
   })
   it("reproduces Fig. 5: e12, e13, e14, e22 prefetched; e12's slot is reused for e23 once e12 is done", () => {
     // 2 layers × 4 experts (e1x = layer 0, e2x = layer 1; expert ids 1..3), one token, top-3.
-    const t = tinyTrace([[[1, 2, 3], [1, 2, 3]]], 4)
+    const t = tinyTrace(
+      [
+        [
+          [1, 2, 3],
+          [1, 2, 3]
+        ]
+      ],
+      4
+    )
     const predicted = new Uint16Array(2 * 3).fill(GAP)
     predicted.set([1, 2, 3], 0) // layer 0: e12, e13, e14
-    predicted.set([1, 2], 3)    // layer 1: e22, e23 (e24 will be a miss: run-time correction)
+    predicted.set([1, 2], 3) // layer 1: e22, e23 (e24 will be a miss: run-time correction)
     const trace = { ...t, predictionDepth: 3, predicted }
-    const out = simulate({ trace, traceName: "fig5", model: tinyModel(2, 4, 3), hardware: exactHardware(100, 10, 5), policy: "cache=plec,prefetch=path,predictor=recorded", mode: "timed", cacheSlots: 4, batch: 1, perLayer: false, seed: 0, timeline: true })
+    const out = simulate({
+      trace,
+      traceName: "fig5",
+      model: tinyModel(2, 4, 3),
+      hardware: exactHardware(100, 10, 5),
+      policy: "cache=plec,prefetch=path,predictor=recorded",
+      mode: "timed",
+      cacheSlots: 4,
+      batch: 1,
+      perLayer: false,
+      seed: 0,
+      timeline: true
+    })
     const tl = out.timeline!
     // Queued prefetches of layer 0 are promoted to demand priority at its gate; the order stands.
     const loads = tl.spans.filter((s) => s.name.startsWith("H2D")).map((s) => s.name)
@@ -122,57 +200,98 @@ describe("EF-H PLEC", () => {
 })
 
 describe("EF-H token scheduler", () => {
-  const pathsArb = fc.integer({ min: 1, max: 3 }).chain((words) => fc.array(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: words, maxLength: words }).map((w) => Uint32Array.from(w)), { minLength: 1, maxLength: 24 }).map((p) => ({ words, paths: p })))
+  const pathsArb = fc.integer({ min: 1, max: 3 }).chain((words) =>
+    fc
+      .array(
+        fc
+          .array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: words, maxLength: words })
+          .map((w) => Uint32Array.from(w)),
+        { minLength: 1, maxLength: 24 }
+      )
+      .map((p) => ({ words, paths: p }))
+  )
   const activated = (paths: Uint32Array[], members: number[], words: number) => {
     let n = 0
-    for (let w = 0; w < words; w++) { let or = 0; for (const m of members) or |= paths[m]![w]!; n += (or >>> 0).toString(2).split("1").length - 1 }
+    for (let w = 0; w < words; w++) {
+      let or = 0
+      for (const m of members) or |= paths[m]![w]!
+      n += (or >>> 0).toString(2).split("1").length - 1
+    }
     return n
   }
   it("splits into equal halves and never increases activated pairs against the unscheduled split", () => {
-    fc.assert(fc.property(pathsArb, ({ words, paths }) => {
-      const g = balancedSplit(paths, words)
-      const n = paths.length
-      const idx = (v: number, grp: ArrayLike<number>) => Array.from({ length: n }, (_, i) => i).filter((i) => grp[i] === v)
-      expect(idx(0, g).length).toBe(Math.ceil(n / 2))
-      const naive = Array.from({ length: n }, (_, i) => (i < Math.ceil(n / 2) ? 0 : 1))
-      const cost = (grp: ArrayLike<number>) => activated(paths, idx(0, grp), words) + activated(paths, idx(1, grp), words)
-      expect(cost(g)).toBeLessThanOrEqual(cost(naive))
-    }), { numRuns: 200, seed: 11 })
+    fc.assert(
+      fc.property(pathsArb, ({ words, paths }) => {
+        const g = balancedSplit(paths, words)
+        const n = paths.length
+        const idx = (v: number, grp: ArrayLike<number>) =>
+          Array.from({ length: n }, (_, i) => i).filter((i) => grp[i] === v)
+        expect(idx(0, g).length).toBe(Math.ceil(n / 2))
+        const naive = Array.from({ length: n }, (_, i) => (i < Math.ceil(n / 2) ? 0 : 1))
+        const cost = (grp: ArrayLike<number>) =>
+          activated(paths, idx(0, grp), words) + activated(paths, idx(1, grp), words)
+        expect(cost(g)).toBeLessThanOrEqual(cost(naive))
+      }),
+      { numRuns: 200, seed: 11 }
+    )
   })
   it("never loses or duplicates a token, and keeps each request's tokens in order", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 2, maxLength: 40 }), (batch, reqSeeds) => {
-      const requests = reqSeeds.map((r) => r).sort((a, b) => a - b)
-      const routes = requests.map((r, i) => Array.from({ length: 3 }, (_, l) => [(r * 3 + i + l) % 8, (r + l + 1 + i) % 8 === (r * 3 + i + l) % 8 ? (r + l + 2 + i) % 8 : (r + l + 1 + i) % 8]))
-      const t = tinyTrace(routes, 8, requests)
-      const s = scheduleTokens(t, batch, "oracle", "t")
-      expect(Array.from(s.tokens).sort((a, b) => a - b)).toEqual(Array.from({ length: t.tokens }, (_, i) => i))
-      const seen = new Map<number, number>()
-      for (const tok of s.tokens) { expect(tok).toBeGreaterThan(seen.get(t.request[tok]!) ?? -1); seen.set(t.request[tok]!, tok) }
-      for (let st = 0; st + 1 < s.offsets.length; st++) {
-        const reqs = Array.from(s.tokens.subarray(s.offsets[st]!, s.offsets[st + 1]!), (tok) => t.request[tok])
-        expect(new Set(reqs).size).toBe(reqs.length) // one token per request per batch (decode)
-      }
-      expect(s.activatedAfter).toBeLessThanOrEqual(s.activatedBefore)
-    }), { numRuns: 100, seed: 5 })
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 2, maxLength: 40 }),
+        (batch, reqSeeds) => {
+          const requests = reqSeeds.map((r) => r).sort((a, b) => a - b)
+          const routes = requests.map((r, i) =>
+            Array.from({ length: 3 }, (_, l) => [
+              (r * 3 + i + l) % 8,
+              (r + l + 1 + i) % 8 === (r * 3 + i + l) % 8 ? (r + l + 2 + i) % 8 : (r + l + 1 + i) % 8
+            ])
+          )
+          const t = tinyTrace(routes, 8, requests)
+          const s = scheduleTokens(t, batch, "oracle", "t")
+          expect(Array.from(s.tokens).sort((a, b) => a - b)).toEqual(Array.from({ length: t.tokens }, (_, i) => i))
+          const seen = new Map<number, number>()
+          for (const tok of s.tokens) {
+            expect(tok).toBeGreaterThan(seen.get(t.request[tok]!) ?? -1)
+            seen.set(t.request[tok]!, tok)
+          }
+          for (let st = 0; st + 1 < s.offsets.length; st++) {
+            const reqs = Array.from(s.tokens.subarray(s.offsets[st]!, s.offsets[st + 1]!), (tok) => t.request[tok])
+            expect(new Set(reqs).size).toBe(reqs.length) // one token per request per batch (decode)
+          }
+          expect(s.activatedAfter).toBeLessThanOrEqual(s.activatedBefore)
+        }
+      ),
+      { numRuns: 100, seed: 5 }
+    )
   })
 })
 
 describe("learned predictors never score the data they trained on", () => {
   it("cross-fitting: each fold's training tokens and the tokens it predicts are disjoint", () => {
-    const t = tinyTrace(Array.from({ length: 20 }, (_, i) => [[i % 4]]), 4, Array.from({ length: 20 }, (_, i) => Math.floor(i / 5)))
+    const t = tinyTrace(
+      Array.from({ length: 20 }, (_, i) => [[i % 4]]),
+      4,
+      Array.from({ length: 20 }, (_, i) => Math.floor(i / 5))
+    )
     const a = buildAccessStream(t, 2)
     const tr = crossFit(a, t)
     tr.folds.forEach((slices, f) => {
       const trained = new Set(slices.flatMap((s) => Array.from(sliceTokens(s))))
       for (let s = 0; s < a.steps; s++) {
         if (tr.foldOf(s) !== f) continue
-        for (let i = a.stepTokenOffsets[s]!; i < a.stepTokenOffsets[s + 1]!; i++) expect(trained.has(a.stepTokens[i]!)).toBe(false)
+        for (let i = a.stepTokenOffsets[s]!; i < a.stepTokenOffsets[s + 1]!; i++)
+          expect(trained.has(a.stepTokens[i]!)).toBe(false)
       }
     })
   })
   it("a predictor trained on the other half names only the other half's experts", () => {
     // First half of the tokens uses experts 0-1, second half experts 2-3.
-    const t = tinyTrace(Array.from({ length: 16 }, (_, i) => [[i < 8 ? i % 2 : 2 + (i % 2)]]), 4)
+    const t = tinyTrace(
+      Array.from({ length: 16 }, (_, i) => [[i < 8 ? i % 2 : 2 + (i % 2)]]),
+      4
+    )
     const a = buildAccessStream(t, 1)
     const p = popularityPredictor({ stream: a, trace: t, traceName: "t", top: 2, training: crossFit(a, t), args: [] })
     const out = new Uint16Array(4)
@@ -182,10 +301,39 @@ describe("learned predictors never score the data they trained on", () => {
     expect(Array.from(out.subarray(0, n1)).sort()).toEqual([0, 1])
   })
   it("every predictor's run reports B_acc next to precision and recall", () => {
-    const t = tinyTrace(Array.from({ length: 12 }, (_, i) => Array.from({ length: 3 }, (_, l) => [(i + l) % 4])), 4, Array.from({ length: 12 }, (_, i) => Math.floor(i / 4)))
-    for (const predictor of ["oracle", "prev-token", "prev-layer", "transition", "popularity", "hybrid", "route-path", "eam"]) {
-      const r = simulate({ trace: t, traceName: "t", model: tinyModel(3, 4, 1), hardware: exactHardware(100, 10, 5), policy: `cache=lru,prefetch=fixed:1,predictor=${predictor}`, mode: "timed", cacheSlots: 4, batch: 1, perLayer: false, seed: 0, timeline: false }).record
-      expect([typeof r.b_acc, typeof r.prediction_precision, typeof r.prediction_recall]).toEqual(["number", "number", "number"])
+    const t = tinyTrace(
+      Array.from({ length: 12 }, (_, i) => Array.from({ length: 3 }, (_, l) => [(i + l) % 4])),
+      4,
+      Array.from({ length: 12 }, (_, i) => Math.floor(i / 4))
+    )
+    for (const predictor of [
+      "oracle",
+      "prev-token",
+      "prev-layer",
+      "transition",
+      "popularity",
+      "hybrid",
+      "route-path",
+      "eam"
+    ]) {
+      const r = simulate({
+        trace: t,
+        traceName: "t",
+        model: tinyModel(3, 4, 1),
+        hardware: exactHardware(100, 10, 5),
+        policy: `cache=lru,prefetch=fixed:1,predictor=${predictor}`,
+        mode: "timed",
+        cacheSlots: 4,
+        batch: 1,
+        perLayer: false,
+        seed: 0,
+        timeline: false
+      }).record
+      expect([typeof r.b_acc, typeof r.prediction_precision, typeof r.prediction_recall]).toEqual([
+        "number",
+        "number",
+        "number"
+      ])
     }
   })
 })

@@ -14,33 +14,75 @@ import { crossFit } from "../policies/training.ts"
 import { exactHardware, tinyModel, tinyTrace } from "./helpers/fixtures.ts"
 
 /** Random small traces: layers, experts, top-k, tokens, requests, routing. */
-const traceArb = fc.record({ L: fc.integer({ min: 1, max: 4 }), E: fc.integer({ min: 2, max: 8 }), T: fc.integer({ min: 1, max: 30 }), R: fc.integer({ min: 1, max: 3 }) })
-  .chain(({ L, E, T, R }) => fc.record({
-    L: fc.constant(L), E: fc.constant(E),
-    K: fc.integer({ min: 1, max: Math.min(3, E) }),
-    requests: fc.array(fc.integer({ min: 0, max: R - 1 }), { minLength: T, maxLength: T }).map((r) => r.sort((a, b) => a - b)),
-    seeds: fc.array(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: L, maxLength: L }), { minLength: T, maxLength: T })
-  }))
+const traceArb = fc
+  .record({
+    L: fc.integer({ min: 1, max: 4 }),
+    E: fc.integer({ min: 2, max: 8 }),
+    T: fc.integer({ min: 1, max: 30 }),
+    R: fc.integer({ min: 1, max: 3 })
+  })
+  .chain(({ L, E, T, R }) =>
+    fc.record({
+      L: fc.constant(L),
+      E: fc.constant(E),
+      K: fc.integer({ min: 1, max: Math.min(3, E) }),
+      requests: fc
+        .array(fc.integer({ min: 0, max: R - 1 }), { minLength: T, maxLength: T })
+        .map((r) => r.sort((a, b) => a - b)),
+      seeds: fc.array(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: L, maxLength: L }), {
+        minLength: T,
+        maxLength: T
+      })
+    })
+  )
   .map(({ L, E, K, requests, seeds }) => {
     // Each (token, layer) gets K distinct experts from its seed.
-    const routes = seeds.map((row) => row.map((s) => {
-      const ids = Array.from({ length: E }, (_, i) => i)
-      for (let i = 0; i < K; i++) { const j = i + ((s * 7919 + i * 31) % (E - i)); [ids[i], ids[j]] = [ids[j]!, ids[i]!] }
-      return ids.slice(0, K)
-    }))
+    const routes = seeds.map((row) =>
+      row.map((s) => {
+        const ids = Array.from({ length: E }, (_, i) => i)
+        for (let i = 0; i < K; i++) {
+          const j = i + ((s * 7919 + i * 31) % (E - i))
+          ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+        }
+        return ids.slice(0, K)
+      })
+    )
     return tinyTrace(routes, E, requests)
   })
 
-const timing = (transferNs: number): TimingModel => ({ transferNs, expertBytes: 1, expertNs: (t) => 7 * t + 3, layerNs: (t) => 5 + t })
+const timing = (transferNs: number): TimingModel => ({
+  transferNs,
+  expertBytes: 1,
+  expertNs: (t) => 7 * t + 3,
+  layerNs: (t) => 5 + t
+})
 
-const runEngine = (trace: ReturnType<typeof tinyTrace>, slots: number, cache: string, transferNs: number, prefetchS: number, batch = 1, engines = 1) => {
+const runEngine = (
+  trace: ReturnType<typeof tinyTrace>,
+  slots: number,
+  cache: string,
+  transferNs: number,
+  prefetchS: number,
+  batch = 1,
+  engines = 1
+) => {
   const stream = buildAccessStream(trace, batch)
   const g = makeGeometry(stream, slots, false)
   const eviction = makeEviction(cache, [], stream, g)
-  const predictor = prefetchS > 0 ? oraclePredictor({ stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }) : null
+  const predictor =
+    prefetchS > 0
+      ? oraclePredictor({ stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] })
+      : null
   return runTimed({
-    stream, geometry: g, timing: timing(transferNs), eviction, future: eviction.needsFuture ? computeNextUse(stream) : null,
-    predictor, prefetcher: prefetchS > 0 ? fixedStepPrefetcher(prefetchS, stream.experts) : null, copyEngines: engines, timeline: null
+    stream,
+    geometry: g,
+    timing: timing(transferNs),
+    eviction,
+    future: eviction.needsFuture ? computeNextUse(stream) : null,
+    predictor,
+    prefetcher: prefetchS > 0 ? fixedStepPrefetcher(prefetchS, stream.experts) : null,
+    copyEngines: engines,
+    timeline: null
   })
 }
 const minSlots = (trace: ReturnType<typeof tinyTrace>, batch = 1) => {
@@ -53,68 +95,144 @@ const params = { numRuns: 150, seed: 20261122 }
 
 describe("properties (fast-check)", () => {
   it("capacity is never exceeded, in either mode", () => {
-    fc.assert(fc.property(traceArb, fc.integer({ min: 0, max: 10 }), fc.constantFrom("lru", "lfu", "fifo", "belady"), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 3 }), (trace, extra, cache, S, B) => {
-      const slots = minSlots(trace, B) + extra
-      const c = runEngine(trace, slots, cache, 50, Math.min(S, trace.model.layers - 1), B)
-      expect(c.peakSlots).toBeLessThanOrEqual(slots)
-      const a = buildAccessStream(trace, B)
-      const g = makeGeometry(a, slots, false)
-      const p = makeEviction(cache, [], a, g)
-      expect(replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).peakSlots).toBeLessThanOrEqual(slots)
-    }), params)
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.integer({ min: 0, max: 10 }),
+        fc.constantFrom("lru", "lfu", "fifo", "belady"),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        (trace, extra, cache, S, B) => {
+          const slots = minSlots(trace, B) + extra
+          const c = runEngine(trace, slots, cache, 50, Math.min(S, trace.model.layers - 1), B)
+          expect(c.peakSlots).toBeLessThanOrEqual(slots)
+          const a = buildAccessStream(trace, B)
+          const g = makeGeometry(a, slots, false)
+          const p = makeEviction(cache, [], a, g)
+          expect(replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).peakSlots).toBeLessThanOrEqual(
+            slots
+          )
+        }
+      ),
+      params
+    )
   })
 
   it("Belady misses ≤ LRU, LFU and FIFO misses (cache-only)", () => {
-    fc.assert(fc.property(traceArb, fc.integer({ min: 0, max: 10 }), (trace, extra) => {
-      const a = buildAccessStream(trace, 1)
-      const g = makeGeometry(a, minSlots(trace) + extra, false)
-      const misses = (name: string) => {
-        const p = makeEviction(name, [], a, g)
-        return replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).misses
-      }
-      const belady = misses("belady")
-      for (const other of ["lru", "lfu", "fifo"]) expect(belady).toBeLessThanOrEqual(misses(other))
-    }), params)
+    fc.assert(
+      fc.property(traceArb, fc.integer({ min: 0, max: 10 }), (trace, extra) => {
+        const a = buildAccessStream(trace, 1)
+        const g = makeGeometry(a, minSlots(trace) + extra, false)
+        const misses = (name: string) => {
+          const p = makeEviction(name, [], a, g)
+          return replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).misses
+        }
+        const belady = misses("belady")
+        for (const other of ["lru", "lfu", "fifo"]) expect(belady).toBeLessThanOrEqual(misses(other))
+      }),
+      params
+    )
   })
 
   it("total = compute + stall on the one compute stream", () => {
-    fc.assert(fc.property(traceArb, fc.integer({ min: 0, max: 6 }), fc.constantFrom("lru", "belady"), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 2 }), (trace, extra, cache, S, tr, engines) => {
-      const c = runEngine(trace, minSlots(trace) + extra, cache, tr, Math.min(S, trace.model.layers - 1), 1, engines)
-      expect(c.totalNs).toBe(c.computeNs + c.stallNs)
-      expect(c.hits + c.lateHits + c.misses).toBe(c.accesses)
-    }), params)
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.integer({ min: 0, max: 6 }),
+        fc.constantFrom("lru", "belady"),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 1, max: 2 }),
+        (trace, extra, cache, S, tr, engines) => {
+          const c = runEngine(
+            trace,
+            minSlots(trace) + extra,
+            cache,
+            tr,
+            Math.min(S, trace.model.layers - 1),
+            1,
+            engines
+          )
+          expect(c.totalNs).toBe(c.computeNs + c.stallNs)
+          expect(c.hits + c.lateHits + c.misses).toBe(c.accesses)
+        }
+      ),
+      params
+    )
   })
 
   it("zero transfer time gives zero stall", () => {
-    fc.assert(fc.property(traceArb, fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3 }), (trace, extra, S) => {
-      expect(runEngine(trace, minSlots(trace) + extra, "lru", 0, Math.min(S, trace.model.layers - 1)).stallNs).toBe(0)
-    }), params)
+    fc.assert(
+      fc.property(traceArb, fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3 }), (trace, extra, S) => {
+        expect(runEngine(trace, minSlots(trace) + extra, "lru", 0, Math.min(S, trace.model.layers - 1)).stallNs).toBe(0)
+      }),
+      params
+    )
   })
 
   it("on-demand stall never grows when the link gets faster", () => {
-    fc.assert(fc.property(traceArb, fc.integer({ min: 0, max: 6 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 0, max: 400 }), fc.constantFrom("lru", "lfu", "fifo", "belady"), (trace, extra, slow, delta, cache) => {
-      const slots = minSlots(trace) + extra
-      expect(runEngine(trace, slots, cache, slow + delta, 0).stallNs).toBeGreaterThanOrEqual(runEngine(trace, slots, cache, slow, 0).stallNs)
-    }), params)
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.constantFrom("lru", "lfu", "fifo", "belady"),
+        (trace, extra, slow, delta, cache) => {
+          const slots = minSlots(trace) + extra
+          expect(runEngine(trace, slots, cache, slow + delta, 0).stallNs).toBeGreaterThanOrEqual(
+            runEngine(trace, slots, cache, slow, 0).stallNs
+          )
+        }
+      ),
+      params
+    )
   })
 
   it("with room for every expert, oracle prefetch never stalls more than on-demand", () => {
-    fc.assert(fc.property(traceArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 400 }), (trace, S, tr) => {
-      if (trace.model.layers < 2) return
-      const all = trace.model.layers * trace.model.experts
-      const prefetch = runEngine(trace, all, "lru", tr, Math.min(S, trace.model.layers - 1))
-      expect(prefetch.stallNs).toBeLessThanOrEqual(runEngine(trace, all, "lru", tr, 0).stallNs)
-    }), params)
+    fc.assert(
+      fc.property(traceArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 400 }), (trace, S, tr) => {
+        if (trace.model.layers < 2) return
+        const all = trace.model.layers * trace.model.experts
+        const prefetch = runEngine(trace, all, "lru", tr, Math.min(S, trace.model.layers - 1))
+        expect(prefetch.stallNs).toBeLessThanOrEqual(runEngine(trace, all, "lru", tr, 0).stallNs)
+      }),
+      params
+    )
   })
 
   it("the same inputs give a byte-identical result JSON", () => {
-    fc.assert(fc.property(traceArb, fc.constantFrom("cache=lru", "cache=belady,prefetch=fixed:1,predictor=oracle", "cache=lfu,prefetch=fixed:1,predictor=transition", "cache=fifo,prefetch=fixed:1,predictor=popularity"), (trace, policy) => {
-      if (trace.model.layers < 2) return
-      const once = () => JSON.stringify(simulate({
-        trace, traceName: "t", model: tinyModel(trace.model.layers, trace.model.experts, trace.model.topK), hardware: exactHardware(100, 10, 5),
-        policy, mode: "timed", cacheSlots: minSlots(trace) + 1, batch: 1, perLayer: false, seed: 1, timeline: false
-      }).record)
-      expect(once()).toBe(once())
-    }), { ...params, numRuns: 60 })
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.constantFrom(
+          "cache=lru",
+          "cache=belady,prefetch=fixed:1,predictor=oracle",
+          "cache=lfu,prefetch=fixed:1,predictor=transition",
+          "cache=fifo,prefetch=fixed:1,predictor=popularity"
+        ),
+        (trace, policy) => {
+          if (trace.model.layers < 2) return
+          const once = () =>
+            JSON.stringify(
+              simulate({
+                trace,
+                traceName: "t",
+                model: tinyModel(trace.model.layers, trace.model.experts, trace.model.topK),
+                hardware: exactHardware(100, 10, 5),
+                policy,
+                mode: "timed",
+                cacheSlots: minSlots(trace) + 1,
+                batch: 1,
+                perLayer: false,
+                seed: 1,
+                timeline: false
+              }).record
+            )
+          expect(once()).toBe(once())
+        }
+      ),
+      { ...params, numRuns: 60 }
+    )
   })
 })

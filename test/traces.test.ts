@@ -23,9 +23,15 @@ describe("continuous batching", () => {
   const t = tinyTrace([[[0]], [[1]], [[2]], [[3]], [[0]], [[1]]], 4, [0, 0, 0, 1, 2, 2])
   it("a finished request frees its slot for the next one at the next step", () => {
     const { offsets, tokens } = buildSteps(t, 2)
-    const steps = Array.from({ length: offsets.length - 1 }, (_, s) => Array.from(tokens.subarray(offsets[s]!, offsets[s + 1]!)))
+    const steps = Array.from({ length: offsets.length - 1 }, (_, s) =>
+      Array.from(tokens.subarray(offsets[s]!, offsets[s + 1]!))
+    )
     // step 0: A0, B0 · step 1: A1, C0 (B finished) · step 2: A2, C1
-    expect(steps).toEqual([[0, 3], [1, 4], [2, 5]])
+    expect(steps).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5]
+    ])
   })
   it("one access per distinct (step, layer, expert), counting tokens per expert", () => {
     const a = buildAccessStream(tinyTrace([[[0, 1]], [[1, 2]]], 4, [0, 1]), 2)
@@ -47,11 +53,31 @@ describe("cache sizes", () => {
     expect(slotsForMemory(m, budget)).toBe(10)
   })
   it("per-layer partitioning splits slots evenly and never shares them across layers", () => {
-    const t = tinyTrace([[[0], [0]], [[1], [1]], [[0], [0]]], 2)
+    const t = tinyTrace(
+      [
+        [[0], [0]],
+        [[1], [1]],
+        [[0], [0]]
+      ],
+      2
+    )
     const model = { ...loadModel("mixtral-8x7b"), layers: 2, experts: 2, topK: 1 }
-    const run = (perLayer: boolean, slots: number) => simulate({ trace: t, traceName: "t", model, hardware: loadHardware("h100-pcie"), policy: "cache=lru", mode: "cache-only", cacheSlots: slots, batch: 1, perLayer, seed: 0, timeline: false }).record
-    expect(run(true, 4).misses).toBe(4)   // 2 slots per layer: every expert stays
-    expect(run(true, 2).misses).toBe(6)   // 1 slot per layer: every access misses
+    const run = (perLayer: boolean, slots: number) =>
+      simulate({
+        trace: t,
+        traceName: "t",
+        model,
+        hardware: loadHardware("h100-pcie"),
+        policy: "cache=lru",
+        mode: "cache-only",
+        cacheSlots: slots,
+        batch: 1,
+        perLayer,
+        seed: 0,
+        timeline: false
+      }).record
+    expect(run(true, 4).misses).toBe(4) // 2 slots per layer: every expert stays
+    expect(run(true, 2).misses).toBe(6) // 1 slot per layer: every access misses
     expect(run(false, 2).misses).toBe(6)
     expect(run(true, 2).cache_layout).toBe("per-layer")
   })

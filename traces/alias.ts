@@ -11,10 +11,12 @@ export class AliasTable {
     this.prob = new Float64Array(n)
     this.alias = new Int32Array(n)
     const scaled = Float64Array.from({ length: n }, (_, i) => (weights[i]! * n) / sum)
-    const small: number[] = [], large: number[] = []
+    const small: number[] = [],
+      large: number[] = []
     for (let i = n - 1; i >= 0; i--) (scaled[i]! < 1 ? small : large).push(i)
     while (small.length && large.length) {
-      const s = small.pop()!, l = large.pop()!
+      const s = small.pop()!,
+        l = large.pop()!
       this.prob[s] = scaled[s]!
       this.alias[s] = l
       scaled[l] = scaled[l]! + scaled[s]! - 1

@@ -63,7 +63,11 @@ export function buildSteps(t: Trace, batchSize: number): { offsets: Int32Array; 
 }
 
 /** The access stream of `t`, batched by `buildSteps` unless steps are given (e.g. by a token scheduler). */
-export function buildAccessStream(t: Trace, batchSize = 1, given?: { offsets: Int32Array; tokens: Int32Array }): AccessStream {
+export function buildAccessStream(
+  t: Trace,
+  batchSize = 1,
+  given?: { offsets: Int32Array; tokens: Int32Array }
+): AccessStream {
   const { layers: L, experts: E, topK: K } = t.model
   const steps = given ?? buildSteps(t, batchSize)
   const S = steps.offsets.length - 1
@@ -75,8 +79,16 @@ export function buildAccessStream(t: Trace, batchSize = 1, given?: { offsets: In
     const offsets = new Int32Array(S * L + 1)
     for (let i = 0; i <= S * L; i++) offsets[i] = i * K
     return {
-      layers: L, experts: E, steps: S, offsets, keys: reorder(t, steps.tokens), counts: null,
-      stepTokenOffsets: steps.offsets, stepTokens: steps.tokens, unknownCells: 0, accesses: S * L * K
+      layers: L,
+      experts: E,
+      steps: S,
+      offsets,
+      keys: reorder(t, steps.tokens),
+      counts: null,
+      stepTokenOffsets: steps.offsets,
+      stepTokens: steps.tokens,
+      unknownCells: 0,
+      accesses: S * L * K
     }
   }
   const offsets = new Int32Array(S * L + 1)
@@ -86,7 +98,8 @@ export function buildAccessStream(t: Trace, batchSize = 1, given?: { offsets: In
   const slotOf = new Int32Array(E)
   let n = 0
   for (let s = 0; s < S; s++) {
-    const t0 = steps.offsets[s]!, t1 = steps.offsets[s + 1]!
+    const t0 = steps.offsets[s]!,
+      t1 = steps.offsets[s + 1]!
     for (let l = 0; l < L; l++) {
       const cellId = s * L + l
       offsets[cellId] = n
@@ -95,8 +108,14 @@ export function buildAccessStream(t: Trace, batchSize = 1, given?: { offsets: In
         if (t.present[cell] === 0) continue
         for (let k = 0; k < K; k++) {
           const e = t.experts[cell * K + k]!
-          if (stamp[e] === cellId) { counts[slotOf[e]!]!++; continue }
-          if (n === keys.length) { keys = grow(keys); counts = grow(counts) }
+          if (stamp[e] === cellId) {
+            counts[slotOf[e]!]!++
+            continue
+          }
+          if (n === keys.length) {
+            keys = grow(keys)
+            counts = grow(counts)
+          }
           stamp[e] = cellId
           slotOf[e] = n
           keys[n] = e
@@ -107,8 +126,16 @@ export function buildAccessStream(t: Trace, batchSize = 1, given?: { offsets: In
   }
   offsets[S * L] = n
   return {
-    layers: L, experts: E, steps: S, offsets, keys: keys.slice(0, n), counts: counts.slice(0, n),
-    stepTokenOffsets: steps.offsets, stepTokens: steps.tokens, unknownCells: unknown, accesses: n
+    layers: L,
+    experts: E,
+    steps: S,
+    offsets,
+    keys: keys.slice(0, n),
+    counts: counts.slice(0, n),
+    stepTokenOffsets: steps.offsets,
+    stepTokens: steps.tokens,
+    unknownCells: unknown,
+    accesses: n
   }
 }
 

@@ -35,13 +35,26 @@ export const TraceHeaderSchema = Schema.Struct({
   tokens: NonNegativeInt,
   lookaheadDepth: NonNegativeInt,
   predictionDepth: Schema.optionalKey(NonNegativeInt),
-  columns: Schema.Array(Schema.Struct({
-    name: Schema.Literals(["request", "position", "phase", "tokenId", "present", "experts", "weights", "routerProbs", "lookahead", "predicted"]),
-    dtype: Schema.Literals(["int32", "uint8", "uint16", "float32"]),
-    length: NonNegativeInt,
-    offset: NonNegativeInt,
-    crc32: NonNegativeInt
-  }))
+  columns: Schema.Array(
+    Schema.Struct({
+      name: Schema.Literals([
+        "request",
+        "position",
+        "phase",
+        "tokenId",
+        "present",
+        "experts",
+        "weights",
+        "routerProbs",
+        "lookahead",
+        "predicted"
+      ]),
+      dtype: Schema.Literals(["int32", "uint8", "uint16", "float32"]),
+      length: NonNegativeInt,
+      offset: NonNegativeInt,
+      crc32: NonNegativeInt
+    })
+  )
 })
 export type TraceHeader = typeof TraceHeaderSchema.Type
 
@@ -67,7 +80,10 @@ export function writeTrace(path: string, t: Trace): void {
 }
 
 export function encodeTrace(t: Trace): Uint8Array[] {
-  const cols: Array<[string, Column]> = [["request", t.request], ["position", t.position]]
+  const cols: Array<[string, Column]> = [
+    ["request", t.request],
+    ["position", t.position]
+  ]
   if (t.phase) cols.push(["phase", t.phase])
   if (t.tokenId) cols.push(["tokenId", t.tokenId])
   cols.push(["present", t.present], ["experts", t.experts], ["weights", t.weights])
@@ -81,8 +97,14 @@ export function encodeTrace(t: Trace): Uint8Array[] {
     return entry
   })
   const header = {
-    format: "expertflow-trace", version: 1, model: t.model, source: t.source, tokens: t.tokens,
-    lookaheadDepth: t.lookaheadDepth, ...(t.predicted ? { predictionDepth: t.predictionDepth } : {}), columns
+    format: "expertflow-trace",
+    version: 1,
+    model: t.model,
+    source: t.source,
+    tokens: t.tokens,
+    lookaheadDepth: t.lookaheadDepth,
+    ...(t.predicted ? { predictionDepth: t.predictionDepth } : {}),
+    columns
   }
   const headerBytes = new TextEncoder().encode(JSON.stringify(header))
   const pre = new Uint8Array(align8(12 + headerBytes.length))
@@ -114,9 +136,12 @@ export function readTrace(path: string): Trace {
   if (!isCanonical(buf)) throw new InputError(path, "header", "magic", `not an ExpertFlow trace (expected "${MAGIC}")`)
   if (buf.length < 12) throw new InputError(path, "header", "length", "file truncated inside the header")
   const hlen = buf.readUInt32LE(8)
-  if (12 + hlen > buf.length) throw new InputError(path, "header", "length", `file truncated: header needs ${hlen} bytes`)
+  if (12 + hlen > buf.length)
+    throw new InputError(path, "header", "length", `file truncated: header needs ${hlen} bytes`)
   let json: unknown
-  try { json = JSON.parse(buf.subarray(12, 12 + hlen).toString("utf8")) } catch (e) {
+  try {
+    json = JSON.parse(buf.subarray(12, 12 + hlen).toString("utf8"))
+  } catch (e) {
     throw new InputError(path, "header", "(json)", `corrupt header: ${(e as Error).message}`)
   }
   const h = decodeOrThrow(TraceHeaderSchema, json, path, "header")
@@ -132,25 +157,39 @@ export function readTrace(path: string): Trace {
     const start = dataStart + c.offset
     const byteLength = c.length * Ctor.BYTES_PER_ELEMENT
     if (start + byteLength > buf.length) {
-      throw new InputError(path, `column ${c.name}`, "data", `file truncated: column needs bytes ${start}..${start + byteLength}, file has ${buf.length}`)
+      throw new InputError(
+        path,
+        `column ${c.name}`,
+        "data",
+        `file truncated: column needs bytes ${start}..${start + byteLength}, file has ${buf.length}`
+      )
     }
     // Copy into an aligned buffer of its own: a column must not keep the whole file alive.
     const col = new Ctor(c.length)
     new Uint8Array(col.buffer).set(buf.subarray(start, start + byteLength))
-    if (crc32(bytesOf(col)) !== c.crc32) throw new InputError(path, `column ${c.name}`, "crc32", "checksum mismatch: the file is corrupt")
+    if (crc32(bytesOf(col)) !== c.crc32)
+      throw new InputError(path, `column ${c.name}`, "crc32", "checksum mismatch: the file is corrupt")
     cols[c.name] = col
   }
   for (const [name, spec] of Object.entries(COLUMN_SPEC)) {
     if (spec.required && !cols[name]) throw new InputError(path, "header", `columns.${name}`, "required column missing")
   }
   const trace: Trace = {
-    model: h.model, source: h.source, tokens: h.tokens,
-    request: cols.request as Int32Array, position: cols.position as Int32Array,
-    phase: (cols.phase as Uint8Array | undefined) ?? null, tokenId: (cols.tokenId as Int32Array | undefined) ?? null,
-    present: cols.present as Uint8Array, experts: cols.experts as Uint16Array, weights: cols.weights as Float32Array,
+    model: h.model,
+    source: h.source,
+    tokens: h.tokens,
+    request: cols.request as Int32Array,
+    position: cols.position as Int32Array,
+    phase: (cols.phase as Uint8Array | undefined) ?? null,
+    tokenId: (cols.tokenId as Int32Array | undefined) ?? null,
+    present: cols.present as Uint8Array,
+    experts: cols.experts as Uint16Array,
+    weights: cols.weights as Float32Array,
     routerProbs: (cols.routerProbs as Float32Array | undefined) ?? null,
-    lookaheadDepth: h.lookaheadDepth, lookahead: (cols.lookahead as Uint16Array | undefined) ?? null,
-    predictionDepth: cols.predicted ? h.predictionDepth ?? 0 : 0, predicted: (cols.predicted as Uint16Array | undefined) ?? null
+    lookaheadDepth: h.lookaheadDepth,
+    lookahead: (cols.lookahead as Uint16Array | undefined) ?? null,
+    predictionDepth: cols.predicted ? (h.predictionDepth ?? 0) : 0,
+    predicted: (cols.predicted as Uint16Array | undefined) ?? null
   }
   validateTrace(trace, path)
   return trace
@@ -162,32 +201,62 @@ export function validateTrace(t: Trace, file: string): void {
   const seen = new Set<number>()
   for (let i = 0; i < t.tokens; i++) {
     if (i > 0 && t.request[i] !== t.request[i - 1]) {
-      if (seen.has(t.request[i]!)) throw new InputError(file, `token ${i}`, "request", `request ${t.request[i]} is not stored contiguously`)
+      if (seen.has(t.request[i]!))
+        throw new InputError(file, `token ${i}`, "request", `request ${t.request[i]} is not stored contiguously`)
     }
     seen.add(t.request[i]!)
     for (let l = 0; l < L; l++) {
       const cell = i * L + l
       const present = t.present[cell]
-      if (present !== 0 && present !== 1) throw new InputError(file, `token ${i} layer ${l}`, "present", `must be 0 or 1, got ${present}`)
+      if (present !== 0 && present !== 1)
+        throw new InputError(file, `token ${i} layer ${l}`, "present", `must be 0 or 1, got ${present}`)
       for (let k = 0; k < K; k++) {
         const e = t.experts[cell * K + k]!
         const w = t.weights[cell * K + k]!
         if (present === 0) continue
-        if (e === GAP || e >= E) throw new InputError(file, `token ${i} layer ${l}`, `experts[${k}]`, `expert id ${e} out of range (experts: ${E})`)
-        if (!Number.isFinite(w) || w < 0) throw new InputError(file, `token ${i} layer ${l}`, `weights[${k}]`, `weight ${w} is NaN, infinite or negative`)
+        if (e === GAP || e >= E)
+          throw new InputError(
+            file,
+            `token ${i} layer ${l}`,
+            `experts[${k}]`,
+            `expert id ${e} out of range (experts: ${E})`
+          )
+        if (!Number.isFinite(w) || w < 0)
+          throw new InputError(
+            file,
+            `token ${i} layer ${l}`,
+            `weights[${k}]`,
+            `weight ${w} is NaN, infinite or negative`
+          )
         for (let j = 0; j < k; j++) {
-          if (t.experts[cell * K + j] === e) throw new InputError(file, `token ${i} layer ${l}`, `experts[${k}]`, `expert ${e} listed twice`)
+          if (t.experts[cell * K + j] === e)
+            throw new InputError(file, `token ${i} layer ${l}`, `experts[${k}]`, `expert ${e} listed twice`)
         }
       }
-      const D = t.lookaheadDepth, P = t.predictionDepth
-      if (t.lookahead) for (let j = 0; j < D * K; j++) {
-        const e = t.lookahead[cell * D * K + j]!
-        if (e !== GAP && e >= E) throw new InputError(file, `token ${i} layer ${l}`, `lookahead[${Math.floor(j / K)}][${j % K}]`, `expert id ${e} out of range (experts: ${E})`)
-      }
-      if (t.predicted) for (let j = 0; j < P; j++) {
-        const e = t.predicted[cell * P + j]!
-        if (e !== GAP && e >= E) throw new InputError(file, `token ${i} layer ${l}`, `predicted[${j}]`, `expert id ${e} out of range (experts: ${E})`)
-      }
+      const D = t.lookaheadDepth,
+        P = t.predictionDepth
+      if (t.lookahead)
+        for (let j = 0; j < D * K; j++) {
+          const e = t.lookahead[cell * D * K + j]!
+          if (e !== GAP && e >= E)
+            throw new InputError(
+              file,
+              `token ${i} layer ${l}`,
+              `lookahead[${Math.floor(j / K)}][${j % K}]`,
+              `expert id ${e} out of range (experts: ${E})`
+            )
+        }
+      if (t.predicted)
+        for (let j = 0; j < P; j++) {
+          const e = t.predicted[cell * P + j]!
+          if (e !== GAP && e >= E)
+            throw new InputError(
+              file,
+              `token ${i} layer ${l}`,
+              `predicted[${j}]`,
+              `expert id ${e} out of range (experts: ${E})`
+            )
+        }
     }
   }
 }

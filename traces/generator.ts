@@ -32,16 +32,23 @@ export interface Chunk {
   readonly lookahead: Uint16Array | null
 }
 
-export interface GenerateOptions { readonly tokens: number; readonly requests: number; readonly seed: number; readonly chunkTokens?: number }
+export interface GenerateOptions {
+  readonly tokens: number
+  readonly requests: number
+  readonly seed: number
+  readonly chunkTokens?: number
+}
 
 /** Gamma(shape, 1) draw (Marsaglia–Tsang; shape < 1 boosted). */
 function gamma(rng: Rng, shape: number): number {
   if (shape < 1) return gamma(rng, shape + 1) * Math.pow(rng.float() || 1e-12, 1 / shape)
-  const d = shape - 1 / 3, c = 1 / Math.sqrt(9 * d)
+  const d = shape - 1 / 3,
+    c = 1 / Math.sqrt(9 * d)
   for (;;) {
     let x: number, v: number
     do {
-      const u1 = rng.float() || 1e-12, u2 = rng.float()
+      const u1 = rng.float() || 1e-12,
+        u2 = rng.float()
       x = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2)
       v = 1 + c * x
     } while (v <= 0)
@@ -56,20 +63,24 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
   const rng = new Rng(o.seed)
   const D = p.lookahead ? Math.min(p.lookahead.depth, L - 1) : 0
   // Popularity weights per layer and domain.
-  const popWeights: Float64Array[][] = p.layers.map((layer) => p.domains.map((_, d) => {
-    const spec = layer.popularity[Math.min(d, layer.popularity.length - 1)]!
-    if ("weights" in spec) return Float64Array.from(spec.weights, (w) => w + 1e-9)
-    const rank = rng.shuffle(Array.from({ length: E }, (_, i) => i))
-    const w = new Float64Array(E)
-    for (let r = 0; r < E; r++) w[rank[r]!] = 1 / Math.pow(r + 1, spec.zipf)
-    return w
-  }))
+  const popWeights: Float64Array[][] = p.layers.map((layer) =>
+    p.domains.map((_, d) => {
+      const spec = layer.popularity[Math.min(d, layer.popularity.length - 1)]!
+      if ("weights" in spec) return Float64Array.from(spec.weights, (w) => w + 1e-9)
+      const rank = rng.shuffle(Array.from({ length: E }, (_, i) => i))
+      const w = new Float64Array(E)
+      for (let r = 0; r < E; r++) w[rank[r]!] = 1 / Math.pow(r + 1, spec.zipf)
+      return w
+    })
+  )
   const pop: AliasTable[][] = popWeights.map((byDomain) => byDomain.map((w) => new AliasTable(w)))
   // Transitions (row = previous layer's first expert): fitted rows as tables; otherwise the
   // layer's popularity with each expert's 4 seeded preferred successors boosted by 4·mean/(j+1),
   // sampled as the exact mixture it is — a boosted successor with probability BOOST, else a
   // popularity draw — so no E × E tables are built (45 MB of them on DeepSeek-V3, all cache misses).
-  const fittedTrans: AliasTable[][] = p.layers.map((layer) => (layer.transition ? layer.transition.map((row) => new AliasTable(row.map((w) => w + 1e-9))) : []))
+  const fittedTrans: AliasTable[][] = p.layers.map((layer) =>
+    layer.transition ? layer.transition.map((row) => new AliasTable(row.map((w) => w + 1e-9))) : []
+  )
   const preferred: Int32Array[] = p.layers.map(() => Int32Array.from({ length: E * 4 }, () => rng.int(E)))
   const boostMass = (4 * (1 + 1 / 2 + 1 / 3 + 1 / 4)) / E
   const BOOST = boostMass / (1 + boostMass)
@@ -80,7 +91,11 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
   const weightTable = new Float32Array(WEIGHT_VECTORS * K)
   for (let v = 0; v < WEIGHT_VECTORS; v++) {
     let sum = 0
-    const w = Array.from({ length: K }, () => { const x = gamma(rng, p.weightShape); sum += x; return x }).sort((a, b) => b - a)
+    const w = Array.from({ length: K }, () => {
+      const x = gamma(rng, p.weightShape)
+      sum += x
+      return x
+    }).sort((a, b) => b - a)
     for (let k = 0; k < K; k++) weightTable[v * K + k] = w[k]! / sum
   }
   const R = Math.max(1, Math.min(o.requests, o.tokens))
@@ -88,24 +103,39 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
   const chunkTokens = o.chunkTokens ?? 8192
   const prevSet = new Uint16Array(L * K)
   const stamp = new Int32Array(E).fill(-1)
-  let req = 0, pos = 0, domain = domainTable.draw(rng), cellId = 0
+  let req = 0,
+    pos = 0,
+    domain = domainTable.draw(rng),
+    cellId = 0
   for (let from = 0; from < o.tokens; from += chunkTokens) {
     const n = Math.min(chunkTokens, o.tokens - from)
     const c = {
-      from, tokens: n, request: new Int32Array(n), position: new Int32Array(n), phase: new Uint8Array(n),
-      experts: new Uint16Array(n * L * K), weights: new Float32Array(n * L * K),
+      from,
+      tokens: n,
+      request: new Int32Array(n),
+      position: new Int32Array(n),
+      phase: new Uint8Array(n),
+      experts: new Uint16Array(n * L * K),
+      weights: new Float32Array(n * L * K),
       lookahead: D > 0 ? new Uint16Array(n * L * D * K).fill(0xffff) : null
     }
     for (let i = 0; i < n; i++) {
-      if (pos >= lengths[req]!) { req++; pos = 0; domain = domainTable.draw(rng) }
+      if (pos >= lengths[req]!) {
+        req++
+        pos = 0
+        domain = domainTable.draw(rng)
+      }
       c.request[i] = req
       c.position[i] = pos
       c.phase[i] = pos < Math.floor(p.prefillFraction * lengths[req]!) ? 1 : 0
       const hasPrev = pos > 0
       for (let l = 0; l < L; l++) {
         const base = (i * L + l) * K
-        const reuse = reuseOf[l]!, follow = reuse + (1 - reuse) * affinityOf[l]!
-        const popTable = pop[l]![domain]!, fitted = fittedTrans[l]!, pref = preferred[l]!
+        const reuse = reuseOf[l]!,
+          follow = reuse + (1 - reuse) * affinityOf[l]!
+        const popTable = pop[l]![domain]!,
+          fitted = fittedTrans[l]!,
+          pref = preferred[l]!
         cellId++
         for (let k = 0; k < K; k++) {
           let e = -1
@@ -130,17 +160,19 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
       for (let j = 0, off = i * L * K; j < L * K; j++) prevSet[j] = c.experts[off + j]!
       if (c.lookahead && p.lookahead) {
         const { a, b, c: floor } = p.lookahead
-        for (let l = 0; l < L; l++) for (let d = 1; d <= D && l + d < L; d++) {
-          const acc = Math.min(1, Math.max(0, a * Math.exp(-b * d) + floor))
-          const truth = (i * L + l + d) * K, out = ((i * L + l) * D + d - 1) * K
-          cellId++
-          for (let k = 0; k < K; k++) {
-            let e = rng.float() < acc ? c.experts[truth + k]! : pop[l + d]![domain]!.draw(rng)
-            while (stamp[e] === cellId) e = pop[l + d]![domain]!.draw(rng)
-            stamp[e] = cellId
-            c.lookahead[out + k] = e
+        for (let l = 0; l < L; l++)
+          for (let d = 1; d <= D && l + d < L; d++) {
+            const acc = Math.min(1, Math.max(0, a * Math.exp(-b * d) + floor))
+            const truth = (i * L + l + d) * K,
+              out = ((i * L + l) * D + d - 1) * K
+            cellId++
+            for (let k = 0; k < K; k++) {
+              let e = rng.float() < acc ? c.experts[truth + k]! : pop[l + d]![domain]!.draw(rng)
+              while (stamp[e] === cellId) e = pop[l + d]![domain]!.draw(rng)
+              stamp[e] = cellId
+              c.lookahead[out + k] = e
+            }
           }
-        }
       }
       pos++
     }
@@ -154,14 +186,32 @@ export function generateTrace(p: GeneratorParams, o: GenerateOptions): Trace {
   const T = o.tokens
   const D = p.lookahead ? Math.min(p.lookahead.depth, L - 1) : 0
   const t = {
-    model: p.model, tokens: T, request: new Int32Array(T), position: new Int32Array(T), phase: new Uint8Array(T), tokenId: null,
-    present: new Uint8Array(T * L).fill(1), experts: new Uint16Array(T * L * K), weights: new Float32Array(T * L * K),
-    routerProbs: null, lookaheadDepth: D, lookahead: D > 0 ? new Uint16Array(T * L * D * K) : null, predictionDepth: 0, predicted: null,
-    source: { kind: "synthetic", description: describe(p, o), recording: `generated by traces/generator.ts from ${p.source}` }
+    model: p.model,
+    tokens: T,
+    request: new Int32Array(T),
+    position: new Int32Array(T),
+    phase: new Uint8Array(T),
+    tokenId: null,
+    present: new Uint8Array(T * L).fill(1),
+    experts: new Uint16Array(T * L * K),
+    weights: new Float32Array(T * L * K),
+    routerProbs: null,
+    lookaheadDepth: D,
+    lookahead: D > 0 ? new Uint16Array(T * L * D * K) : null,
+    predictionDepth: 0,
+    predicted: null,
+    source: {
+      kind: "synthetic",
+      description: describe(p, o),
+      recording: `generated by traces/generator.ts from ${p.source}`
+    }
   }
   for (const c of generateChunks(p, o)) {
-    t.request.set(c.request, c.from); t.position.set(c.position, c.from); t.phase.set(c.phase, c.from)
-    t.experts.set(c.experts, c.from * L * K); t.weights.set(c.weights, c.from * L * K)
+    t.request.set(c.request, c.from)
+    t.position.set(c.position, c.from)
+    t.phase.set(c.phase, c.from)
+    t.experts.set(c.experts, c.from * L * K)
+    t.weights.set(c.weights, c.from * L * K)
     if (c.lookahead) t.lookahead!.set(c.lookahead, c.from * L * D * K)
   }
   return { ...t, phase: p.prefillFraction > 0 ? t.phase : null }

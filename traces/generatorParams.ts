@@ -17,22 +17,26 @@ const Popularity = Schema.Union([Schema.Struct({ weights: Schema.Array(NonNeg) }
 export const GeneratorParamsSchema = Schema.Struct({
   model: Schema.Struct({ name: Schema.String, layers: Schema.Int, experts: Schema.Int, topK: Schema.Int }),
   source: Schema.String,
-  layers: Schema.Array(Schema.Struct({
-    /** Per domain (same order as `domains`), or one entry for all. */
-    popularity: Schema.Array(Popularity),
-    /** Probability that a pick reuses an expert of the request's previous token at this layer. */
-    reuse: Prob,
-    /** Probability that a pick follows the transition from the previous layer's first expert. */
-    affinity: Prob,
-    /** Row e: weights of this layer's experts after expert e at the previous layer (E × E), or omitted: seeded sparse successors. */
-    transition: Schema.optionalKey(Schema.Array(Schema.Array(NonNeg)))
-  })),
+  layers: Schema.Array(
+    Schema.Struct({
+      /** Per domain (same order as `domains`), or one entry for all. */
+      popularity: Schema.Array(Popularity),
+      /** Probability that a pick reuses an expert of the request's previous token at this layer. */
+      reuse: Prob,
+      /** Probability that a pick follows the transition from the previous layer's first expert. */
+      affinity: Prob,
+      /** Row e: weights of this layer's experts after expert e at the previous layer (E × E), or omitted: seeded sparse successors. */
+      transition: Schema.optionalKey(Schema.Array(Schema.Array(NonNeg)))
+    })
+  ),
   domains: Schema.Array(Schema.Struct({ name: Schema.String, weight: NonNeg })),
   /** Gate weights: sorted Gamma(shape) draws, normalized. */
   weightShape: NonNeg,
   /** Share of each request's tokens that are prefill (0 = decode-only). */
   prefillFraction: Prob,
-  lookahead: Schema.optionalKey(Schema.Struct({ depth: Schema.Int, a: Schema.Finite, b: Schema.Finite, c: Schema.Finite }))
+  lookahead: Schema.optionalKey(
+    Schema.Struct({ depth: Schema.Int, a: Schema.Finite, b: Schema.Finite, c: Schema.Finite })
+  )
 })
 export type GeneratorParams = typeof GeneratorParamsSchema.Type
 
@@ -40,7 +44,11 @@ export function loadGeneratorParams(pathOrPreset: string): GeneratorParams {
   const preset = generatorPresets[pathOrPreset]
   if (preset !== undefined) return decodeOrThrow(GeneratorParamsSchema, preset, `generator preset ${pathOrPreset}`)
   let json: unknown
-  try { json = JSON.parse(readFileSync(pathOrPreset, "utf8")) } catch (e) { throw new InputError(pathOrPreset, "document", "(json)", (e as Error).message) }
+  try {
+    json = JSON.parse(readFileSync(pathOrPreset, "utf8"))
+  } catch (e) {
+    throw new InputError(pathOrPreset, "document", "(json)", (e as Error).message)
+  }
   return decodeOrThrow(GeneratorParamsSchema, json, pathOrPreset)
 }
 
@@ -52,7 +60,8 @@ export function defaultParams(modelId: string): GeneratorParams {
     source: `defaults for ${m.id} (not fitted to a trace)`,
     layers: Array.from({ length: m.layers }, () => ({ popularity: [{ zipf: 0.6 }], reuse: 0.3, affinity: 0.2 })),
     domains: [{ name: "default", weight: 1 }],
-    weightShape: 2, prefillFraction: 0,
+    weightShape: 2,
+    prefillFraction: 0,
     lookahead: { depth: Math.min(8, m.layers - 1), a: 0.5, b: 0.35, c: 0.3 }
   }
 }
@@ -65,7 +74,8 @@ export function withLookahead(p: GeneratorParams, depth: number): GeneratorParam
 }
 
 /** Lookahead depth a generated trace will have. */
-export const lookaheadDepthOf = (p: GeneratorParams): number => (p.lookahead ? Math.min(p.lookahead.depth, p.model.layers - 1) : 0)
+export const lookaheadDepthOf = (p: GeneratorParams): number =>
+  p.lookahead ? Math.min(p.lookahead.depth, p.model.layers - 1) : 0
 
 /** Parameters for --preset MODEL: the shipped fitted file if there is one, else defaults. */
 export function presetParams(modelId: string): GeneratorParams {

@@ -17,7 +17,10 @@ export function toLibCacheSimCsv(t: Trace): string[] {
       if (!t.present[cell]) continue
       for (let k = 0; k < K; k++) buf += `${n++},${l * E + t.experts[cell * K + k]!},1\n`
     }
-    if (buf.length > 1 << 20) { chunks.push(buf); buf = "" }
+    if (buf.length > 1 << 20) {
+      chunks.push(buf)
+      buf = ""
+    }
   }
   chunks.push(buf)
   return chunks

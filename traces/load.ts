@@ -17,7 +17,12 @@ export function detectFormat(path: string): TraceFormat {
   if (isCanonical(head.subarray(0, n))) return "eft"
   const text = new TextDecoder().decode(head.subarray(0, n)).trimStart()
   if (text.startsWith("{")) return "vllm-jsonl"
-  throw new InputError(path, "file", "format", "unknown trace format (expected an ExpertFlow .eft file or vLLM-style JSONL); use --trace-format")
+  throw new InputError(
+    path,
+    "file",
+    "format",
+    "unknown trace format (expected an ExpertFlow .eft file or vLLM-style JSONL); use --trace-format"
+  )
 }
 
 /** `model` gives layers/experts/top-k to formats that do not carry them (JSONL). */

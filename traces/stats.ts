@@ -34,7 +34,10 @@ export function popularitySkew(counts: ArrayLike<number>): { entropy: number; to
   for (let i = 0; i < E; i++) total += counts[i]!
   if (total === 0) return { entropy: 0, top10: 0 }
   let h = 0
-  for (let i = 0; i < E; i++) { const p = counts[i]! / total; if (p > 0) h -= p * Math.log(p) }
+  for (let i = 0; i < E; i++) {
+    const p = counts[i]! / total
+    if (p > 0) h -= p * Math.log(p)
+  }
   const sorted = Array.from(counts).sort((a, b) => b - a)
   const m = 0.1 * E
   const whole = Math.floor(m)
@@ -47,7 +50,8 @@ export function popularitySkew(counts: ArrayLike<number>): { entropy: number; to
 export function traceStats(t: Trace): TraceStats {
   const { layers: L, experts: E, topK: K } = t.model
   const counts = new Float64Array(L * E)
-  const reuseHit = new Float64Array(L), reuseAll = new Float64Array(L)
+  const reuseHit = new Float64Array(L),
+    reuseAll = new Float64Array(L)
   const M = new Float64Array(L > 1 ? (L - 1) * E * E : 0)
   for (let i = 0; i < t.tokens; i++) {
     const samePrev = i > 0 && t.request[i - 1] === t.request[i]
@@ -58,7 +62,11 @@ export function traceStats(t: Trace): TraceStats {
       if (samePrev && t.present[cell - L]) {
         for (let k = 0; k < K; k++) {
           const e = t.experts[cell * K + k]!
-          for (let j = 0; j < K; j++) if (t.experts[(cell - L) * K + j] === e) { reuseHit[l]!++; break }
+          for (let j = 0; j < K; j++)
+            if (t.experts[(cell - L) * K + j] === e) {
+              reuseHit[l]!++
+              break
+            }
         }
         reuseAll[l]! += K
       }
@@ -67,9 +75,16 @@ export function traceStats(t: Trace): TraceStats {
   }
   const perLayer = Array.from({ length: L }, (_, l) => {
     const s = popularitySkew(counts.subarray(l * E, (l + 1) * E))
-    return { layer: l, entropy: r6(s.entropy), top10_share: r6(s.top10), reuse: reuseAll[l]! > 0 ? r6(reuseHit[l]! / reuseAll[l]!) : null }
+    return {
+      layer: l,
+      entropy: r6(s.entropy),
+      top10_share: r6(s.top10),
+      reuse: reuseAll[l]! > 0 ? r6(reuseHit[l]! / reuseAll[l]!) : null
+    }
   })
-  let top1 = 0, indep = 0, mTotal = 0
+  let top1 = 0,
+    indep = 0,
+    mTotal = 0
   for (let l = 0; l + 1 < L; l++) {
     const col = new Float64Array(E)
     for (let a = 0; a < E; a++) {
@@ -93,8 +108,13 @@ export function traceStats(t: Trace): TraceStats {
   }
   const reuseTotal = reuseAll.reduce((a, b) => a + b, 0)
   return {
-    tokens: t.tokens, requests: requestRanges(t).length, layers: L, experts: E, top_k: K,
-    gaps: countGaps(t), gap_cells: gapCells.slice(0, 100),
+    tokens: t.tokens,
+    requests: requestRanges(t).length,
+    layers: L,
+    experts: E,
+    top_k: K,
+    gaps: countGaps(t),
+    gap_cells: gapCells.slice(0, 100),
     per_layer: perLayer,
     mean_entropy: r6(perLayer.reduce((a, p) => a + p.entropy, 0) / L),
     mean_top10_share: r6(perLayer.reduce((a, p) => a + p.top10_share, 0) / L),
@@ -109,12 +129,21 @@ export function formatStats(s: TraceStats): string {
   const lines = [
     `tokens ${s.tokens}, requests ${s.requests}, layers ${s.layers}, experts ${s.experts}, top-k ${s.top_k}`,
     `gaps: ${s.gaps} (token, layer) cells with no routing recorded` +
-      (s.gaps ? ` — e.g. ${s.gap_cells.slice(0, 5).map((g) => `request ${g.request} token ${g.position} layer ${g.layer}`).join("; ")}` : ""),
+      (s.gaps
+        ? ` — e.g. ${s.gap_cells
+            .slice(0, 5)
+            .map((g) => `request ${g.request} token ${g.position} layer ${g.layer}`)
+            .join("; ")}`
+        : ""),
     `popularity: mean normalized entropy ${s.mean_entropy.toFixed(3)}, mean top-10% share ${pct(s.mean_top10_share)}`,
     `previous-token reuse (mean over layers' accesses): ${pct(s.mean_reuse)}`,
     `transition concentration (top-1, adjacent layers): ${pct(s.transition_top1_share)} vs ${pct(s.transition_independent_share)} if independent`,
-    "", "layer  entropy  top10%  reuse"
+    "",
+    "layer  entropy  top10%  reuse"
   ]
-  for (const p of s.per_layer) lines.push(`${String(p.layer).padStart(5)}  ${p.entropy.toFixed(3).padStart(7)}  ${pct(p.top10_share).padStart(6)}  ${pct(p.reuse).padStart(6)}`)
+  for (const p of s.per_layer)
+    lines.push(
+      `${String(p.layer).padStart(5)}  ${p.entropy.toFixed(3).padStart(7)}  ${pct(p.top10_share).padStart(6)}  ${pct(p.reuse).padStart(6)}`
+    )
   return lines.join("\n") + "\n"
 }

@@ -13,12 +13,24 @@ import type { TraceModel, TraceSource } from "./trace.ts"
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8 // not bitwise: columns can pass 2 GiB
 
-export function writeChunkedTrace(path: string, model: TraceModel, source: TraceSource, tokens: number, lookaheadDepth: number, hasPhase: boolean, chunks: Iterable<Chunk>): void {
+export function writeChunkedTrace(
+  path: string,
+  model: TraceModel,
+  source: TraceSource,
+  tokens: number,
+  lookaheadDepth: number,
+  hasPhase: boolean,
+  chunks: Iterable<Chunk>
+): void {
   const { layers: L, topK: K } = model
   const D = lookaheadDepth
   const specs: Array<[string, "int32" | "uint8" | "uint16" | "float32", number, number]> = [
-    ["request", "int32", 1, 4], ["position", "int32", 1, 4], ...(hasPhase ? [["phase", "uint8", 1, 1] as [string, "uint8", number, number]] : []),
-    ["present", "uint8", L, 1], ["experts", "uint16", L * K, 2], ["weights", "float32", L * K, 4],
+    ["request", "int32", 1, 4],
+    ["position", "int32", 1, 4],
+    ...(hasPhase ? [["phase", "uint8", 1, 1] as [string, "uint8", number, number]] : []),
+    ["present", "uint8", L, 1],
+    ["experts", "uint16", L * K, 2],
+    ["weights", "float32", L * K, 4],
     ...(D > 0 ? [["lookahead", "uint16", L * D * K, 2] as [string, "uint16", number, number]] : [])
   ]
   let offset = 0
@@ -27,7 +39,8 @@ export function writeChunkedTrace(path: string, model: TraceModel, source: Trace
     offset += align8(tokens * per * size)
     return c
   })
-  const header = (cols: typeof columns) => JSON.stringify({ format: "expertflow-trace", version: 1, model, source, tokens, lookaheadDepth: D, columns: cols })
+  const header = (cols: typeof columns) =>
+    JSON.stringify({ format: "expertflow-trace", version: 1, model, source, tokens, lookaheadDepth: D, columns: cols })
   const reserved = Buffer.byteLength(header(columns)) // the placeholder CRCs have the widest form
   const dataStart = align8(12 + reserved)
   writeViaTemp(path, (fd) => {

@@ -70,12 +70,18 @@ export function requestRanges(t: Trace): Array<{ id: number; start: number; end:
 export function prefixTokens(t: Trace, tokens: number): Trace {
   if (tokens >= t.tokens) return t
   const { layers: L, experts: E, topK: K } = t.model
-  const D = t.lookaheadDepth, P = t.predictionDepth
+  const D = t.lookaheadDepth,
+    P = t.predictionDepth
   return {
-    ...t, tokens,
-    request: t.request.slice(0, tokens), position: t.position.slice(0, tokens),
-    phase: t.phase ? t.phase.slice(0, tokens) : null, tokenId: t.tokenId ? t.tokenId.slice(0, tokens) : null,
-    present: t.present.slice(0, tokens * L), experts: t.experts.slice(0, tokens * L * K), weights: t.weights.slice(0, tokens * L * K),
+    ...t,
+    tokens,
+    request: t.request.slice(0, tokens),
+    position: t.position.slice(0, tokens),
+    phase: t.phase ? t.phase.slice(0, tokens) : null,
+    tokenId: t.tokenId ? t.tokenId.slice(0, tokens) : null,
+    present: t.present.slice(0, tokens * L),
+    experts: t.experts.slice(0, tokens * L * K),
+    weights: t.weights.slice(0, tokens * L * K),
     routerProbs: t.routerProbs ? t.routerProbs.slice(0, tokens * L * E) : null,
     lookahead: t.lookahead ? t.lookahead.slice(0, tokens * L * D * K) : null,
     predicted: t.predicted ? t.predicted.slice(0, tokens * L * P) : null

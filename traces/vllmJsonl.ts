@@ -48,15 +48,22 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
       obj = JSON.parse(raw.replace(/\b(NaN|-?Infinity)\b/g, "null"))
     } catch (e) {
       const truncated = i === lines.length - 1 && !endsWithNewline
-      throw new InputError(path, where, "(json)", truncated ? `truncated last line: ${(e as Error).message}` : `malformed JSON: ${(e as Error).message}`)
+      throw new InputError(
+        path,
+        where,
+        "(json)",
+        truncated ? `truncated last line: ${(e as Error).message}` : `malformed JSON: ${(e as Error).message}`
+      )
     }
-    if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw new InputError(path, where, "(json)", "expected a JSON object")
+    if (typeof obj !== "object" || obj === null || Array.isArray(obj))
+      throw new InputError(path, where, "(json)", "expected a JSON object")
     const o = obj as Record<string, unknown>
     const int = (names: string[], max?: number): number => {
       const f = pick(o, names)
       if (!f) throw new InputError(path, where, names[0]!, "missing field")
       const [name, v] = f
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new InputError(path, where, name, `expected a non-negative integer, got ${JSON.stringify(v)}`)
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+        throw new InputError(path, where, name, `expected a non-negative integer, got ${JSON.stringify(v)}`)
       if (max !== undefined && v >= max) throw new InputError(path, where, name, `${v} out of range (must be < ${max})`)
       return v
     }
@@ -69,22 +76,42 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
     if (!wf) throw new InputError(path, where, "gating_probs", "missing field")
     const [eName, ev] = ef
     const [wName, wv] = wf
-    if (!Array.isArray(ev) || ev.length !== K) throw new InputError(path, where, eName, `expected ${K} expert ids (top-k of ${model.name}), got ${JSON.stringify(ev)}`)
-    if (!Array.isArray(wv) || wv.length !== K) throw new InputError(path, where, wName, `expected ${K} weights, got ${JSON.stringify(wv)}`)
+    if (!Array.isArray(ev) || ev.length !== K)
+      throw new InputError(
+        path,
+        where,
+        eName,
+        `expected ${K} expert ids (top-k of ${model.name}), got ${JSON.stringify(ev)}`
+      )
+    if (!Array.isArray(wv) || wv.length !== K)
+      throw new InputError(path, where, wName, `expected ${K} weights, got ${JSON.stringify(wv)}`)
     const experts = ev.map((e, k) => {
-      if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= E) throw new InputError(path, where, `${eName}[${k}]`, `expert id ${JSON.stringify(e)} out of range (experts: ${E})`)
+      if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= E)
+        throw new InputError(
+          path,
+          where,
+          `${eName}[${k}]`,
+          `expert id ${JSON.stringify(e)} out of range (experts: ${E})`
+        )
       if (ev.indexOf(e) !== k) throw new InputError(path, where, `${eName}[${k}]`, `expert ${e} listed twice`)
       return e
     })
     const weights = wv.map((w, k) => {
-      if (typeof w !== "number" || !Number.isFinite(w) || w < 0) throw new InputError(path, where, `${wName}[${k}]`, `weight ${w === null ? "NaN/Infinity" : JSON.stringify(w)} is not a finite non-negative number`)
+      if (typeof w !== "number" || !Number.isFinite(w) || w < 0)
+        throw new InputError(
+          path,
+          where,
+          `${wName}[${k}]`,
+          `weight ${w === null ? "NaN/Infinity" : JSON.stringify(w)} is not a finite non-negative number`
+        )
       return w
     })
     let tokenId: number | undefined
     if ("token_id" in o) tokenId = int(["token_id"])
     let phase: number | undefined
     if ("phase" in o) {
-      if (o.phase !== "prefill" && o.phase !== "decode") throw new InputError(path, where, "phase", `expected "prefill" or "decode", got ${JSON.stringify(o.phase)}`)
+      if (o.phase !== "prefill" && o.phase !== "decode")
+        throw new InputError(path, where, "phase", `expected "prefill" or "decode", got ${JSON.stringify(o.phase)}`)
       phase = o.phase === "prefill" ? 1 : 0
     }
     let probs: number[] | undefined
@@ -98,11 +125,25 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
     let lookahead: number[][] | undefined
     if ("lookahead" in o) {
       const la = o.lookahead
-      if (!Array.isArray(la) || la.some((d) => !Array.isArray(d) || d.length !== K || d.some((e) => typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= E))) {
+      if (
+        !Array.isArray(la) ||
+        la.some(
+          (d) =>
+            !Array.isArray(d) ||
+            d.length !== K ||
+            d.some((e) => typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= E)
+        )
+      ) {
         throw new InputError(path, where, "lookahead", `expected D arrays of ${K} expert ids < ${E}`)
       }
       // Layers near the last have fewer distances (l + d < L): D is the longest list, the rest are gaps.
-      if (la.length > L - 1 - layer) throw new InputError(path, where, "lookahead", `${la.length} distances, but layer ${layer} has only ${L - 1 - layer} layers after it`)
+      if (la.length > L - 1 - layer)
+        throw new InputError(
+          path,
+          where,
+          "lookahead",
+          `${la.length} distances, but layer ${layer} has only ${L - 1 - layer} layers after it`
+        )
       lookaheadDepth = Math.max(lookaheadDepth, la.length)
       lookahead = la as number[][]
     }
@@ -133,7 +174,8 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
   const hasProbs = rows.some((r) => r.probs !== undefined)
   const P = rows.reduce((m, r) => Math.max(m, r.predicted?.length ?? 0), 0)
   const t: Trace = {
-    model: { name: model.name, layers: L, experts: E, topK: K }, tokens: T,
+    model: { name: model.name, layers: L, experts: E, topK: K },
+    tokens: T,
     source: { kind: "vllm-jsonl", description: `imported from ${path}`, recording: "per-(token, layer) routing log" },
     request: Int32Array.from(ordered, (k) => k.request),
     position: Int32Array.from(ordered, (k) => k.token),
@@ -153,7 +195,12 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     const ti = indexOf.get(`${r.request}:${r.token}`)!
     const cell = ti * L + r.layer
     if (t.present[cell]) {
-      throw new InputError(path, `line ${r.line}`, "layer", `duplicate (request ${r.request}, token ${r.token}, layer ${r.layer}); first seen on line ${firstLine[cell]}`)
+      throw new InputError(
+        path,
+        `line ${r.line}`,
+        "layer",
+        `duplicate (request ${r.request}, token ${r.token}, layer ${r.layer}); first seen on line ${firstLine[cell]}`
+      )
     }
     t.present[cell] = 1
     firstLine[cell] = r.line
@@ -166,9 +213,10 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     if (r.probs) t.routerProbs!.set(r.probs, cell * E)
     if (r.predicted) t.predicted!.set(r.predicted, cell * P)
     if (r.lookahead && t.lookahead) {
-      for (let d = 0; d < r.lookahead.length; d++) for (let k = 0; k < K; k++) {
-        t.lookahead[(cell * D + d) * K + k] = r.lookahead[d]![k]!
-      }
+      for (let d = 0; d < r.lookahead.length; d++)
+        for (let k = 0; k < K; k++) {
+          t.lookahead[(cell * D + d) * K + k] = r.lookahead[d]![k]!
+        }
     }
   }
   return t

@@ -22,27 +22,41 @@ export interface AccuracyCurve {
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4
 
-export function accuracyCurve(name: string, trace: Trace, traceName: string, stream: AccessStream, training: Training, maxDistance: number, top = 0): AccuracyCurve {
+export function accuracyCurve(
+  name: string,
+  trace: Trace,
+  traceName: string,
+  stream: AccessStream,
+  training: Training,
+  maxDistance: number,
+  top = 0
+): AccuracyCurve {
   const p = predictors[name]!.make({ stream, trace, traceName, top, training, args: [] })
   const L = stream.layers
   const out = new Uint16Array(stream.experts)
   const mark = new Uint8Array(stream.experts)
-  const distances: number[] = [], recall: number[] = [], precision: number[] = []
+  const distances: number[] = [],
+    recall: number[] = [],
+    precision: number[] = []
   for (let d = 1; d <= Math.min(maxDistance, L - 1); d++) {
-    let rec = 0, n = 0, hit = 0, named = 0
-    for (let s = 0; s < stream.steps; s++) for (let l = 0; l + d < L; l++) {
-      const actual = actualSet(stream, s, l + d)
-      if (actual.length === 0) continue
-      const k = p.predict(s, l + d, s, l, out)
-      for (let i = 0; i < actual.length; i++) mark[actual[i]!] = 1
-      let h = 0
-      for (let i = 0; i < k; i++) h += mark[out[i]!]!
-      for (let i = 0; i < actual.length; i++) mark[actual[i]!] = 0
-      rec += h / actual.length
-      n++
-      hit += h
-      named += k
-    }
+    let rec = 0,
+      n = 0,
+      hit = 0,
+      named = 0
+    for (let s = 0; s < stream.steps; s++)
+      for (let l = 0; l + d < L; l++) {
+        const actual = actualSet(stream, s, l + d)
+        if (actual.length === 0) continue
+        const k = p.predict(s, l + d, s, l, out)
+        for (let i = 0; i < actual.length; i++) mark[actual[i]!] = 1
+        let h = 0
+        for (let i = 0; i < k; i++) h += mark[out[i]!]!
+        for (let i = 0; i < actual.length; i++) mark[actual[i]!] = 0
+        rec += h / actual.length
+        n++
+        hit += h
+        named += k
+      }
     distances.push(d)
     recall.push(r4(n > 0 ? rec / n : 0))
     precision.push(r4(named > 0 ? hit / named : 0))

@@ -17,14 +17,20 @@ export function missRatioCurve(t: Trace, sizes = MRC_SIZES): number[] {
   const a = buildAccessStream(t, 1)
   return sizes.map((slots) => {
     const g = makeGeometry(a, Math.min(slots, a.layers * a.experts), false)
-    const r = replayCacheOnly(a, g, new LruPolicy({ numKeys: a.layers * a.experts, capacities: g.capacities, layers: a.layers, experts: a.experts }), null)
+    const r = replayCacheOnly(
+      a,
+      g,
+      new LruPolicy({ numKeys: a.layers * a.experts, capacities: g.capacities, layers: a.layers, experts: a.experts }),
+      null
+    )
     return r.misses / Math.max(1, a.accesses)
   })
 }
 
 /** Mean gate weight of each rank (1st, 2nd, ... expert as listed). */
 export function weightByRank(t: Trace): number[] {
-  const K = t.model.topK, sums = new Float64Array(K)
+  const K = t.model.topK,
+    sums = new Float64Array(K)
   let n = 0
   for (let cell = 0; cell < t.present.length; cell++) {
     if (!t.present[cell]) continue
@@ -34,7 +40,11 @@ export function weightByRank(t: Trace): number[] {
   return Array.from(sums, (s) => s / Math.max(1, n))
 }
 
-export interface Comparison { a: TraceStats & { mrc: number[]; weights: number[] }; b: TraceStats & { mrc: number[]; weights: number[] }; sizes: number[] }
+export interface Comparison {
+  a: TraceStats & { mrc: number[]; weights: number[] }
+  b: TraceStats & { mrc: number[]; weights: number[] }
+  sizes: number[]
+}
 
 export function compareTraces(a: Trace, b: Trace): Comparison {
   const full = (t: Trace) => ({ ...traceStats(t), mrc: missRatioCurve(t), weights: weightByRank(t) })
@@ -49,12 +59,28 @@ export function formatComparison(c: Comparison, names: [string, string]): string
     ["mean popularity entropy", c.a.mean_entropy.toFixed(3), c.b.mean_entropy.toFixed(3)],
     ["mean top-10% share", pct(c.a.mean_top10_share), pct(c.b.mean_top10_share)],
     ["transition concentration (top-1)", pct(c.a.transition_top1_share), pct(c.b.transition_top1_share)],
-    ["gate weight by rank", c.a.weights.map((w) => w.toFixed(3)).join(" "), c.b.weights.map((w) => w.toFixed(3)).join(" ")],
-    ...c.sizes.map((s, i): [string, string, string] => [`LRU miss ratio, ${s} slots`, pct(c.a.mrc[i]!), pct(c.b.mrc[i]!)])
+    [
+      "gate weight by rank",
+      c.a.weights.map((w) => w.toFixed(3)).join(" "),
+      c.b.weights.map((w) => w.toFixed(3)).join(" ")
+    ],
+    ...c.sizes.map((s, i): [string, string, string] => [
+      `LRU miss ratio, ${s} slots`,
+      pct(c.a.mrc[i]!),
+      pct(c.b.mrc[i]!)
+    ])
   ]
-  const w0 = Math.max(...rows.map((r) => r[0].length)), w1 = Math.max(names[0].length, ...rows.map((r) => r[1].length))
+  const w0 = Math.max(...rows.map((r) => r[0].length)),
+    w1 = Math.max(names[0].length, ...rows.map((r) => r[1].length))
   const lines = [`${"".padEnd(w0)}  ${names[0].padEnd(w1)}  ${names[1]}`]
   for (const [k, x, y] of rows) lines.push(`${k.padEnd(w0)}  ${x.padEnd(w1)}  ${y}`)
-  lines.push("", "per-layer reuse:", ...c.a.per_layer.map((p, l) => `  layer ${String(l).padStart(2)}  ${pct(p.reuse).padStart(6)}  ${pct(c.b.per_layer[l]?.reuse ?? null).padStart(6)}`))
+  lines.push(
+    "",
+    "per-layer reuse:",
+    ...c.a.per_layer.map(
+      (p, l) =>
+        `  layer ${String(l).padStart(2)}  ${pct(p.reuse).padStart(6)}  ${pct(c.b.per_layer[l]?.reuse ?? null).padStart(6)}`
+    )
+  )
   return lines.join("\n") + "\n"
 }

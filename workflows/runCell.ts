@@ -18,13 +18,32 @@ export type CellResult = ResultRecord & {
 /** Run one cell; `tokens` replays only the trace's first tokens (a sweep worker's warm-up). */
 export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult {
   const model = loadModel(cell.trace.model)
-  const size = "slots" in cell.cache ? { cacheSlots: cell.cache.slots }
-    : "bytes" in cell.cache ? { gpuMemBytes: parseBytes(cell.cache.bytes) }
-    : { cacheSlots: Math.max(1, Math.round(cell.cache.fraction * model.layers * model.experts)) }
+  const size =
+    "slots" in cell.cache
+      ? { cacheSlots: cell.cache.slots }
+      : "bytes" in cell.cache
+        ? { gpuMemBytes: parseBytes(cell.cache.bytes) }
+        : { cacheSlots: Math.max(1, Math.round(cell.cache.fraction * model.layers * model.experts)) }
   const trace = tokens === undefined ? traceOf(cell.trace) : prefixTokens(traceOf(cell.trace), tokens)
   const { record } = simulate({
-    trace, traceName: traceName(cell.trace), model, hardware: loadHardware(cell.hardware),
-    policy: cell.policy, mode: cell.mode, ...size, batch: cell.batch, perLayer: false, seed: cell.seed, timeline: false
+    trace,
+    traceName: traceName(cell.trace),
+    model,
+    hardware: loadHardware(cell.hardware),
+    policy: cell.policy,
+    mode: cell.mode,
+    ...size,
+    batch: cell.batch,
+    perLayer: false,
+    seed: cell.seed,
+    timeline: false
   })
-  return { sweep, cell_index: cell.index, cell_id: cell.id, policy_label: cell.policyLabel, cache_spec: cell.cacheLabel, ...record }
+  return {
+    sweep,
+    cell_index: cell.index,
+    cell_id: cell.id,
+    policy_label: cell.policyLabel,
+    cache_spec: cell.cacheLabel,
+    ...record
+  }
 }

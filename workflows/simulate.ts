@@ -44,15 +44,28 @@ export interface SimulationInput {
   readonly commands?: boolean
 }
 
-export interface SimulationOutput { readonly record: ResultRecord; readonly timeline: Timeline | null; readonly commands?: CommandLog }
+export interface SimulationOutput {
+  readonly record: ResultRecord
+  readonly timeline: Timeline | null
+  readonly commands?: CommandLog
+}
 
 export function checkTraceMatchesModel(t: Trace, m: ModelProfile, file: string): void {
-  for (const [field, want] of [["layers", m.layers], ["experts", m.experts], ["topK", m.topK]] as const) {
-    if (t.model[field] !== want) throw new InputError(file, "header", `model.${field}`, `trace has ${t.model[field]}, model ${m.id} has ${want}`)
+  for (const [field, want] of [
+    ["layers", m.layers],
+    ["experts", m.experts],
+    ["topK", m.topK]
+  ] as const) {
+    if (t.model[field] !== want)
+      throw new InputError(file, "header", `model.${field}`, `trace has ${t.model[field]}, model ${m.id} has ${want}`)
   }
 }
 
-interface Workload { stream: AccessStream; schedule: Schedule | null; training: Training }
+interface Workload {
+  stream: AccessStream
+  schedule: Schedule | null
+  training: Training
+}
 
 /** Steps (continuous batching, or EF-H's token scheduler) and the training data for learned parts. */
 function workload(spec: PolicySpec, inp: SimulationInput): Workload {
@@ -78,80 +91,169 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   const spec = parsePolicySpec(inp.policy)
   checkSpec(spec)
   checkTraceMatchesModel(inp.trace, inp.model, inp.traceName)
-  if (!Number.isInteger(inp.batch) || inp.batch < 1) throw new InputError("--batch", `value ${inp.batch}`, "batch", "must be a positive integer")
+  if (!Number.isInteger(inp.batch) || inp.batch < 1)
+    throw new InputError("--batch", `value ${inp.batch}`, "batch", "must be a positive integer")
   const slots = inp.cacheSlots ?? slotsForMemory(inp.model, inp.gpuMemBytes ?? 0)
   if (inp.cacheSlots === undefined && slots < 1) {
-    throw new InputError("--gpu-mem", `value ${inp.gpuMemBytes}`, "gpu-mem", `no room for any expert after ${inp.model.id}'s resident weights`)
+    throw new InputError(
+      "--gpu-mem",
+      `value ${inp.gpuMemBytes}`,
+      "gpu-mem",
+      `no room for any expert after ${inp.model.id}'s resident weights`
+    )
   }
   const { stream, schedule, training } = workload(spec, inp)
-  const L = stream.layers, E = stream.experts
+  const L = stream.layers,
+    E = stream.experts
   const perLayer = spec.layout === null ? inp.perLayer : spec.layout === "per-layer"
   const geometry = makeGeometry(stream, Math.min(slots, L * E), perLayer)
   const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E, stream.steps) : null
-  const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, geometry, pins ? pins[0]!.mask : undefined, spec.text)
+  const eviction = makeEviction(
+    spec.cache,
+    spec.cacheArgs,
+    stream,
+    geometry,
+    pins ? pins[0]!.mask : undefined,
+    spec.text
+  )
   const future = eviction.needsFuture ? computeNextUse(stream) : null
   const eBytes = expertBytes(inp.model)
   const tokens = inp.trace.tokens
   const base: RunIdentity = {
-    tool: "expertflow", version: TOOL_VERSION, trace: inp.traceName, model: inp.model.id,
-    hardware: inp.hardware.id, policy: spec.text, mode: inp.mode, seed: inp.seed, batch_size: inp.batch,
-    cache_slots: geometry.slots, cache_layout: perLayer ? "per-layer" : "unified", expert_bytes: eBytes
+    tool: "expertflow",
+    version: TOOL_VERSION,
+    trace: inp.traceName,
+    model: inp.model.id,
+    hardware: inp.hardware.id,
+    policy: spec.text,
+    mode: inp.mode,
+    seed: inp.seed,
+    batch_size: inp.batch,
+    cache_slots: geometry.slots,
+    cache_layout: perLayer ? "per-layer" : "unified",
+    expert_bytes: eBytes
   }
   if (inp.mode === "cache-only") {
     if (spec.prefetch !== "none" || spec.scheduler !== "none" || !evictionPolicies[spec.cache]!.cacheOnly) {
-      throw new UsageError(`cache-only mode replays a plain eviction policy (lru, lfu, fifo, belady); '${spec.text}' needs --mode timed`)
+      throw new UsageError(
+        `cache-only mode replays a plain eviction policy (lru, lfu, fifo, belady); '${spec.text}' needs --mode timed`
+      )
     }
     const r = replayCacheOnly(stream, geometry, eviction, future ? future.next : null)
     const record: ResultRecord = {
-      ...base, predictor_training: null, steps: stream.steps, tokens, unknown_token_layers: stream.unknownCells,
-      accesses: stream.accesses, hits: r.hits, late_hits: 0, misses: r.misses, hit_rate: frac0(r.hits, stream.accesses),
+      ...base,
+      predictor_training: null,
+      steps: stream.steps,
+      tokens,
+      unknown_token_layers: stream.unknownCells,
+      accesses: stream.accesses,
+      hits: r.hits,
+      late_hits: 0,
+      misses: r.misses,
+      hit_rate: frac0(r.hits, stream.accesses),
       per_layer_hit_rate: Array.from(r.layerHits, (h, l) => frac0(h, r.layerAccesses[l]!)),
-      total_ns: 0, compute_ns: 0, stall_ns: 0, host_ns: 0, stall_fraction: 0,
-      bytes_h2d: r.misses * eBytes, transfers_h2d: r.misses, demand_loads: r.misses, link_utilization: 0, tokens_per_s: 0,
+      total_ns: 0,
+      compute_ns: 0,
+      stall_ns: 0,
+      host_ns: 0,
+      stall_fraction: 0,
+      bytes_h2d: r.misses * eBytes,
+      transfers_h2d: r.misses,
+      demand_loads: r.misses,
+      link_utilization: 0,
+      tokens_per_s: 0,
       peak_expert_bytes: r.peakSlots * eBytes,
-      prefetches_issued: 0, prefetches_used: 0, prefetches_wasted: 0, prefetches_dropped: 0,
-      prefetch_precision: null, prefetch_recall: null, prediction_precision: null, prediction_recall: null, b_acc: null,
+      prefetches_issued: 0,
+      prefetches_used: 0,
+      prefetches_wasted: 0,
+      prefetches_dropped: 0,
+      prefetch_precision: null,
+      prefetch_recall: null,
+      prediction_precision: null,
+      prediction_recall: null,
+      b_acc: null,
       policy_detail: {}
     }
     return { record, timeline: null }
   }
   let predictor: Predictor | null = null
   if (spec.predictor !== null) {
-    predictor = predictors[spec.predictor]!.make({ stream, trace: inp.trace, traceName: inp.traceName, top: spec.top, training, args: spec.predictorArgs })
+    predictor = predictors[spec.predictor]!.make({
+      stream,
+      trace: inp.trace,
+      traceName: inp.traceName,
+      top: spec.top,
+      training,
+      args: spec.predictorArgs
+    })
   }
-  const prefetcher = prefetchers[spec.prefetch]!(spec.prefetchArgs, { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots }, spec.text)
+  const prefetcher = prefetchers[spec.prefetch]!(
+    spec.prefetchArgs,
+    { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots },
+    spec.text
+  )
   const timeline = inp.timeline ? new Timeline() : null
   const charge = schedule ? parseSchedulerArgs(spec.schedulerArgs, spec.text).charge : 0
   let hostNs: Float64Array | null = null
   if (schedule && charge !== 0) {
     hostNs = new Float64Array(stream.steps)
-    schedule.unitStart.forEach((s, u) => { hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge })
+    schedule.unitStart.forEach((s, u) => {
+      hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge
+    })
   }
   const commands: CommandLog | undefined = inp.commands ? { commands: [], preloaded: [] } : undefined
   const c = runTimed({
-    stream, geometry, timing: makeTiming(inp.model, inp.hardware), eviction, future,
-    predictor, prefetcher, copyEngines: inp.hardware.copyEngines, timeline, order: spec.order,
-    hostNsBeforeStep: hostNs, ...(pins ? { pins } : {}), ...(commands ? { commands } : {})
+    stream,
+    geometry,
+    timing: makeTiming(inp.model, inp.hardware),
+    eviction,
+    future,
+    predictor,
+    prefetcher,
+    copyEngines: inp.hardware.copyEngines,
+    timeline,
+    order: spec.order,
+    hostNsBeforeStep: hostNs,
+    ...(pins ? { pins } : {}),
+    ...(commands ? { commands } : {})
   })
   const detail: PolicyDetail = {}
   if (predictor?.note) detail.predictor_note = predictor.note
   if (spec.order !== "as-listed") detail.order = spec.order
   for (const [name, series] of c.traced) {
     const values = series.map((x) => x[2])
-    detail[name] = { mean: stepWeightedMean(series, stream.steps * L, L), min: Math.min(...values), max: Math.max(...values), changes: series }
+    detail[name] = {
+      mean: stepWeightedMean(series, stream.steps * L, L),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      changes: series
+    }
   }
   if (schedule) {
     const sorted = [...schedule.cpuNs].sort((x, y) => x - y)
     detail.scheduler = {
-      decisions: schedule.decisions, activated_pairs_unscheduled: schedule.activatedBefore, activated_pairs_scheduled: schedule.activatedAfter,
+      decisions: schedule.decisions,
+      activated_pairs_unscheduled: schedule.activatedBefore,
+      activated_pairs_scheduled: schedule.activatedAfter,
       charged_ns_per_decision: charge === "measured" ? "measured" : charge,
       // Wall-clock CPU time differs between runs: reported only when it is charged as measured.
-      ...(charge === "measured" ? { cpu_ns_median: sorted[Math.floor(sorted.length / 2)] ?? 0, deterministic: false } : {})
+      ...(charge === "measured"
+        ? { cpu_ns_median: sorted[Math.floor(sorted.length / 2)] ?? 0, deterministic: false }
+        : {})
     }
   }
   if (pins) detail.pinned = pins.map((p) => ({ from_step: p.step, experts: p.keys.length }))
   const learned = spec.predictor !== null && predictors[spec.predictor]!.learned
-  const record = timedRecord(base, c, stream, tokens, eBytes, inp.hardware.copyEngines, learned || pins ? training : null, detail)
+  const record = timedRecord(
+    base,
+    c,
+    stream,
+    tokens,
+    eBytes,
+    inp.hardware.copyEngines,
+    learned || pins ? training : null,
+    detail
+  )
   return commands ? { record, timeline, commands } : { record, timeline }
 }
 
@@ -161,9 +263,10 @@ function pinSets(spec: PolicySpec, training: Training, g: CacheGeometry, L: numb
   if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`policy spec '${spec.text}': pin:F needs 0 < F ≤ 1`)
   const sets = training.folds.map((slices) => {
     const counts = new Float64Array(L * E)
-    for (const { stream: a, from, to } of slices) for (let cell = from * L; cell < to * L; cell++) {
-      for (let i = a.offsets[cell]!; i < a.offsets[cell + 1]!; i++) counts[(cell % L) * E + a.keys[i]!]!++
-    }
+    for (const { stream: a, from, to } of slices)
+      for (let cell = from * L; cell < to * L; cell++) {
+        for (let i = a.offsets[cell]!; i < a.offsets[cell + 1]!; i++) counts[(cell % L) * E + a.keys[i]!]!++
+      }
     return popularKeys(counts, g.capacities, g.groupOfLayer, E, fraction)
   })
   // Fold f's pin set applies from its first step (the first set from step 0). A fold that
@@ -194,23 +297,46 @@ function stepWeightedMean(series: Array<[number, number, number]>, gates: number
 }
 
 function timedRecord(
-  base: RunIdentity, c: TimedCounts, stream: AccessStream, tokens: number, eBytes: number, engines: number,
-  training: Training | null, detail: PolicyDetail
+  base: RunIdentity,
+  c: TimedCounts,
+  stream: AccessStream,
+  tokens: number,
+  eBytes: number,
+  engines: number,
+  training: Training | null,
+  detail: PolicyDetail
 ): ResultRecord {
   return {
-    ...base, predictor_training: training ? training.description : null,
-    steps: stream.steps, tokens, unknown_token_layers: stream.unknownCells,
-    accesses: c.accesses, hits: c.hits, late_hits: c.lateHits, misses: c.misses, hit_rate: frac0(c.hits, c.accesses),
+    ...base,
+    predictor_training: training ? training.description : null,
+    steps: stream.steps,
+    tokens,
+    unknown_token_layers: stream.unknownCells,
+    accesses: c.accesses,
+    hits: c.hits,
+    late_hits: c.lateHits,
+    misses: c.misses,
+    hit_rate: frac0(c.hits, c.accesses),
     per_layer_hit_rate: Array.from(c.layerHits, (h, l) => frac0(h, c.layerAccesses[l]!)),
-    total_ns: c.totalNs, compute_ns: c.computeNs, stall_ns: c.stallNs, host_ns: c.hostNs, stall_fraction: frac0(c.stallNs, c.totalNs),
-    bytes_h2d: c.transfers * eBytes, transfers_h2d: c.transfers, demand_loads: c.demandLoads,
+    total_ns: c.totalNs,
+    compute_ns: c.computeNs,
+    stall_ns: c.stallNs,
+    host_ns: c.hostNs,
+    stall_fraction: frac0(c.stallNs, c.totalNs),
+    bytes_h2d: c.transfers * eBytes,
+    transfers_h2d: c.transfers,
+    demand_loads: c.demandLoads,
     link_utilization: frac0(c.linkBusyNs, c.totalNs * engines),
     tokens_per_s: c.totalNs > 0 ? Math.round((tokens / (c.totalNs / 1e9)) * 1000) / 1000 : 0,
     peak_expert_bytes: c.peakSlots * eBytes,
-    prefetches_issued: c.prefetchIssued, prefetches_used: c.prefetchUsed, prefetches_wasted: c.prefetchWasted,
+    prefetches_issued: c.prefetchIssued,
+    prefetches_used: c.prefetchUsed,
+    prefetches_wasted: c.prefetchWasted,
     prefetches_dropped: c.prefetchDropped,
-    prefetch_precision: frac(c.prefetchUsed, c.prefetchIssued), prefetch_recall: frac(c.prefetchUsed, c.prefetchUsed + c.misses),
-    prediction_precision: frac(c.predictedCorrect, c.predictedTotal), prediction_recall: frac(c.predictedCorrect, c.actualTotal),
+    prefetch_precision: frac(c.prefetchUsed, c.prefetchIssued),
+    prefetch_recall: frac(c.prefetchUsed, c.prefetchUsed + c.misses),
+    prediction_precision: frac(c.predictedCorrect, c.predictedTotal),
+    prediction_recall: frac(c.predictedCorrect, c.actualTotal),
     b_acc: c.predictions > 0 ? frac(c.bAccSum, c.predictions) : null,
     policy_detail: detail
   }

@@ -36,14 +36,30 @@ function resume(out: string, cells: Cell[]): Map<string, string> {
   const buf = readFileSync(out)
   const end = buf.lastIndexOf(0x0a) + 1
   const ids = new Set(cells.map((c) => c.id))
-  buf.subarray(0, end).toString("utf8").split("\n").slice(0, -1).forEach((line, i) => {
-    let id: string | undefined
-    try { id = (JSON.parse(line) as { cell_id?: string }).cell_id } catch { throw new InputError(out, `line ${i + 1}`, "(json)", "corrupt results line") }
-    if (id === undefined || !ids.has(id)) throw new InputError(out, `line ${i + 1}`, "cell_id", `cell ${id} is not in this sweep${cells.length ? "" : " (or shard)"}: this results file belongs to another sweep or shard`)
-    const prev = done.get(id)
-    if (prev !== undefined && prev !== line) throw new InputError(out, `line ${i + 1}`, "cell_id", `cell ${id} appears twice with different results`)
-    done.set(id, line)
-  })
+  buf
+    .subarray(0, end)
+    .toString("utf8")
+    .split("\n")
+    .slice(0, -1)
+    .forEach((line, i) => {
+      let id: string | undefined
+      try {
+        id = (JSON.parse(line) as { cell_id?: string }).cell_id
+      } catch {
+        throw new InputError(out, `line ${i + 1}`, "(json)", "corrupt results line")
+      }
+      if (id === undefined || !ids.has(id))
+        throw new InputError(
+          out,
+          `line ${i + 1}`,
+          "cell_id",
+          `cell ${id} is not in this sweep${cells.length ? "" : " (or shard)"}: this results file belongs to another sweep or shard`
+        )
+      const prev = done.get(id)
+      if (prev !== undefined && prev !== line)
+        throw new InputError(out, `line ${i + 1}`, "cell_id", `cell ${id} appears twice with different results`)
+      done.set(id, line)
+    })
   if (end < buf.length) {
     const fd = openSync(out, "r+")
     ftruncateSync(fd, end)
@@ -78,7 +94,14 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
   }
   const fd = openSync(opts.out, "a")
   const bar = process.stderr.isTTY
-    ? new cliProgress.SingleBar({ format: `${plan.name} {bar} {value}/{total} cells | {rate} cells/s | ETA {eta_formatted}`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        {
+          format: `${plan.name} {bar} {value}/{total} cells | {rate} cells/s | ETA {eta_formatted}`,
+          hideCursor: true,
+          stream: process.stderr
+        },
+        cliProgress.Presets.shades_classic
+      )
     : null
   bar?.start(cells.length, skipped, { rate: "0.0" })
   const started = performance.now()
@@ -96,11 +119,19 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
         const seen = new Set<string>()
         return q.filter((c) => !seen.has(c.policy) && seen.add(c.policy)).map((c) => c.index)
       }
-      pool.push(...spawnWorkers(entry, queues.map((q) => ({ file: plan.file, warmUp: warmUp(q) }))))
+      pool.push(
+        ...spawnWorkers(
+          entry,
+          queues.map((q) => ({ file: plan.file, warmUp: warmUp(q) }))
+        )
+      )
       pool.forEach((w, i) => {
         w.on("error", rejectAll)
         w.on("message", (m: { index: number; line?: string; error?: string }) => {
-          if (m.error !== undefined) { rejectAll(new Error(`cell ${m.index} (${plan.cells[m.index]!.policy}): ${m.error}`)); return }
+          if (m.error !== undefined) {
+            rejectAll(new Error(`cell ${m.index} (${plan.cells[m.index]!.policy}): ${m.error}`))
+            return
+          }
           writeSync(fd, m.line! + "\n") // one write per line; a killed process's writes are in the page cache
           done.set(plan.cells[m.index]!.id, m.line!)
           written++
@@ -125,17 +156,35 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
 export function mergeResults(plan: SweepPlan, inputs: string[], out: string): number {
   const byId = new Map<string, string>()
   for (const file of inputs) {
-    readFileSync(file, "utf8").split("\n").forEach((line, i) => {
-      if (line.trim() === "") return
-      let rec: { cell_id?: string }
-      try { rec = JSON.parse(line) } catch { throw new InputError(file, `line ${i + 1}`, "(json)", "corrupt results line") }
-      const prev = byId.get(rec.cell_id ?? "")
-      if (prev !== undefined && prev !== line) throw new InputError(file, `line ${i + 1}`, "cell_id", `cell ${rec.cell_id} appears twice with different results`)
-      byId.set(rec.cell_id ?? "", line)
-    })
+    readFileSync(file, "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        if (line.trim() === "") return
+        let rec: { cell_id?: string }
+        try {
+          rec = JSON.parse(line)
+        } catch {
+          throw new InputError(file, `line ${i + 1}`, "(json)", "corrupt results line")
+        }
+        const prev = byId.get(rec.cell_id ?? "")
+        if (prev !== undefined && prev !== line)
+          throw new InputError(
+            file,
+            `line ${i + 1}`,
+            "cell_id",
+            `cell ${rec.cell_id} appears twice with different results`
+          )
+        byId.set(rec.cell_id ?? "", line)
+      })
   }
   const missing = plan.cells.filter((c) => !byId.has(c.id))
-  if (missing.length > 0) throw new InputError(inputs.join(", "), "results", "cell_id", `${missing.length} cell(s) missing, e.g. cell ${missing[0]!.index} (${missing[0]!.policy}); run the remaining shards`)
+  if (missing.length > 0)
+    throw new InputError(
+      inputs.join(", "),
+      "results",
+      "cell_id",
+      `${missing.length} cell(s) missing, e.g. cell ${missing[0]!.index} (${missing[0]!.policy}); run the remaining shards`
+    )
   writeFileAtomic(out, plan.cells.map((c) => byId.get(c.id)! + "\n").join(""))
   return plan.cells.length
 }

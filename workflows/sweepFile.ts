@@ -30,15 +30,19 @@ const TraceEntry = Schema.Struct({
   path: Schema.optionalKey(Schema.String),
   /** Skip this trace (with a notice) when its file is absent, instead of failing. */
   optional: Schema.optionalKey(Schema.Boolean),
-  synthetic: Schema.optionalKey(Schema.Struct({
-    /** "realistic" (default: the model preset's generator parameters) or "zipf" (the simple generator). */
-    generator: Schema.optionalKey(Schema.Literals(["realistic", "zipf"])),
-    tokens: PositiveInt,
-    requests: PositiveInt,
-    seed: Schema.Int,
-    skew: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
-    lookahead: Schema.optionalKey(Schema.Struct({ depth: PositiveInt, a: Schema.Finite, b: Schema.Finite, c: Schema.Finite }))
-  }))
+  synthetic: Schema.optionalKey(
+    Schema.Struct({
+      /** "realistic" (default: the model preset's generator parameters) or "zipf" (the simple generator). */
+      generator: Schema.optionalKey(Schema.Literals(["realistic", "zipf"])),
+      tokens: PositiveInt,
+      requests: PositiveInt,
+      seed: Schema.Int,
+      skew: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
+      lookahead: Schema.optionalKey(
+        Schema.Struct({ depth: PositiveInt, a: Schema.Finite, b: Schema.Finite, c: Schema.Finite })
+      )
+    })
+  )
 })
 const PolicyEntry = Schema.Union([Schema.String, Schema.Struct({ label: Schema.String, spec: Schema.String })])
 const CacheEntry = Schema.Union([
@@ -46,7 +50,13 @@ const CacheEntry = Schema.Union([
   Schema.Struct({ bytes: Schema.Union([Schema.String, PositiveInt]) }),
   Schema.Struct({ fraction: Schema.Finite.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1)) })
 ])
-const CellEntry = Schema.Struct({ trace: Schema.String, hardware: Schema.String, policy: Schema.String, cache: CacheEntry, batch: PositiveInt })
+const CellEntry = Schema.Struct({
+  trace: Schema.String,
+  hardware: Schema.String,
+  policy: Schema.String,
+  cache: CacheEntry,
+  batch: PositiveInt
+})
 
 export const SweepFileSchema = Schema.Struct({
   name: Schema.String,
@@ -88,14 +98,22 @@ export interface SweepPlan {
 }
 
 export const cacheLabel = (c: CacheSpec): string =>
-  "slots" in c ? `${c.slots} slots` : "bytes" in c ? `${c.bytes} GPU memory` : `${Math.round(c.fraction * 1000) / 10}% of experts`
+  "slots" in c
+    ? `${c.slots} slots`
+    : "bytes" in c
+      ? `${c.bytes} GPU memory`
+      : `${Math.round(c.fraction * 1000) / 10}% of experts`
 
 const policyOf = (p: typeof PolicyEntry.Type) => (typeof p === "string" ? { label: p, spec: p } : p)
 
 /** Parse, check and expand a sweep file; every problem is listed with its path. */
 export function planSweep(path: string, text = readFileSync(path, "utf8")): SweepPlan {
   let json: unknown
-  try { json = JSON.parse(text) } catch (e) { throw new InputError(path, "document", "(json)", (e as Error).message) }
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new InputError(path, "document", "(json)", (e as Error).message)
+  }
   let f: SweepFile
   try {
     f = Schema.decodeUnknownSync(SweepFileSchema)(json, { errors: "all", onExcessProperty: "error" })
@@ -105,25 +123,51 @@ export function planSweep(path: string, text = readFileSync(path, "utf8")): Swee
   }
   const problems: string[] = []
   const base = dirname(resolve(path))
-  const skippedTraces = f.traces.filter((t) => t.optional === true && t.path !== undefined && !existsSync(resolve(base, t.path))).map((t) => t.id)
-  const traces = f.traces.filter((t) => !skippedTraces.includes(t.id)).map((t) => {
-    const at = `traces[${f.traces.indexOf(t)}]`
-    if (!modelPresetIds().includes(t.model) && !existsSync(resolve(base, t.model))) problems.push(`${at}.model: unknown model '${t.model}' (presets: ${modelPresetIds().join(", ")})`)
-    if ((t.path === undefined) === (t.synthetic === undefined)) problems.push(`${at}: give exactly one of "path" or "synthetic"`)
-    if (t.path !== undefined && !existsSync(resolve(base, t.path))) problems.push(`${at}.path: no such file: ${resolve(base, t.path)}`)
-    return t.path !== undefined ? { ...t, path: resolve(base, t.path) } : t
-  })
+  const skippedTraces = f.traces
+    .filter((t) => t.optional === true && t.path !== undefined && !existsSync(resolve(base, t.path)))
+    .map((t) => t.id)
+  const traces = f.traces
+    .filter((t) => !skippedTraces.includes(t.id))
+    .map((t) => {
+      const at = `traces[${f.traces.indexOf(t)}]`
+      if (!modelPresetIds().includes(t.model) && !existsSync(resolve(base, t.model)))
+        problems.push(`${at}.model: unknown model '${t.model}' (presets: ${modelPresetIds().join(", ")})`)
+      if ((t.path === undefined) === (t.synthetic === undefined))
+        problems.push(`${at}: give exactly one of "path" or "synthetic"`)
+      if (t.path !== undefined && !existsSync(resolve(base, t.path)))
+        problems.push(`${at}.path: no such file: ${resolve(base, t.path)}`)
+      return t.path !== undefined ? { ...t, path: resolve(base, t.path) } : t
+    })
   const ids = new Set<string>()
-  traces.forEach((t, i) => { if (ids.has(t.id)) problems.push(`traces[${i}].id: '${t.id}' used twice`); ids.add(t.id) })
-  f.hardware.forEach((h, i) => { if (!hardwarePresetIds().includes(h) && !existsSync(resolve(base, h))) problems.push(`hardware[${i}]: unknown hardware '${h}' (presets: ${hardwarePresetIds().join(", ")})`) })
+  traces.forEach((t, i) => {
+    if (ids.has(t.id)) problems.push(`traces[${i}].id: '${t.id}' used twice`)
+    ids.add(t.id)
+  })
+  f.hardware.forEach((h, i) => {
+    if (!hardwarePresetIds().includes(h) && !existsSync(resolve(base, h)))
+      problems.push(`hardware[${i}]: unknown hardware '${h}' (presets: ${hardwarePresetIds().join(", ")})`)
+  })
   const policies = f.policies.map(policyOf)
   policies.forEach((p, i) => {
-    try { checkSpec(parsePolicySpec(p.spec)) } catch (e) { problems.push(`policies[${i}]: ${(e as Error).message}`) }
+    try {
+      checkSpec(parsePolicySpec(p.spec))
+    } catch (e) {
+      problems.push(`policies[${i}]: ${(e as Error).message}`)
+    }
   })
   const labels = new Set<string>()
-  policies.forEach((p, i) => { if (labels.has(p.label)) problems.push(`policies[${i}].label: '${p.label}' used twice`); labels.add(p.label) })
+  policies.forEach((p, i) => {
+    if (labels.has(p.label)) problems.push(`policies[${i}].label: '${p.label}' used twice`)
+    labels.add(p.label)
+  })
   f.cache.forEach((c, i) => {
-    if ("bytes" in c && typeof c.bytes === "string") { try { parseBytes(c.bytes) } catch (e) { problems.push(`cache[${i}].bytes: ${(e as Error).message}`) } }
+    if ("bytes" in c && typeof c.bytes === "string") {
+      try {
+        parseBytes(c.bytes)
+      } catch (e) {
+        problems.push(`cache[${i}].bytes: ${(e as Error).message}`)
+      }
+    }
   })
   f.cells?.forEach((c, i) => {
     if (skippedTraces.includes(c.trace)) return
@@ -134,14 +178,33 @@ export function planSweep(path: string, text = readFileSync(path, "utf8")): Swee
   if (problems.length > 0) throw new SweepFileError(path, problems)
   const mode = f.mode ?? "timed"
   const seed = f.seed ?? 0
-  const listed = f.cells?.filter((c) => !skippedTraces.includes(c.trace)) ?? traces.flatMap((t) => f.hardware.flatMap((hardware) => policies.flatMap((p) => f.cache.flatMap((cache) => (f.batch ?? [1]).map((batch) => ({ trace: t.id, hardware, policy: p.label, cache, batch }))))))
+  const listed =
+    f.cells?.filter((c) => !skippedTraces.includes(c.trace)) ??
+    traces.flatMap((t) =>
+      f.hardware.flatMap((hardware) =>
+        policies.flatMap((p) =>
+          f.cache.flatMap((cache) =>
+            (f.batch ?? [1]).map((batch) => ({ trace: t.id, hardware, policy: p.label, cache, batch }))
+          )
+        )
+      )
+    )
   const cells = listed.map((c, index): Cell => {
     const trace = traces.find((t) => t.id === c.trace)!
     const policy = policies.find((p) => p.label === c.policy)!
     const key = JSON.stringify([trace, c.hardware, policy.spec, c.cache, c.batch, mode, seed])
     return {
-      index, id: createHash("sha256").update(key).digest("hex").slice(0, 16), trace, hardware: c.hardware,
-      policyLabel: policy.label, policy: policy.spec, cache: c.cache, cacheLabel: cacheLabel(c.cache), batch: c.batch, mode, seed
+      index,
+      id: createHash("sha256").update(key).digest("hex").slice(0, 16),
+      trace,
+      hardware: c.hardware,
+      policyLabel: policy.label,
+      policy: policy.spec,
+      cache: c.cache,
+      cacheLabel: cacheLabel(c.cache),
+      batch: c.batch,
+      mode,
+      seed
     }
   })
   return { name: f.name, file: path, cells, skippedTraces }
@@ -149,8 +212,16 @@ export function planSweep(path: string, text = readFileSync(path, "utf8")): Swee
 
 /** All the problems of a sweep file, each with its path in the file. */
 export class SweepFileError extends InputError {
-  constructor(file: string, readonly problems: string[]) {
-    super(file, "document", problems.length === 1 ? problems[0]!.split(":")[0]! : "(several)", `${problems.length} problem(s):\n  ${problems.join("\n  ")}`)
+  constructor(
+    file: string,
+    readonly problems: string[]
+  ) {
+    super(
+      file,
+      "document",
+      problems.length === 1 ? problems[0]!.split(":")[0]! : "(several)",
+      `${problems.length} problem(s):\n  ${problems.join("\n  ")}`
+    )
   }
 }
 
@@ -159,7 +230,10 @@ function pairUp(lines: string[]): string[] {
   const out: string[] = []
   for (let i = 0; i < lines.length; i++) {
     const next = lines[i + 1]?.trim()
-    if (next?.startsWith("at ")) { out.push(`${next.slice(3)}: ${lines[i]!.trim()}`); i++ } else if (lines[i]!.trim()) out.push(lines[i]!.trim())
+    if (next?.startsWith("at ")) {
+      out.push(`${next.slice(3)}: ${lines[i]!.trim()}`)
+      i++
+    } else if (lines[i]!.trim()) out.push(lines[i]!.trim())
   }
   return out
 }

@@ -15,7 +15,11 @@ const WARM_UP_STEPS = 8
 const plan = planSweep(workerData.file as string)
 for (const index of workerData.warmUp as number[]) {
   const cell = plan.cells[index]!
-  try { runCell(plan.name, cell, WARM_UP_STEPS * cell.batch) } catch { /* the real run reports it */ }
+  try {
+    runCell(plan.name, cell, WARM_UP_STEPS * cell.batch)
+  } catch {
+    /* the real run reports it */
+  }
 }
 parentPort!.on("message", (index: number) => {
   try {

@@ -36,12 +36,27 @@ import { planExecution } from "../hw/plan.ts"
 
 export const ERROR_BOUNDS = { total_error_median: 0.03, total_error_max: 0.08, stall_error_of_total_median: 0.03 }
 
-export interface ValidateConfig { id: string; trace: TraceSpec; model: string; policy: string; slots: number; batch: number; tokens: number }
+export interface ValidateConfig {
+  id: string
+  trace: TraceSpec
+  model: string
+  policy: string
+  slots: number
+  batch: number
+  tokens: number
+}
 
 export interface Comparison {
-  id: string; trace: string; policy: string; slots: number
-  measured_total_ns: number; simulated_total_ns: number; total_error: number
-  measured_stall_ns: number; simulated_stall_ns: number; stall_error_of_total: number
+  id: string
+  trace: string
+  policy: string
+  slots: number
+  measured_total_ns: number
+  simulated_total_ns: number
+  total_error: number
+  measured_stall_ns: number
+  simulated_stall_ns: number
+  stall_error_of_total: number
 }
 
 export interface Summary {
@@ -53,21 +68,42 @@ export interface Summary {
   within_bounds: boolean
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0 }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0
+}
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6
 
 function simulateConfig(c: ValidateConfig, hw: HardwareProfile, commands: boolean) {
   const model = loadModel(c.model)
   const trace = prefixTokens(traceOf(c.trace), c.tokens)
-  return simulate({ trace, traceName: c.trace.id, model, hardware: hw, policy: c.policy, mode: "timed", cacheSlots: c.slots, batch: c.batch, perLayer: false, seed: 0, timeline: true, commands })
+  return simulate({
+    trace,
+    traceName: c.trace.id,
+    model,
+    hardware: hw,
+    policy: c.policy,
+    mode: "timed",
+    cacheSlots: c.slots,
+    batch: c.batch,
+    perLayer: false,
+    seed: 0,
+    timeline: true,
+    commands
+  })
 }
 
 export function compare(c: ValidateConfig, measured: ResultRecord, simulated: ResultRecord): Comparison {
   return {
-    id: c.id, trace: c.trace.id, policy: c.policy, slots: c.slots,
-    measured_total_ns: measured.total_ns, simulated_total_ns: simulated.total_ns,
+    id: c.id,
+    trace: c.trace.id,
+    policy: c.policy,
+    slots: c.slots,
+    measured_total_ns: measured.total_ns,
+    simulated_total_ns: simulated.total_ns,
     total_error: r6(Math.abs(simulated.total_ns - measured.total_ns) / measured.total_ns),
-    measured_stall_ns: measured.stall_ns, simulated_stall_ns: simulated.stall_ns,
+    measured_stall_ns: measured.stall_ns,
+    simulated_stall_ns: simulated.stall_ns,
     stall_error_of_total: r6(Math.abs(simulated.stall_ns - measured.stall_ns) / measured.total_ns)
   }
 }
@@ -80,41 +116,76 @@ export function summarize(configs: Comparison[]): Summary {
     stall_error_of_total_median: r6(median(configs.map((c) => c.stall_error_of_total))),
     bounds: ERROR_BOUNDS
   }
-  return { ...s, within_bounds: s.total_error_median <= ERROR_BOUNDS.total_error_median && s.total_error_max <= ERROR_BOUNDS.total_error_max && s.stall_error_of_total_median <= ERROR_BOUNDS.stall_error_of_total_median }
+  return {
+    ...s,
+    within_bounds:
+      s.total_error_median <= ERROR_BOUNDS.total_error_median &&
+      s.total_error_max <= ERROR_BOUNDS.total_error_max &&
+      s.stall_error_of_total_median <= ERROR_BOUNDS.stall_error_of_total_median
+  }
 }
 
 export function comparisonMarkdown(s: Summary): string {
   const ms = (ns: number) => (ns / 1e6).toFixed(3)
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`
-  return [
-    "| config | trace | policy | slots | total measured (ms) | total simulated (ms) | error | stall measured (ms) | stall simulated (ms) | stall error (of total) |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...s.configs.map((c) => `| ${c.id} | ${c.trace} | \`${c.policy}\` | ${c.slots} | ${ms(c.measured_total_ns)} | ${ms(c.simulated_total_ns)} | ${pct(c.total_error)} | ${ms(c.measured_stall_ns)} | ${ms(c.simulated_stall_ns)} | ${pct(c.stall_error_of_total)} |`),
-    "",
-    `Total-time error: median ${pct(s.total_error_median)} (bound ${pct(s.bounds.total_error_median)}), max ${pct(s.total_error_max)} (bound ${pct(s.bounds.total_error_max)}); stall error of total, median ${pct(s.stall_error_of_total_median)} (bound ${pct(s.bounds.stall_error_of_total_median)}): ${s.within_bounds ? "within bounds" : "OUTSIDE the bounds"}.`
-  ].join("\n") + "\n"
+  return (
+    [
+      "| config | trace | policy | slots | total measured (ms) | total simulated (ms) | error | stall measured (ms) | stall simulated (ms) | stall error (of total) |",
+      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+      ...s.configs.map(
+        (c) =>
+          `| ${c.id} | ${c.trace} | \`${c.policy}\` | ${c.slots} | ${ms(c.measured_total_ns)} | ${ms(c.simulated_total_ns)} | ${pct(c.total_error)} | ${ms(c.measured_stall_ns)} | ${ms(c.simulated_stall_ns)} | ${pct(c.stall_error_of_total)} |`
+      ),
+      "",
+      `Total-time error: median ${pct(s.total_error_median)} (bound ${pct(s.bounds.total_error_median)}), max ${pct(s.total_error_max)} (bound ${pct(s.bounds.total_error_max)}); stall error of total, median ${pct(s.stall_error_of_total_median)} (bound ${pct(s.bounds.stall_error_of_total_median)}): ${s.within_bounds ? "within bounds" : "OUTSIDE the bounds"}.`
+    ].join("\n") + "\n"
+  )
 }
 
-export const configId = (c: Omit<ValidateConfig, "id">) => createHash("sha256").update(JSON.stringify(c)).digest("hex").slice(0, 10)
+export const configId = (c: Omit<ValidateConfig, "id">) =>
+  createHash("sha256").update(JSON.stringify(c)).digest("hex").slice(0, 10)
 
 /** What runs a plan: the CUDA executor, or (tests only) the ideal virtual GPU. */
 export interface PlanRunner {
   readonly kind: "cuda" | "virtual"
-  run(model: ModelProfile, log: CommandLog, plan: ReturnType<typeof planExecution>, slots: number): Promise<{ eventNs: Float64Array; hostNsPerExpertOp: number; hostBuffers: number }>
+  run(
+    model: ModelProfile,
+    log: CommandLog,
+    plan: ReturnType<typeof planExecution>,
+    slots: number
+  ): Promise<{ eventNs: Float64Array; hostNsPerExpertOp: number; hostBuffers: number }>
 }
 
 export function cudaRunner(opts: { hostBytes: number; device: number }, signal?: AbortSignal): PlanRunner {
-  const rt = loadCudart(), blas = loadCublas()
-  return { kind: "cuda", run: (model, log, plan, slots) => Effect.runPromise(executeOnGpu(rt, blas, model, log, plan, slots, opts), signal ? { signal } : undefined) }
+  const rt = loadCudart(),
+    blas = loadCublas()
+  return {
+    kind: "cuda",
+    run: (model, log, plan, slots) =>
+      Effect.runPromise(executeOnGpu(rt, blas, model, log, plan, slots, opts), signal ? { signal } : undefined)
+  }
 }
 
 /** Tests only: the ideal GPU of hw/virtualGpu.ts. Its records say executor "virtual": never a measurement. */
 export function virtualRunner(hw: HardwareProfile): PlanRunner {
-  return { kind: "virtual", run: async (model, _log, plan) => ({ eventNs: runOnVirtualGpu(plan, makeTiming(model, hw)), hostNsPerExpertOp: 0, hostBuffers: 0 }) }
+  return {
+    kind: "virtual",
+    run: async (model, _log, plan) => ({
+      eventNs: runOnVirtualGpu(plan, makeTiming(model, hw)),
+      hostNsPerExpertOp: 0,
+      hostBuffers: 0
+    })
+  }
 }
 
 /** Run every configuration with `runner` and in the simulator; write DIR. */
-export async function runValidation(configs: ValidateConfig[], hw: HardwareProfile, dir: string, runner: PlanRunner, device = 0): Promise<Summary> {
+export async function runValidation(
+  configs: ValidateConfig[],
+  hw: HardwareProfile,
+  dir: string,
+  runner: PlanRunner,
+  device = 0
+): Promise<Summary> {
   mkdirSync(dir, { recursive: true })
   writeFileAtomic(join(dir, "profile.json"), JSON.stringify(hw, null, 1) + "\n")
   const rows: Comparison[] = []
@@ -126,19 +197,34 @@ export async function runValidation(configs: ValidateConfig[], hw: HardwareProfi
     const m = measure(plan, run.eventNs, model.layers, model.experts)
     const s = sim.record
     const measured: ResultRecord = {
-      ...s, total_ns: m.totalNs, compute_ns: m.computeNs, stall_ns: m.stallNs, host_ns: 0,
+      ...s,
+      total_ns: m.totalNs,
+      compute_ns: m.computeNs,
+      stall_ns: m.stallNs,
+      host_ns: 0,
       stall_fraction: m.totalNs > 0 ? r6(m.stallNs / m.totalNs) : 0,
       link_utilization: m.totalNs > 0 ? r6(m.linkBusyNs / (m.totalNs * hw.copyEngines)) : 0,
       tokens_per_s: m.totalNs > 0 ? Math.round((s.tokens / (m.totalNs / 1e9)) * 1000) / 1000 : 0,
-      executor: { kind: runner.kind, host_ns_per_expert_op: Math.round(run.hostNsPerExpertOp), host_buffers: run.hostBuffers, device }
+      executor: {
+        kind: runner.kind,
+        host_ns_per_expert_op: Math.round(run.hostNsPerExpertOp),
+        host_buffers: run.hostBuffers,
+        device
+      }
     }
     const d = join(dir, c.id)
     mkdirSync(d, { recursive: true })
     writeFileAtomic(join(d, "config.json"), JSON.stringify(c, null, 1) + "\n")
     writeFileAtomic(join(d, "simulated.json"), JSON.stringify(s) + "\n")
     writeFileAtomic(join(d, "measured.json"), JSON.stringify(measured) + "\n")
-    writeFileAtomic(join(d, "simulated.timeline.json"), toChromeTrace(sim.timeline!, { process: `simulated: ${c.policy}`, copyEngines: hw.copyEngines }))
-    writeFileAtomic(join(d, "measured.timeline.json"), toChromeTrace(m.timeline, { process: `measured: ${c.policy}`, copyEngines: hw.copyEngines }))
+    writeFileAtomic(
+      join(d, "simulated.timeline.json"),
+      toChromeTrace(sim.timeline!, { process: `simulated: ${c.policy}`, copyEngines: hw.copyEngines })
+    )
+    writeFileAtomic(
+      join(d, "measured.timeline.json"),
+      toChromeTrace(m.timeline, { process: `measured: ${c.policy}`, copyEngines: hw.copyEngines })
+    )
     rows.push(compare(c, measured, s))
   }
   const summary = summarize(rows)
@@ -150,17 +236,24 @@ export async function runValidation(configs: ValidateConfig[], hw: HardwareProfi
 /** Re-simulate committed measurements (no GPU): each config with DIR/profile.json, against its measured record. */
 export function revalidate(dir: string): Summary {
   const profileFile = join(dir, "profile.json")
-  if (!existsSync(profileFile)) throw new InputError(profileFile, "file", "path", "no profile.json: not a validate output folder")
+  if (!existsSync(profileFile))
+    throw new InputError(profileFile, "file", "path", "no profile.json: not a validate output folder")
   const hw = decodeOrThrow(HardwareProfileSchema, JSON.parse(readFileSync(profileFile, "utf8")), profileFile)
   const rows: Comparison[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
-    const cfgFile = join(dir, entry, "config.json"), measFile = join(dir, entry, "measured.json")
+  for (const entry of readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()) {
+    const cfgFile = join(dir, entry, "config.json"),
+      measFile = join(dir, entry, "measured.json")
     if (!existsSync(cfgFile) || !existsSync(measFile)) continue
     const c = JSON.parse(readFileSync(cfgFile, "utf8")) as ValidateConfig
     const measured = JSON.parse(readFileSync(measFile, "utf8")) as ResultRecord
-    if (typeof measured.total_ns !== "number" || measured.total_ns <= 0) throw new InputError(measFile, "document", "total_ns", "missing or not positive")
+    if (typeof measured.total_ns !== "number" || measured.total_ns <= 0)
+      throw new InputError(measFile, "document", "total_ns", "missing or not positive")
     rows.push(compare(c, measured, simulateConfig(c, hw, false).record))
   }
-  if (rows.length === 0) throw new InputError(dir, "folder", "configs", "no measured configurations (config.json + measured.json) found")
+  if (rows.length === 0)
+    throw new InputError(dir, "folder", "configs", "no measured configurations (config.json + measured.json) found")
   return summarize(rows)
 }

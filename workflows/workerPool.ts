@@ -15,11 +15,18 @@ export function spawnWorkers(entry: string, workerData: ReadonlyArray<unknown>):
   const oversubscribed = workerData.length >= availableParallelism()
   if (oversubscribed) setFlagsFromString("--no-concurrent-recompilation")
   let starting = workerData.length
-  const started = () => { if (--starting === 0 && oversubscribed) setFlagsFromString("--concurrent-recompilation") }
+  const started = () => {
+    if (--starting === 0 && oversubscribed) setFlagsFromString("--concurrent-recompilation")
+  }
   return workerData.map((data) => {
     const w = new Worker(entry, { workerData: data })
     let counted = false
-    const once = () => { if (!counted) { counted = true; started() } }
+    const once = () => {
+      if (!counted) {
+        counted = true
+        started()
+      }
+    }
     w.once("online", once)
     w.once("exit", once)
     return w

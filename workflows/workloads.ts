@@ -18,11 +18,19 @@ export function traceOf(t: TraceSpec): Trace {
     const s = t.synthetic
     if (t.path !== undefined) trace = loadTrace(t.path, model)
     else if (s!.generator === "zipf") {
-      trace = generateZipfTrace({ model, tokens: s!.tokens, requests: s!.requests, seed: s!.seed, skew: s!.skew ?? 0.8, ...(s!.lookahead ? { lookahead: s!.lookahead } : {}) })
+      trace = generateZipfTrace({
+        model,
+        tokens: s!.tokens,
+        requests: s!.requests,
+        seed: s!.seed,
+        skew: s!.skew ?? 0.8,
+        ...(s!.lookahead ? { lookahead: s!.lookahead } : {})
+      })
     } else {
       // The realistic generator with the model preset's parameters; `lookahead` sets depth and curve.
       const base = withLookahead(presetParams(t.model), s!.lookahead?.depth ?? 0)
-      const params = s!.lookahead && base.lookahead ? { ...base, lookahead: { ...s!.lookahead, depth: base.lookahead.depth } } : base
+      const params =
+        s!.lookahead && base.lookahead ? { ...base, lookahead: { ...s!.lookahead, depth: base.lookahead.depth } } : base
       trace = generateTrace(params, { tokens: s!.tokens, requests: s!.requests, seed: s!.seed })
     }
     cache.set(key, trace)

@@ -22,16 +22,16 @@ export const modelsPresets: Record<string, unknown> = {
   "olmoe-1b-7b": models_olmoe_1b_7b,
   "qwen1.5-moe-a2.7b": models_qwen1_5_moe_a2_7b,
   "qwen3-30b-a3b": models_qwen3_30b_a3b,
-  "switch-base-128": models_switch_base_128,
+  "switch-base-128": models_switch_base_128
 }
 
 export const hardwarePresets: Record<string, unknown> = {
   "a100-pcie": hardware_a100_pcie,
-  "a40": hardware_a40,
-  "a6000": hardware_a6000,
+  a40: hardware_a40,
+  a6000: hardware_a6000,
   "h100-pcie": hardware_h100_pcie,
   "h100-sxm": hardware_h100_sxm,
-  "h20": hardware_h20,
-  "h200": hardware_h200,
-  "rtx4090": hardware_rtx4090,
+  h20: hardware_h20,
+  h200: hardware_h200,
+  rtx4090: hardware_rtx4090
 }

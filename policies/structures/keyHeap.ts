@@ -17,9 +17,15 @@ class GroupHeap {
   }
   grow(): void {
     const n = this.keys.length * 2
-    const k = new Int32Array(n), a = new Float64Array(n), b = new Float64Array(n)
-    k.set(this.keys); a.set(this.p1); b.set(this.p2)
-    this.keys = k; this.p1 = a; this.p2 = b
+    const k = new Int32Array(n),
+      a = new Float64Array(n),
+      b = new Float64Array(n)
+    k.set(this.keys)
+    a.set(this.p1)
+    b.set(this.p2)
+    this.keys = k
+    this.p1 = a
+    this.p2 = b
   }
 }
 
@@ -85,7 +91,10 @@ export class KeyHeap {
     while (stack.length > 0) {
       const i = stack.pop()!
       if (best >= 0 && !this.less(h, i, best)) continue
-      if (blocked[h.keys[i]!] === 0) { best = i; continue }
+      if (blocked[h.keys[i]!] === 0) {
+        best = i
+        continue
+      }
       const c = 2 * i + 1
       if (c < h.size) stack.push(c)
       if (c + 1 < h.size) stack.push(c + 1)
@@ -94,9 +103,11 @@ export class KeyHeap {
   }
 
   private less(h: GroupHeap, i: number, j: number): boolean {
-    const a = h.p1[i]!, b = h.p1[j]!
+    const a = h.p1[i]!,
+      b = h.p1[j]!
     if (a !== b) return a < b
-    const c = h.p2[i]!, d = h.p2[j]!
+    const c = h.p2[i]!,
+      d = h.p2[j]!
     if (c !== d) return c < d
     return h.keys[i]! < h.keys[j]!
   }
@@ -110,7 +121,9 @@ export class KeyHeap {
 
   /** Move the entry at i up to its place, shifting parents down into the hole. Returns whether it moved. */
   private siftUp(h: GroupHeap, i: number): boolean {
-    const key = h.keys[i]!, a = h.p1[i]!, b = h.p2[i]!
+    const key = h.keys[i]!,
+      a = h.p1[i]!,
+      b = h.p2[i]!
     const start = i
     while (i > 0) {
       const p = (i - 1) >> 1
@@ -124,7 +137,9 @@ export class KeyHeap {
   }
 
   private siftDown(h: GroupHeap, i: number): void {
-    const key = h.keys[i]!, a = h.p1[i]!, b = h.p2[i]!
+    const key = h.keys[i]!,
+      a = h.p1[i]!,
+      b = h.p2[i]!
     const start = i
     const n = h.size
     for (;;) {

@@ -6,7 +6,10 @@
 export class KeyList {
   readonly prev: Int32Array
   readonly next: Int32Array
-  constructor(readonly numKeys: number, numGroups: number) {
+  constructor(
+    readonly numKeys: number,
+    numGroups: number
+  ) {
     this.prev = new Int32Array(numKeys + numGroups).fill(-1)
     this.next = new Int32Array(numKeys + numGroups).fill(-1)
     for (let g = 0; g < numGroups; g++) {
@@ -26,7 +29,8 @@ export class KeyList {
   }
 
   unlink(key: number): void {
-    const p = this.prev[key]!, n = this.next[key]!
+    const p = this.prev[key]!,
+      n = this.next[key]!
     this.next[p] = n
     this.prev[n] = p
     this.prev[key] = -1

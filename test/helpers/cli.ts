@@ -5,7 +5,9 @@ import { repoRoot } from "./fixtures.ts"
 /** Run the real CLI (bin/expertflow.js) and capture its exit code and output. */
 export function cli(args: string[], opts: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(repoRoot, "bin", "expertflow.js"), ...args], {
-    cwd: opts.cwd ?? repoRoot, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" }
+    cwd: opts.cwd ?? repoRoot,
+    encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: "" }
   })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }

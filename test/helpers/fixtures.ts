@@ -10,14 +10,24 @@ export const haveSharedTrace = existsSync(MIXTRAL_TRACE)
 
 /** A tiny trace from per-token routing: routes[t][l] = expert ids (or null for a gap). */
 export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number, requests?: number[]): Trace {
-  const T = routes.length, L = routes[0]!.length
+  const T = routes.length,
+    L = routes[0]!.length
   const K = routes.flat().find((r) => r !== null)!.length
   const t: Trace = {
-    model: { name: "tiny", layers: L, experts, topK: K }, tokens: T,
+    model: { name: "tiny", layers: L, experts, topK: K },
+    tokens: T,
     request: Int32Array.from(requests ?? routes.map(() => 0)),
-    position: new Int32Array(T), phase: null, tokenId: null,
-    present: new Uint8Array(T * L), experts: new Uint16Array(T * L * K).fill(GAP), weights: new Float32Array(T * L * K),
-    routerProbs: null, lookaheadDepth: 0, lookahead: null, predictionDepth: 0, predicted: null,
+    position: new Int32Array(T),
+    phase: null,
+    tokenId: null,
+    present: new Uint8Array(T * L),
+    experts: new Uint16Array(T * L * K).fill(GAP),
+    weights: new Float32Array(T * L * K),
+    routerProbs: null,
+    lookaheadDepth: 0,
+    lookahead: null,
+    predictionDepth: 0,
+    predicted: null,
     source: { kind: "test", description: "hand-made", recording: "none" }
   }
   const pos = new Map<number, number>()
@@ -29,7 +39,10 @@ export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number
       const set = routes[i]![l]
       if (!set) continue
       t.present[i * L + l] = 1
-      set.forEach((e, k) => { t.experts[(i * L + l) * K + k] = e; t.weights[(i * L + l) * K + k] = 1 / K })
+      set.forEach((e, k) => {
+        t.experts[(i * L + l) * K + k] = e
+        t.weights[(i * L + l) * K + k] = 1 / K
+      })
     }
   }
   return t
@@ -37,17 +50,39 @@ export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number
 
 export function tinyModel(layers: number, experts: number, topK: number): ModelProfile {
   return {
-    id: "tiny", name: "tiny", layers, experts, topK, sharedExperts: 0, hiddenSize: 16, expertIntermediateSize: 32,
-    expertMatrices: 3, sharedExpertIntermediateSize: 0, bytesPerParam: 2, nonExpertParamsPerLayer: 1024, residentParams: 0, sources: {}
+    id: "tiny",
+    name: "tiny",
+    layers,
+    experts,
+    topK,
+    sharedExperts: 0,
+    hiddenSize: 16,
+    expertIntermediateSize: 32,
+    expertMatrices: 3,
+    sharedExpertIntermediateSize: 0,
+    bytesPerParam: 2,
+    nonExpertParamsPerLayer: 1024,
+    residentParams: 0,
+    sources: {}
   }
 }
 
 /** Hardware whose times are exact: every transfer `h2dNs`, every expert FFN `ffnNs`, every layer's non-expert part `layerNs`. */
 export function exactHardware(h2dNs: number, ffnNs: number, layerNs: number, copyEngines = 1): HardwareProfile {
   return {
-    id: "exact", name: "exact", h2dBandwidthGBps: 1, h2dLatencyNs: 0, copyEngines, hbmBandwidthGBps: 1, bf16Tflops: 1,
-    expertLaunchNs: 0, nonExpertLaunchNs: 0, gpuMemoryBytes: 1 << 30,
-    h2dTable: [{ bytes: 1, ns: h2dNs }], expertFfnTable: [{ tokens: 1, ns: ffnNs }], nonExpertTable: [{ tokens: 1, ns: layerNs }],
+    id: "exact",
+    name: "exact",
+    h2dBandwidthGBps: 1,
+    h2dLatencyNs: 0,
+    copyEngines,
+    hbmBandwidthGBps: 1,
+    bf16Tflops: 1,
+    expertLaunchNs: 0,
+    nonExpertLaunchNs: 0,
+    gpuMemoryBytes: 1 << 30,
+    h2dTable: [{ bytes: 1, ns: h2dNs }],
+    expertFfnTable: [{ tokens: 1, ns: ffnNs }],
+    nonExpertTable: [{ tokens: 1, ns: layerNs }],
     sources: {}
   }
 }
