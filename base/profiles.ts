@@ -104,7 +104,10 @@ function memo<T extends ModelProfile | HardwareProfile>(
   if (!isPreset) return load()
   const key = `${kind}:${name}`
   let v = decoded.get(key) as T | undefined
-  if (!v) decoded.set(key, (v = load()))
+  if (!v) {
+    v = load()
+    decoded.set(key, v)
+  }
   return v
 }
 

@@ -32,7 +32,7 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)]!
 }
-const log = (s: string) => process.stderr.write(s + "\n")
+const log = (s: string) => process.stderr.write(`${s}\n`)
 
 const model = loadModel("deepseek-v3")
 const t0 = performance.now()

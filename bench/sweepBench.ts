@@ -12,7 +12,7 @@ const root = process.cwd()
 const runsAt = process.argv.indexOf("--runs")
 const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 5
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const log = (s: string) => process.stderr.write(s + "\n")
+const log = (s: string) => process.stderr.write(`${s}\n`)
 /** Runs the CLI; returns wall seconds of the whole command and the stdout line. */
 const cli = (args: string[]): [number, string] => {
   const t0 = performance.now()

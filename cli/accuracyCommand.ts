@@ -34,7 +34,7 @@ export const accuracyCommand = Command.make(
           throw new UsageError(`unknown predictor '${n}' (known: ${Object.keys(predictors).join(", ")})`)
       const curves = names.map((n) => accuracyCurve(n, trace, f.trace, stream, training, f.maxDistance))
       if (f.format === "json") {
-        process.stdout.write(JSON.stringify({ trace: f.trace, training: training.description, curves }) + "\n")
+        process.stdout.write(`${JSON.stringify({ trace: f.trace, training: training.description, curves })}\n`)
         return
       }
       process.stdout.write(`recall (B_acc per target layer) against lookahead distance d; ${training.description}\n\n`)

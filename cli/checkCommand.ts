@@ -15,7 +15,7 @@ export const checkCommand = Command.make(
   (f) =>
     action(() => {
       const out = check(f.suite, f.baseline, parseTolerance(opt(f.tolerance)), f.update)
-      process.stdout.write(out.lines.join("\n") + "\n")
+      process.stdout.write(`${out.lines.join("\n")}\n`)
       if (out.regressions > 0) process.exitCode = 1
     })
 ).pipe(Command.withDescription("run the regression suite and compare stall, hit and precision metrics with a baseline"))

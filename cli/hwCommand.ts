@@ -16,7 +16,7 @@ const doctorCmd = Command.make(
   (f) =>
     action(() => {
       const r = doctor()
-      process.stdout.write(f.format === "json" ? JSON.stringify(r) + "\n" : formatDoctor(r))
+      process.stdout.write(f.format === "json" ? `${JSON.stringify(r)}\n` : formatDoctor(r))
       if (!r.ok) process.exitCode = 2
     })
 ).pipe(Command.withDescription("what the GPU path can see, or exactly why it cannot run (exit 0 / 2)"))
@@ -41,8 +41,8 @@ const calibrateCmd = Command.make(
       const cal = await Effect.runPromise(calibrate(loadCudart(), loadCublas(), loadModel(f.model), f.device), {
         signal: ac.signal
       })
-      writeFileAtomic(f.out, JSON.stringify(cal.profile, null, 1) + "\n")
-      process.stdout.write(JSON.stringify(cal.report) + "\n")
+      writeFileAtomic(f.out, `${JSON.stringify(cal.profile, null, 1)}\n`)
+      process.stdout.write(`${JSON.stringify(cal.report)}\n`)
       process.stderr.write(`wrote ${f.out}\n`)
     })
 ).pipe(

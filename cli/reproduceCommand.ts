@@ -16,7 +16,7 @@ export const reproduceCommand = Command.make(
   },
   (f) =>
     action(() => {
-      writeFileAtomic(f.out, reproduce(f.trace) + "\n")
+      writeFileAtomic(f.out, `${reproduce(f.trace)}\n`)
       process.stdout.write(`wrote ${f.out}\n`)
     })
 ).pipe(

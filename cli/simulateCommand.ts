@@ -70,7 +70,7 @@ export const simulateCommand = Command.make(
         timeline: timelinePath !== undefined,
         ...(trainPath ? { train: { trace: loadTrace(trainPath, model), name: trainPath } } : {})
       })
-      const json = JSON.stringify(record) + "\n"
+      const json = `${JSON.stringify(record)}\n`
       const outPath = opt(f.out)
       if (outPath) writeFileAtomic(outPath, json)
       if (timelinePath && timeline)

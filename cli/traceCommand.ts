@@ -59,7 +59,7 @@ const statsCmd = Command.make(
     action(() => {
       needModel(opt(f.model), f.file, opt(f.traceFormat))
       const s = traceStats(loadTrace(f.file, traceModel(opt(f.model)), opt(f.traceFormat)))
-      process.stdout.write(f.format === "json" ? JSON.stringify(s) + "\n" : formatStats(s))
+      process.stdout.write(f.format === "json" ? `${JSON.stringify(s)}\n` : formatStats(s))
     })
 ).pipe(Command.withDescription("routing statistics: popularity skew, reuse, transitions, gaps"))
 
@@ -151,7 +151,7 @@ const fitCmd = Command.make(
       needModel(opt(f.model), f.file, opt(f.traceFormat))
       const t = loadTrace(f.file, traceModel(opt(f.model)), opt(f.traceFormat))
       const p = fitParams(t, `fitted by expertflow trace fit to ${f.file}`)
-      writeFileAtomic(f.out, JSON.stringify(p) + "\n")
+      writeFileAtomic(f.out, `${JSON.stringify(p)}\n`)
       process.stdout.write(`wrote ${f.out}\n`)
     })
 ).pipe(Command.withDescription("fit the generator's parameters to a real trace"))
@@ -169,7 +169,7 @@ const compareCmd = Command.make(
       const m = traceModel(opt(f.model))
       needModel(opt(f.model), f.a, undefined)
       const c = compareTraces(loadTrace(f.a, m), loadTrace(f.b, m))
-      process.stdout.write(f.format === "json" ? JSON.stringify(c) + "\n" : formatComparison(c, [f.a, f.b]))
+      process.stdout.write(f.format === "json" ? `${JSON.stringify(c)}\n` : formatComparison(c, [f.a, f.b]))
     })
 ).pipe(
   Command.withDescription(

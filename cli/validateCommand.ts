@@ -45,7 +45,7 @@ export const validateCommand = Command.make(
       const measuredDir = opt(f.measured)
       if (measuredDir) {
         const s = revalidate(measuredDir)
-        process.stdout.write(f.format === "json" ? JSON.stringify(s) + "\n" : comparisonMarkdown(s))
+        process.stdout.write(f.format === "json" ? `${JSON.stringify(s)}\n` : comparisonMarkdown(s))
         if (!s.within_bounds) process.exitCode = 1
         return
       }
@@ -88,6 +88,6 @@ export const validateCommand = Command.make(
         f.out,
         cudaRunner({ hostBytes: parseBytes(f.hostMem), device: 0 }, ac.signal)
       )
-      process.stdout.write(f.format === "json" ? JSON.stringify(s) + "\n" : comparisonMarkdown(s))
+      process.stdout.write(f.format === "json" ? `${JSON.stringify(s)}\n` : comparisonMarkdown(s))
     })
 ).pipe(Command.withDescription("run policies on the GPU and in the simulator; compare total and stall time"))

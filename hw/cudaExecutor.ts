@@ -12,7 +12,7 @@
  * Weights are random bf16 values in [−0.5, 0.5] (never zeros: a GEMM on zeros runs faster).
  * Every handle and allocation is a scoped resource, released on success, error or interrupt.
  */
-import { Effect, Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import type { ModelProfile } from "../base/profiles.ts"
 import { expertBytes } from "../base/profiles.ts"
 import type { CommandLog } from "../sim/commandLog.ts"

@@ -94,7 +94,7 @@ export function formatDoctor(r: DoctorReport): string {
         ? r.cudart.error
         : `${r.cudart.path} (runtime ${version(r.cudart.runtime_version)}, driver ${r.cudart.driver_version ? version(r.cudart.driver_version) : "none"})`)
   )
-  lines.push("cublas: " + ("error" in r.cublas ? r.cublas.error : r.cublas.path))
+  lines.push(`cublas: ${"error" in r.cublas ? r.cublas.error : r.cublas.path}`)
   for (const d of r.devices) {
     const p = d.pcie as { gen?: number; width?: number; maxGen?: number; maxWidth?: number; error?: string }
     lines.push(
@@ -105,5 +105,5 @@ export function formatDoctor(r: DoctorReport): string {
     )
   }
   lines.push(r.ok ? "ok: the GPU path can run" : `not usable: ${r.reason}`)
-  return lines.join("\n") + "\n"
+  return `${lines.join("\n")}\n`
 }

@@ -24,7 +24,10 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
       for (const ti of sliceTokens(slice)) {
         const id = `${slice.trace === t ? "self" : "train"}:${slice.trace.request[ti]}`
         let m = byRequest.get(id)
-        if (!m) byRequest.set(id, (m = new Float64Array(LE)))
+        if (!m) {
+          m = new Float64Array(LE)
+          byRequest.set(id, m)
+        }
         addToken(slice.trace, ti, m)
       }
     const eams = [...byRequest.values()].map(unit)
@@ -82,7 +85,10 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
         for (let i = a.stepTokenOffsets[builtUpTo]!; i < a.stepTokenOffsets[builtUpTo + 1]!; i++) {
           const ti = a.stepTokens[i]!
           let m = own.get(t.request[ti]!)
-          if (!m) own.set(t.request[ti]!, (m = new Float64Array(LE)))
+          if (!m) {
+            m = new Float64Array(LE)
+            own.set(t.request[ti]!, m)
+          }
           addToken(t, ti, m)
         }
       }

@@ -53,7 +53,11 @@ export function pathPrefetcher(layers: number, experts: number, slots: number): 
       )
       pending = []
       const later: Array<[number, number]> = []
-      sets.forEach((set, l) => set.forEach((e, i) => (i < alloc[l]! ? pending : later).push([l, e])))
+      sets.forEach((set, l) => {
+        set.forEach((e, i) => {
+          ;(i < alloc[l]! ? pending : later).push([l, e])
+        })
+      })
       drain(host)
       pending = [...pending, ...later]
     },

@@ -19,7 +19,10 @@ export class TokenTables {
         for (const ti of sliceTokens(slice)) {
           const id = t.tokenId ? t.tokenId[ti]! : -1
           let row = id >= 0 ? tok.get(id) : undefined
-          if (id >= 0 && !row) tok.set(id, (row = new Float64Array(L * E)))
+          if (id >= 0 && !row) {
+            row = new Float64Array(L * E)
+            tok.set(id, row)
+          }
           for (let l = 0; l < L; l++)
             for (let k = 0; k < K; k++) {
               const e = t.experts[(ti * L + l) * K + k]!

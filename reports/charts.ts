@@ -56,7 +56,7 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
   const bars = [...new Set(rows.map((r) => r.bar))].sort((a, b) => {
     const pa = policies.indexOf(a.split(" · ")[0]!),
       pb = policies.indexOf(b.split(" · ")[0]!)
-    return pa - pb || parseInt(a.split(" · ")[1]!) - parseInt(b.split(" · ")[1]!)
+    return pa - pb || parseInt(a.split(" · ")[1]!, 10) - parseInt(b.split(" · ")[1]!, 10)
   })
   const cols = Math.min(2, panels.length)
   const facet = {
@@ -227,7 +227,7 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
     sRuns++
     const layers = r.per_layer_hit_rate.length
     const run = `${r.policy_label} · ${r.trace} · ${r.hardware} · ${r.cache_spec}`
-    S.changes.forEach(([s, l, v]) => sRows.push({ run, gate: s * layers + l, S: v }))
+    for (const [s, l, v] of S.changes) sRows.push({ run, gate: s * layers + l, S: v })
     sRows.push({ run, gate: r.steps * layers, S: S.changes.at(-1)![2] })
   }
   if (sRuns > 0) {
@@ -260,9 +260,9 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
     const sizes = [...new Set(mine.map((r) => r.cache_slots))].sort((a, b) => a - b)
     const mid = sizes[Math.floor(sizes.length / 2)]!
     for (const r of mine.filter((r) => r.hardware === hw && r.cache_slots === mid)) {
-      r.per_layer_hit_rate.forEach((hit, layer) =>
+      r.per_layer_hit_rate.forEach((hit, layer) => {
         heat.push({ trace: `${trace} · ${hw} · ${mid} slots`, policy: r.policy_label, layer, hit })
-      )
+      })
     }
   }
   if (heat.length > 0) {

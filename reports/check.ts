@@ -68,7 +68,7 @@ export function check(suiteFile: string, baselineFile: string, tol: Tolerance, u
   if (update) {
     const cells: Record<string, Metrics> = {}
     for (const key of [...results.keys()].sort()) cells[key] = results.get(key)!
-    writeFileAtomic(baselineFile, JSON.stringify({ suite: suiteFile, version: TOOL_VERSION, cells }, null, 1) + "\n")
+    writeFileAtomic(baselineFile, `${JSON.stringify({ suite: suiteFile, version: TOOL_VERSION, cells }, null, 1)}\n`)
     return { regressions: 0, lines: [`baseline rewritten: ${results.size} cells → ${baselineFile}`], results }
   }
   if (!existsSync(baselineFile))
@@ -83,7 +83,7 @@ export function check(suiteFile: string, baselineFile: string, tol: Tolerance, u
   let regressions = 0,
     improved = 0,
     missing = 0
-  const fmt = (x: number | null) => (x === null ? "n/a" : (x * 100).toFixed(3) + "%")
+  const fmt = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(3)}%`)
   for (const [key, now] of results) {
     const was = base.cells[key]
     if (!was) {

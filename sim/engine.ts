@@ -275,7 +275,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     },
     distribution(step, layer, out) {
       const p = inp.predictor
-      return p !== null && p.distribution !== undefined && p.distribution(step, layer, curStep, curLayer, out)
+      return p?.distribution?.(step, layer, curStep, curLayer, out) ?? false
     },
     prefetch(layer, expert, targetFlat) {
       const key = layer * E + expert
@@ -302,7 +302,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     wastedPrefetches: () => c.prefetchWasted,
     trace(name, value) {
       let series = c.traced.get(name)
-      if (!series) c.traced.set(name, (series = []))
+      if (!series) {
+        series = []
+        c.traced.set(name, series)
+      }
       const last = series[series.length - 1]
       if (!last || last[2] !== value) {
         series.push([curStep, curLayer, value])
@@ -329,7 +332,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       land(t)
       pinAt(s)
     }
-    if (pf && pf.onStepStart) pf.onStepStart(host, s)
+    pf?.onStepStart?.(host, s)
     for (let l = 0; l < L; l++) {
       curLayer = l
       const flat = s * L + l
@@ -421,14 +424,14 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         pinned[key] = 0
         blocked[key] = 0
         if (policy.onDone) policy.onDone(key)
-        if (pf && pf.onExpertDone) {
+        if (pf?.onExpertDone) {
           queue.advanceTo(t)
           land(t)
           pf.onExpertDone(host, s, l, keys[i]!)
         }
       }
       layersDone++
-      if (pf && pf.onLayerEnd) {
+      if (pf?.onLayerEnd) {
         queue.advanceTo(t)
         land(t)
         pf.onLayerEnd(host, s, l)

@@ -117,5 +117,5 @@ export function formatTable(r: ResultRecord): string {
     )
   }
   const w = Math.max(...rows.map(([k]) => k.length))
-  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n"
+  return `${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n")}\n`
 }

@@ -27,12 +27,12 @@ describe("accuracy against lookahead distance", () => {
     const stream = buildAccessStream(trace, 1)
     const curve = accuracyCurve("pregate", trace, "syn", stream, crossFit(stream, trace), 8)
     // With uniform popularity a wrong pick is almost never right by chance (4 of 64): recall ≈ the set accuracy.
-    curve.distances.forEach((d, i) =>
+    curve.distances.forEach((d, i) => {
       expect(curve.recall[i]!).toBeCloseTo(
         0.6 * Math.exp(-0.35 * d) + 0.2 + ((1 - (0.6 * Math.exp(-0.35 * d) + 0.2)) * 4) / 64,
         1
       )
-    )
+    })
     expect(curve.fit!.c).toBeGreaterThan(0.15)
     expect(curve.recall[0]!).toBeGreaterThan(curve.recall[7]!)
   })

@@ -26,12 +26,12 @@ const expectInputError = (text: string, record: string, field: string) => {
 
 describe("bad input names the file, record and field", () => {
   it("accepts the good file", () => {
-    expect(importVllmJsonl("good.jsonl", model, good.join("\n") + "\n").tokens).toBe(2)
+    expect(importVllmJsonl("good.jsonl", model, `${good.join("\n")}\n`).tokens).toBe(2)
   })
   it("malformed JSON line", () =>
-    expectInputError([good[0], "{not json", good[1]].join("\n") + "\n", "line 2", "(json)"))
+    expectInputError(`${[good[0], "{not json", good[1]].join("\n")}\n`, "line 2", "(json)"))
   it("truncated last line", () =>
-    expectInputError(good.join("\n") + "\n" + line({ token_idx: 2 }).slice(0, 30), "line 5", "(json)"))
+    expectInputError(`${good.join("\n")}\n${line({ token_idx: 2 }).slice(0, 30)}`, "line 5", "(json)"))
   it("missing field", () =>
     expectInputError(
       [good[0], JSON.stringify({ problem_id: 0, token_idx: 0, layer: 1, experts: [0, 1] })].join("\n"),
@@ -79,7 +79,7 @@ describe("the CLI exits 2 on bad input and writes nothing", () => {
   const dir = mkdtempSync(join(tmpdir(), "ef-bad-"))
   it("bad JSONL: exit 2, one clear line, no output file", () => {
     const bad = join(dir, "bad.jsonl")
-    writeFileSync(bad, [line({}), line({ layer: 1, experts: [0, 9] })].join("\n") + "\n")
+    writeFileSync(bad, `${[line({}), line({ layer: 1, experts: [0, 9] })].join("\n")}\n`)
     const out = join(dir, "result.json")
     const r = cli([
       "simulate",
@@ -117,14 +117,14 @@ describe("the CLI exits 2 on bad input and writes nothing", () => {
   it("usage errors: exit 1", () => {
     expect(cli(["simulate", "--bogus"]).code).toBe(1)
     const bad = join(dir, "ok.jsonl")
-    writeFileSync(bad, line({}) + "\n")
+    writeFileSync(bad, `${line({})}\n`)
     expect(
       cli(["simulate", "--trace", bad, "--model", "mixtral-8x7b", "--policy", "cache=nope", "--cache-slots", "4"]).code
     ).toBe(1)
   })
   it("a good run prints exactly one JSON object with --format json", () => {
     const ok = join(dir, "good.jsonl")
-    writeFileSync(ok, Array.from({ length: 32 }, (_, l) => line({ layer: l })).join("\n") + "\n")
+    writeFileSync(ok, `${Array.from({ length: 32 }, (_, l) => line({ layer: l })).join("\n")}\n`)
     const r = cli([
       "simulate",
       "--trace",

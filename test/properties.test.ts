@@ -35,7 +35,7 @@ const traceArb = fc
       })
     })
   )
-  .map(({ L, E, K, requests, seeds }) => {
+  .map(({ E, K, requests, seeds }) => {
     // Each (token, layer) gets K distinct experts from its seed.
     const routes = seeds.map((row) =>
       row.map((s) => {

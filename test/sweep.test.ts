@@ -90,9 +90,9 @@ describe("expertflow sweep", () => {
 
   it("shards cover the sweep and merge into exactly the one-machine file", () => {
     const shards = [0, 1, 2].map((i) => join(dir, `shard${i}.jsonl`))
-    shards.forEach((s, i) =>
+    shards.forEach((s, i) => {
       expect(cli(["sweep", file, "--shard", `${i}/3`, "--workers", "1", "--out", s]).code).toBe(0)
-    )
+    })
     expect(shards.map((s) => lines(s).length)).toEqual([24, 24, 24])
     const merged = join(dir, "merged.jsonl")
     expect(cli(["merge", file, ...shards, "--out", merged]).code).toBe(0)

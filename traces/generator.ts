@@ -41,7 +41,7 @@ export interface GenerateOptions {
 
 /** Gamma(shape, 1) draw (Marsaglia–Tsang; shape < 1 boosted). */
 function gamma(rng: Rng, shape: number): number {
-  if (shape < 1) return gamma(rng, shape + 1) * Math.pow(rng.float() || 1e-12, 1 / shape)
+  if (shape < 1) return gamma(rng, shape + 1) * (rng.float() || 1e-12) ** (1 / shape)
   const d = shape - 1 / 3,
     c = 1 / Math.sqrt(9 * d)
   for (;;) {
@@ -69,7 +69,7 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
       if ("weights" in spec) return Float64Array.from(spec.weights, (w) => w + 1e-9)
       const rank = rng.shuffle(Array.from({ length: E }, (_, i) => i))
       const w = new Float64Array(E)
-      for (let r = 0; r < E; r++) w[rank[r]!] = 1 / Math.pow(r + 1, spec.zipf)
+      for (let r = 0; r < E; r++) w[rank[r]!] = 1 / (r + 1) ** spec.zipf
       return w
     })
   )

@@ -23,7 +23,7 @@ export function inclusionWeights(target: number[], k: number, seed: number, roun
         hits[e]!++
       }
     }
-    w = w.map((x, e) => x * Math.pow(Math.max(target[e]!, 1e-6) / Math.max(hits[e]! / samples, 1e-6), 0.7))
+    w = w.map((x, e) => x * (Math.max(target[e]!, 1e-6) / Math.max(hits[e]! / samples, 1e-6)) ** 0.7)
   }
   const sum = w.reduce((a, b) => a + b, 0)
   return w.map((x) => Math.round((x / sum) * 1e7) / 1e7)

@@ -145,5 +145,5 @@ export function formatStats(s: TraceStats): string {
     lines.push(
       `${String(p.layer).padStart(5)}  ${p.entropy.toFixed(3).padStart(7)}  ${pct(p.top10_share).padStart(6)}  ${pct(p.reuse).padStart(6)}`
     )
-  return lines.join("\n") + "\n"
+  return `${lines.join("\n")}\n`
 }

@@ -28,7 +28,7 @@ export function generateZipfTrace(p: ZipfParams): Trace {
   const tables = Array.from({ length: L }, () => {
     const rank = rng.shuffle(Array.from({ length: E }, (_, i) => i))
     const w = new Float64Array(E)
-    for (let r = 0; r < E; r++) w[rank[r]!] = 1 / Math.pow(r + 1, p.skew)
+    for (let r = 0; r < E; r++) w[rank[r]!] = 1 / (r + 1) ** p.skew
     return new AliasTable(w)
   })
   const request = new Int32Array(T),

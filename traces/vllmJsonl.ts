@@ -167,7 +167,9 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
   for (const r of rows) tokenKeys.set(`${r.request}:${r.token}`, { request: r.request, token: r.token })
   const ordered = [...tokenKeys.values()].sort((a, b) => a.request - b.request || a.token - b.token)
   const indexOf = new Map<string, number>()
-  ordered.forEach((k, i) => indexOf.set(`${k.request}:${k.token}`, i))
+  ordered.forEach((k, i) => {
+    indexOf.set(`${k.request}:${k.token}`, i)
+  })
   const T = ordered.length
   const hasTokenId = rows.some((r) => r.tokenId !== undefined)
   const hasPhase = rows.some((r) => r.phase !== undefined)

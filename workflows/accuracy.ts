@@ -69,7 +69,7 @@ export function fitExponential(xs: number[], ys: number[]): { a: number; b: numb
   if (xs.length < 3) return null
   let best: { a: number; b: number; c: number; rmse: number } | null = null
   for (let i = 0; i <= 400; i++) {
-    const b = 0.001 * Math.pow(10, i / 100) // 0.001 … 10
+    const b = 0.001 * 10 ** (i / 100) // 0.001 … 10
     const pts = xs.map((x, j) => [Math.exp(-b * x), ys[j]!] as [number, number])
     const { m, b: c } = linearRegression(pts)
     const sse = pts.reduce((acc, [u, y]) => acc + (m * u + c - y) ** 2, 0)

@@ -27,7 +27,7 @@ const fitted = fitParams(
   real,
   "fitted by `expertflow trace fit` to the real Mixtral-8x7B vLLM HumanEval trace (338 decode tokens)"
 )
-writeFileAtomic(join(out, "mixtral-8x7b.json"), JSON.stringify(fitted) + "\n")
+writeFileAtomic(join(out, "mixtral-8x7b.json"), `${JSON.stringify(fitted)}\n`)
 
 export const OLMOE_DOMAINS = ["arxiv", "book", "c4", "github", "wikipedia"]
 const olmoe = loadModel("olmoe-1b-7b")
@@ -70,5 +70,5 @@ const params: GeneratorParams = {
   prefillFraction: 0,
   lookahead: { depth: 8, a: 0.5, b: 0.35, c: 0.3 }
 }
-writeFileAtomic(join(out, "olmoe-1b-7b.json"), JSON.stringify(params) + "\n")
+writeFileAtomic(join(out, "olmoe-1b-7b.json"), `${JSON.stringify(params)}\n`)
 console.log("wrote mixtral-8x7b.json and olmoe-1b-7b.json")

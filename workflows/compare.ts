@@ -82,5 +82,5 @@ export function formatComparison(c: Comparison, names: [string, string]): string
         `  layer ${String(l).padStart(2)}  ${pct(p.reuse).padStart(6)}  ${pct(c.b.per_layer[l]?.reuse ?? null).padStart(6)}`
     )
   )
-  return lines.join("\n") + "\n"
+  return `${lines.join("\n")}\n`
 }

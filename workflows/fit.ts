@@ -105,7 +105,7 @@ function fitWeightShape(target: number, K: number, seed: number): number {
 }
 
 function gammaDraw(rng: Rng, shape: number): number {
-  if (shape < 1) return gammaDraw(rng, shape + 1) * Math.pow(rng.float() || 1e-12, 1 / shape)
+  if (shape < 1) return gammaDraw(rng, shape + 1) * (rng.float() || 1e-12) ** (1 / shape)
   const d = shape - 1 / 3,
     c = 1 / Math.sqrt(9 * d)
   for (;;) {

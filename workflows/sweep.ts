@@ -70,7 +70,7 @@ function resume(out: string, cells: Cell[]): Map<string, string> {
 
 /** Rewrite the results file in cell order once every cell is there. */
 function finalize(out: string, cells: Cell[], done: Map<string, string>): void {
-  writeFileAtomic(out, cells.map((c) => done.get(c.id)! + "\n").join(""))
+  writeFileAtomic(out, cells.map((c) => `${done.get(c.id)!}\n`).join(""))
 }
 
 export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ ran: number; skipped: number }> {
@@ -132,7 +132,7 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
             rejectAll(new Error(`cell ${m.index} (${plan.cells[m.index]!.policy}): ${m.error}`))
             return
           }
-          writeSync(fd, m.line! + "\n") // one write per line; a killed process's writes are in the page cache
+          writeSync(fd, `${m.line!}\n`) // one write per line; a killed process's writes are in the page cache
           done.set(plan.cells[m.index]!.id, m.line!)
           written++
           bar?.update(skipped + written, { rate: (written / ((performance.now() - started) / 1000)).toFixed(1) })
@@ -185,6 +185,6 @@ export function mergeResults(plan: SweepPlan, inputs: string[], out: string): nu
       "cell_id",
       `${missing.length} cell(s) missing, e.g. cell ${missing[0]!.index} (${missing[0]!.policy}); run the remaining shards`
     )
-  writeFileAtomic(out, plan.cells.map((c) => byId.get(c.id)! + "\n").join(""))
+  writeFileAtomic(out, plan.cells.map((c) => `${byId.get(c.id)!}\n`).join(""))
   return plan.cells.length
 }

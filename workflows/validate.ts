@@ -128,18 +128,16 @@ export function summarize(configs: Comparison[]): Summary {
 export function comparisonMarkdown(s: Summary): string {
   const ms = (ns: number) => (ns / 1e6).toFixed(3)
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`
-  return (
-    [
-      "| config | trace | policy | slots | total measured (ms) | total simulated (ms) | error | stall measured (ms) | stall simulated (ms) | stall error (of total) |",
-      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
-      ...s.configs.map(
-        (c) =>
-          `| ${c.id} | ${c.trace} | \`${c.policy}\` | ${c.slots} | ${ms(c.measured_total_ns)} | ${ms(c.simulated_total_ns)} | ${pct(c.total_error)} | ${ms(c.measured_stall_ns)} | ${ms(c.simulated_stall_ns)} | ${pct(c.stall_error_of_total)} |`
-      ),
-      "",
-      `Total-time error: median ${pct(s.total_error_median)} (bound ${pct(s.bounds.total_error_median)}), max ${pct(s.total_error_max)} (bound ${pct(s.bounds.total_error_max)}); stall error of total, median ${pct(s.stall_error_of_total_median)} (bound ${pct(s.bounds.stall_error_of_total_median)}): ${s.within_bounds ? "within bounds" : "OUTSIDE the bounds"}.`
-    ].join("\n") + "\n"
-  )
+  return `${[
+    "| config | trace | policy | slots | total measured (ms) | total simulated (ms) | error | stall measured (ms) | stall simulated (ms) | stall error (of total) |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...s.configs.map(
+      (c) =>
+        `| ${c.id} | ${c.trace} | \`${c.policy}\` | ${c.slots} | ${ms(c.measured_total_ns)} | ${ms(c.simulated_total_ns)} | ${pct(c.total_error)} | ${ms(c.measured_stall_ns)} | ${ms(c.simulated_stall_ns)} | ${pct(c.stall_error_of_total)} |`
+    ),
+    "",
+    `Total-time error: median ${pct(s.total_error_median)} (bound ${pct(s.bounds.total_error_median)}), max ${pct(s.total_error_max)} (bound ${pct(s.bounds.total_error_max)}); stall error of total, median ${pct(s.stall_error_of_total_median)} (bound ${pct(s.bounds.stall_error_of_total_median)}): ${s.within_bounds ? "within bounds" : "OUTSIDE the bounds"}.`
+  ].join("\n")}\n`
 }
 
 export const configId = (c: Omit<ValidateConfig, "id">) =>
@@ -187,7 +185,7 @@ export async function runValidation(
   device = 0
 ): Promise<Summary> {
   mkdirSync(dir, { recursive: true })
-  writeFileAtomic(join(dir, "profile.json"), JSON.stringify(hw, null, 1) + "\n")
+  writeFileAtomic(join(dir, "profile.json"), `${JSON.stringify(hw, null, 1)}\n`)
   const rows: Comparison[] = []
   for (const c of configs) {
     const sim = simulateConfig(c, hw, true)
@@ -214,9 +212,9 @@ export async function runValidation(
     }
     const d = join(dir, c.id)
     mkdirSync(d, { recursive: true })
-    writeFileAtomic(join(d, "config.json"), JSON.stringify(c, null, 1) + "\n")
-    writeFileAtomic(join(d, "simulated.json"), JSON.stringify(s) + "\n")
-    writeFileAtomic(join(d, "measured.json"), JSON.stringify(measured) + "\n")
+    writeFileAtomic(join(d, "config.json"), `${JSON.stringify(c, null, 1)}\n`)
+    writeFileAtomic(join(d, "simulated.json"), `${JSON.stringify(s)}\n`)
+    writeFileAtomic(join(d, "measured.json"), `${JSON.stringify(measured)}\n`)
     writeFileAtomic(
       join(d, "simulated.timeline.json"),
       toChromeTrace(sim.timeline!, { process: `simulated: ${c.policy}`, copyEngines: hw.copyEngines })
@@ -228,7 +226,7 @@ export async function runValidation(
     rows.push(compare(c, measured, s))
   }
   const summary = summarize(rows)
-  writeFileAtomic(join(dir, "comparison.json"), JSON.stringify(summary, null, 1) + "\n")
+  writeFileAtomic(join(dir, "comparison.json"), `${JSON.stringify(summary, null, 1)}\n`)
   writeFileAtomic(join(dir, "comparison.md"), comparisonMarkdown(summary))
   return summary
 }
