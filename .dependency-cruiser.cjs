@@ -10,7 +10,7 @@ module.exports = {
   forbidden: [
     ...layers.slice(0, -1).map((layer, i) => ({
       name: `${layer}-imports-later-layer`,
-      comment: `${layer}/ may import only from ${layers.slice(0, i + 1).join(", ")} (layer order: ${layers.join(" → ")})`,
+      comment: `${layer}/ may import only from ${layers.slice(0, i + 1).join(", ")} (${layers.join(" → ")})`,
       severity: "error",
       from: { path: `^${layer}/` },
       to: { path: later(i) }

@@ -77,7 +77,8 @@ function loadProfile<S extends Schema.ConstraintDecoder<unknown>>(
       nameOrFile,
       kind === "models" ? "--model" : "--hw",
       "name",
-      `unknown ${kind === "models" ? "model" : "hardware"} preset or missing file; presets: ${listPresets(kind).join(", ")}`
+      `unknown ${kind === "models" ? "model" : "hardware"} preset or missing file; presets: ` +
+        `${listPresets(kind).join(", ")}`
     )
   }
   let json: unknown = preset

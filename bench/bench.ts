@@ -99,7 +99,8 @@ const timed = measure(
 )
 const peak = process.resourceUsage().maxRSS * 1024
 log(
-  `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB = ${(peak / N).toFixed(2)} bytes/access (target ≤ 4 B/access + 200 MB = ${((4 * N + 200e6) / 2 ** 20).toFixed(0)} MiB)`
+  `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB = ${(peak / N).toFixed(2)} bytes/access (target ≤ 4 B/access + 200 ` +
+    `MB = ${((4 * N + 200e6) / 2 ** 20).toFixed(0)} MiB)`
 )
 
 // --- Policies of the ExpertFlow papers (measured after the peak-RSS reading above) ---
@@ -185,7 +186,8 @@ function policyBench() {
   }
   const schedulerNs = Math.round(median(decisionNs))
   log(
-    `token scheduler: ${(schedulerNs / 1e6).toFixed(3)} ms per decision (2 × 32 tokens, 32 layers × 8 experts; median of 50)`
+    `token scheduler: ${(schedulerNs / 1e6).toFixed(3)} ms per decision (2 × 32 tokens, 32 layers × 8 experts; ` +
+      `median of 50)`
   )
   // Timed throughput of the adaptive and hybrid policies: Qwen1.5-MoE-shaped trace with pre-gate lookahead.
   const qwen = generateZipfTrace({
@@ -219,7 +221,8 @@ function policyBench() {
       rates.push(rec.accesses / ((performance.now() - s0) / 1000))
     }
     log(
-      `timed ${policy}: ${(median(rates) / 1e6).toFixed(2)} M accesses/s (${accesses} accesses, median of ${runs}, training included)`
+      `timed ${policy}: ${(median(rates) / 1e6).toFixed(2)} M accesses/s (${accesses} accesses, median of ${runs}, ` +
+        `training included)`
     )
     return Math.round(median(rates))
   }

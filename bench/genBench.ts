@@ -29,7 +29,8 @@ const peak = process.resourceUsage().maxRSS * 1024
 const bytes = statSync(out).size
 rmSync(out)
 process.stderr.write(
-  `generated ${tokens} tokens of deepseek-v3 (58 × 256, top-8) in ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, file ${(bytes / 2 ** 30).toFixed(2)} GiB\n`
+  `generated ${tokens} tokens of deepseek-v3 (58 × 256, top-8) in ${seconds.toFixed(1)} s, peak RSS ` +
+    `${(peak / 2 ** 20).toFixed(0)} MiB, file ${(bytes / 2 ** 30).toFixed(2)} GiB\n`
 )
 console.log(
   JSON.stringify({

@@ -45,7 +45,8 @@ if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routin
       times[workers]!.cpu.push(Number(m[2]))
       times[workers]!.wall.push(wall)
       log(
-        `200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ${wall.toFixed(2)} s`
+        `200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ` +
+          `${wall.toFixed(2)} s`
       )
     }
   }

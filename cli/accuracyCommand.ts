@@ -39,12 +39,13 @@ export const accuracyCommand = Command.make(
       }
       process.stdout.write(`recall (B_acc per target layer) against lookahead distance d; ${training.description}\n\n`)
       process.stdout.write(
-        `${"predictor".padEnd(12)} ${curves[0]!.distances.map((d) => `d=${d}`.padStart(7)).join("")}   fit a·e^(−b·d)+c\n`
+        `${"predictor".padEnd(12)} ${curves[0]!.distances.map((d) => `d=${d}`.padStart(7)).join("")}   fit ` +
+          `a·e^(−b·d)+c\n`
       )
       for (const c of curves) {
-        process.stdout.write(
-          `${c.predictor.padEnd(12)} ${c.recall.map((r) => `${(r * 100).toFixed(1)}%`.padStart(7)).join("")}   ${c.fit ? `a=${c.fit.a} b=${c.fit.b} c=${c.fit.c} (rmse ${c.fit.rmse})` : ""}${c.note ? `  [${c.note}]` : ""}\n`
-        )
+        const recall = c.recall.map((r) => `${(r * 100).toFixed(1)}%`.padStart(7)).join("")
+        const fit = c.fit ? `a=${c.fit.a} b=${c.fit.b} c=${c.fit.c} (rmse ${c.fit.rmse})` : ""
+        process.stdout.write(`${c.predictor.padEnd(12)} ${recall}   ${fit}${c.note ? `  [${c.note}]` : ""}\n`)
       }
     })
 ).pipe(Command.withDescription("prediction accuracy against lookahead distance, with the EF-A exponential fit"))

@@ -25,7 +25,9 @@ export const reportCommand = Command.make(
           throw new InputError(file, "file", "path", "no comparison.json: not a validate output folder")
         return validationSection(dir, JSON.parse(readFileSync(file, "utf8")) as Summary)
       })
-      const command = `expertflow report ${f.results.join(" ")}${f.validation.map((d) => ` --validation ${d}`).join("")} --out ${f.out}`
+      const command =
+        `expertflow report ` +
+        `${f.results.join(" ")}${f.validation.map((d) => ` --validation ${d}`).join("")} --out ${f.out}`
       const html = await renderReport(readResults([...f.results]), { command, files: [...f.results], sections })
       writeFileAtomic(f.out, html)
       process.stdout.write(`${f.out}\n`)

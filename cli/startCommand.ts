@@ -18,7 +18,8 @@ export const startCommand = Command.make(
       const plan = planSweep(f.sweep)
       for (const id of plan.skippedTraces)
         process.stderr.write(
-          `note: trace '${id}' left out: its file is not there (../shared beside the repo holds the real Mixtral trace)\n`
+          `note: trace '${id}' left out: its file is not there (../shared beside the repo holds the real Mixtral ` +
+            `trace)\n`
         )
       mkdirSync(f.outDir, { recursive: true })
       const results = `${f.outDir}/results.jsonl`,

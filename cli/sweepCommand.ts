@@ -42,7 +42,9 @@ export const sweepCommand = Command.make(
       })
       const { user, system } = process.cpuUsage(cpu) // every thread of the process: the workers and V8's own
       process.stdout.write(
-        `${plan.name}: ${ran} cells run, ${skipped} already done, in ${((performance.now() - started) / 1000).toFixed(2)} s, ${((user + system) / 1e6).toFixed(2)} CPU-s → ${f.out}\n`
+        `${plan.name}: ${ran} cells run, ${skipped} already done, in ` +
+          `${((performance.now() - started) / 1000).toFixed(2)} s, ${((user + system) / 1e6).toFixed(2)} CPU-s → ` +
+          `${f.out}\n`
       )
     })
 ).pipe(Command.withDescription("run a sweep file's cells in parallel, appending result lines (resumable)"))

@@ -42,7 +42,8 @@ const importCmd = Command.make(
       const t = loadTrace(f.file, traceModel(f.model), opt(f.format))
       writeFileAtomic(f.out, encodeTrace(t))
       process.stdout.write(
-        `wrote ${f.out}: ${t.tokens} tokens, ${t.model.layers} layers × ${t.model.experts} experts, top-${t.model.topK}\n`
+        `wrote ${f.out}: ${t.tokens} tokens, ${t.model.layers} layers × ${t.model.experts} experts, ` +
+          `top-${t.model.topK}\n`
       )
     })
 ).pipe(Command.withDescription("convert a routing log to the canonical .eft format"))

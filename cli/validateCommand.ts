@@ -54,7 +54,8 @@ export const validateCommand = Command.make(
         hwFile = opt(f.hw)
       if (!trace || !model || !hwFile || f.policies.length === 0 || f.cacheSlots.length === 0) {
         throw new UsageError(
-          "validate needs --trace, --model, --hw (a calibrated profile), and at least one --policies and --cache-slots; or --measured DIR"
+          "validate needs --trace, --model, --hw (a calibrated profile), and at least one --policies and " +
+            "--cache-slots; or --measured DIR"
         )
       }
       loadModel(model)

@@ -35,7 +35,9 @@ export function loadCublas(names = ["libcublas.so", "libcublas.so.13", "libcubla
     statusName: lib.func("const char *cublasGetStatusName(int s)"),
     statusString: lib.func("const char *cublasGetStatusString(int s)"),
     gemmEx: lib.func(
-      "int cublasGemmEx(cublasHandle_t h, int ta, int tb, int m, int n, int k, const float *alpha, uint64_t A, int at, int lda, uint64_t B, int bt, int ldb, const float *beta, uint64_t C, int ct, int ldc, int compute, int algo)"
+      "int cublasGemmEx(cublasHandle_t h, int ta, int tb, int m, int n, int k, const float *alpha, uint64_t A, int " +
+        "at, int lda, uint64_t B, int bt, int ldb, const float *beta, uint64_t C, int ct, int ldc, int compute, " +
+        "int algo)"
     )
   }
   const check = (call: string, code: number) => {

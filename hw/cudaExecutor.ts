@@ -90,7 +90,8 @@ export function executeOnGpu(
       const mem = rt.memInfo()
       if (need > mem.free - 2 ** 30)
         throw new Error(
-          `needs ${(need / 2 ** 30).toFixed(1)} GiB of GPU memory for ${slots} slots of ${(eBytes / 2 ** 20).toFixed(1)} MiB; ${(mem.free / 2 ** 30).toFixed(1)} GiB free (1 GiB kept back)`
+          `needs ${(need / 2 ** 30).toFixed(1)} GiB of GPU memory for ${slots} slots of ` +
+            `${(eBytes / 2 ** 20).toFixed(1)} MiB; ${(mem.free / 2 ** 30).toFixed(1)} GiB free (1 GiB kept back)`
         )
 
       const { greatest } = rt.priorityRange()

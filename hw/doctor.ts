@@ -66,7 +66,8 @@ export function doctor(): DoctorReport {
   }
   for (let d = 0; d < count; d++) {
     rt.setDevice(d)
-    const bus = `${rt.attribute(ATTR.pciDomainId, d).toString(16).padStart(4, "0")}:${rt.attribute(ATTR.pciBusId, d).toString(16).padStart(2, "0")}:${rt.attribute(ATTR.pciDeviceId, d).toString(16).padStart(2, "0")}`
+    const hex = (attr: number, width: number) => rt.attribute(attr, d).toString(16).padStart(width, "0")
+    const bus = `${hex(ATTR.pciDomainId, 4)}:${hex(ATTR.pciBusId, 2)}:${hex(ATTR.pciDeviceId, 2)}`
     report.devices.push({
       index: d,
       name: rt.deviceName(d),
@@ -92,13 +93,16 @@ export function formatDoctor(r: DoctorReport): string {
     "cudart: " +
       ("error" in r.cudart
         ? r.cudart.error
-        : `${r.cudart.path} (runtime ${version(r.cudart.runtime_version)}, driver ${r.cudart.driver_version ? version(r.cudart.driver_version) : "none"})`)
+        : `${r.cudart.path} (runtime ${version(r.cudart.runtime_version)}, driver ` +
+          `${r.cudart.driver_version ? version(r.cudart.driver_version) : "none"})`)
   )
   lines.push(`cublas: ${"error" in r.cublas ? r.cublas.error : r.cublas.path}`)
   for (const d of r.devices) {
     const p = d.pcie as { gen?: number; width?: number; maxGen?: number; maxWidth?: number; error?: string }
     lines.push(
-      `device ${d.index}: ${d.name}, ${(d.memory_bytes / 2 ** 30).toFixed(1)} GiB, sm_${d.compute_capability.replace(".", "")}, ${d.multiprocessors} SMs, ${d.async_engines} copy engines, PCI ${d.pci_bus}, ` +
+      `device ${d.index}: ${d.name}, ${(d.memory_bytes / 2 ** 30).toFixed(1)} GiB, ` +
+        `sm_${d.compute_capability.replace(".", "")}, ${d.multiprocessors} SMs, ${d.async_engines} copy engines, ` +
+        `PCI ${d.pci_bus}, ` +
         (p.error
           ? `PCIe link unknown (${p.error})`
           : `PCIe Gen${p.gen} x${p.width} (max Gen${p.maxGen} x${p.maxWidth})`)

@@ -32,7 +32,8 @@ export function makeGeometry(a: AccessStream, slots: number, partitioned: boolea
           "--cache-slots",
           `step ${s} layer ${l}`,
           "cache-slots",
-          `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} but this layer needs ${need} experts at once`
+          `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} but this layer ` +
+            `needs ${need} experts at once`
         )
       }
     }

@@ -7,7 +7,8 @@ export interface PrefetchHost {
   predict(step: number, layer: number, out: Uint16Array): number
   /** The predictor's probability per expert for (step, layer), when it has one; else false. */
   distribution(step: number, layer: number, out: Float64Array): boolean
-  /** Queue a load of `expert` at `layer` ahead of use, for the layer `targetFlat` (step · L + layer). False if cached, on its way, or no slot may be taken. */
+  /** Queue a load of `expert` at `layer` ahead of use, for the layer `targetFlat` (step · L + layer). False if cached,
+   * on its way, or no slot may be taken. */
   prefetch(layer: number, expert: number, targetFlat: number): boolean
   /** Is the expert resident or on its way? */
   cached(layer: number, expert: number): boolean

@@ -14,7 +14,8 @@ export function requireLookahead(ctx: PredictorContext, name: string): void {
       ctx.traceName,
       "header",
       "columns.lookahead",
-      `predictor ${name} needs the trace's pre-gate lookahead (experts gate_{l+d} picks from layer l's hidden state); this trace has none`
+      `predictor ${name} needs the trace's pre-gate lookahead (experts gate_{l+d} picks from layer l's hidden ` +
+        `state); this trace has none`
     )
   }
 }

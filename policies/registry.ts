@@ -134,6 +134,7 @@ export function checkSpec(spec: PolicySpec): void {
     )
   if (spec.prefetch !== "none" && spec.predictor === null)
     throw new UsageError(
-      `policy spec '${spec.text}': prefetch=${spec.prefetch} needs predictor=... (${Object.keys(predictors).join(", ")})`
+      `policy spec '${spec.text}': prefetch=${spec.prefetch} needs predictor=... ` +
+        `(${Object.keys(predictors).join(", ")})`
     )
 }

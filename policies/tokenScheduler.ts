@@ -170,7 +170,8 @@ function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
 /**
  * First-improvement swaps on the exact objective. With per-bit member counts cA, cB, swapping i ∈ A
  * and j ∈ B changes the activated pairs by
- *   −|i ∩ {cA=1}| + |i ∩ {cB=0}| − |j ∩ {cB=1}| + |j ∩ {cA=0}| + |i ∩ j ∩ {cA=1}| + |i ∩ j ∩ {cB=1}|
+ *   −|i ∩ {cA=1}| + |i ∩ {cB=0}| − |j ∩ {cB=1}| + |j ∩ {cA=0}|
+ *   + |i ∩ j ∩ {cA=1}| + |i ∩ j ∩ {cB=1}|
  * (bits in both paths stay put), all bitset operations.
  */
 function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {

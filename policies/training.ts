@@ -26,7 +26,9 @@ export interface Training {
 
 export function crossFit(a: AccessStream, trace: Trace, half = Math.floor(a.steps / 2)): Training {
   return {
-    description: `2-fold cross-fitting: steps [0,${half}) predicted by a model trained on steps [${half},${a.steps}) and vice versa`,
+    description:
+      `2-fold cross-fitting: steps [0,${half}) predicted by a model trained on steps ` +
+      `[${half},${a.steps}) and vice versa`,
     folds: [[{ stream: a, trace, from: half, to: a.steps }], [{ stream: a, trace, from: 0, to: half }]],
     foldOf: (s) => (s < half ? 0 : 1)
   }

@@ -27,7 +27,8 @@ export class Horizon {
   }
 }
 
-/** `prefetch=window:K`: keep the next K layers' predicted experts loading (ProMoE-style stride, SE-MoE's ring with predictor=all). */
+/** `prefetch=window:K`: keep the next K layers' predicted experts loading (ProMoE-style stride, SE-MoE's ring with
+ * predictor=all). */
 export function windowPrefetcher(K: number, experts: number): Prefetcher {
   const horizon = new Horizon(experts)
   return { name: `window:${K}`, onGate: (host, s, l) => horizon.advance(host, s, l, K) }

@@ -77,7 +77,8 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       id: "fig-stall",
       title: "Stall time by policy",
       caption:
-        "Seconds the compute stream waited for expert weights, per policy and cache size (one bar per run). Shorter is better; each panel is one trace on one GPU profile, on its own scale.",
+        "Seconds the compute stream waited for expert weights, per policy and cache size (one bar per run). " +
+        "Shorter is better; each panel is one trace on one GPU profile, on its own scale.",
       markSelector: ".mark-rect.role-mark path",
       marks: rows.length,
       svg: await render({
@@ -155,7 +156,8 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
         "Stall fraction against cache size",
         "stall_fraction",
         "stall / total time",
-        "Share of the run spent waiting for experts as the GPU holds more of them. The dashed heavy line is the offline bound (oracle prefetch with Belady eviction): the gap to it is what a better policy could still win."
+        "Share of the run spent waiting for experts as the GPU holds more of them. The dashed heavy line is the " +
+          "offline bound (oracle prefetch with Belady eviction): the gap to it is what a better policy could still win."
       )
     )
     out.push(
@@ -164,7 +166,8 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
         "Hit rate against cache size",
         "hit_rate",
         "hit rate (resident at the gate)",
-        "Experts already resident when their layer's gate runs, per access. Prefetched experts still in flight count as late hits, not hits."
+        "Experts already resident when their layer's gate runs, per access. Prefetched experts still in flight " +
+          "count as late hits, not hits."
       )
     )
     out.push({
@@ -197,7 +200,8 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       id: "fig-prefetch",
       title: "Prefetch precision and recall",
       caption:
-        "Each point is one run with prefetching: precision = prefetched experts that were used / prefetches issued; recall = uses served by a prefetch / (those + demand misses). Up and right is better.",
+        "Each point is one run with prefetching: precision = prefetched experts that were used / prefetches " +
+        "issued; recall = uses served by a prefetch / (those + demand misses). Up and right is better.",
       markSelector: ".mark-symbol.role-mark path",
       marks: pf.length,
       svg: await render({
@@ -235,7 +239,9 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       id: "fig-s",
       title: "Prefetch step S over time (adaptive policies)",
       caption:
-        "EF-A's adaptive horizon S at each layer gate (step × layers + layer). It starts from ⌈N_e·E_s/(C_s·T_l)⌉ and moves with the stall and over-prefetch counters; it is capped at L − 1.",
+        "EF-A's adaptive horizon S at each layer gate (step × layers + layer). " +
+        "It starts from ⌈N_e·E_s/(C_s·T_l)⌉ " +
+        "and moves with the stall and over-prefetch counters; it is capped at L − 1.",
       markSelector: ".mark-line.role-mark path",
       marks: sRuns,
       svg: await render({
@@ -270,7 +276,8 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       id: "fig-heat",
       title: "Hit rate per layer",
       caption:
-        "Hit rate of every layer (columns) for each policy (rows), at each trace's middle cache size. Bright = most accesses hit; dark cells show layers a policy serves badly.",
+        "Hit rate of every layer (columns) for each policy (rows), at each trace's middle cache size. Bright = " +
+        "most accesses hit; dark cells show layers a policy serves badly.",
       markSelector: ".mark-rect.role-mark path",
       marks: heat.length,
       svg: await render({

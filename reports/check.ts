@@ -116,7 +116,8 @@ export function check(suiteFile: string, baselineFile: string, tol: Tolerance, u
       lines.push(`MISSING    ${key}: in the baseline, not in this run (an optional trace is absent?)`)
     }
   lines.push(
-    `${results.size} cells checked against ${baselineFile}: ${regressions} regression(s), ${improved} improvement(s), ${missing} missing`
+    `${results.size} cells checked against ${baselineFile}: ${regressions} regression(s), ${improved} ` +
+      `improvement(s), ${missing} missing`
   )
   return { regressions, lines, results }
 }

@@ -57,14 +57,32 @@ export function validationSection(dir: string, s: Summary): Section {
   const rows = s.configs
     .map(
       (c) =>
-        `<tr><td>${esc(c.trace)}</td><td>${esc(c.policy)}</td><td>${c.slots}</td><td>${ms(c.measured_total_ns)}</td><td>${ms(c.simulated_total_ns)}</td><td>${pctv(c.total_error)}</td><td>${ms(c.measured_stall_ns)}</td><td>${ms(c.simulated_stall_ns)}</td><td>${pctv(c.stall_error_of_total)}</td></tr>`
+        `<tr>${[
+          esc(c.trace),
+          esc(c.policy),
+          c.slots,
+          ms(c.measured_total_ns),
+          ms(c.simulated_total_ns),
+          pctv(c.total_error),
+          ms(c.measured_stall_ns),
+          ms(c.simulated_stall_ns),
+          pctv(c.stall_error_of_total)
+        ]
+          .map((v) => `<td>${v}</td>`)
+          .join("")}</tr>`
     )
     .join("\n")
   return {
     id: `validation-${dir.replace(/[^A-Za-z0-9]+/g, "-")}`,
     title: `Measured on the GPU against simulated (${dir})`,
-    html: `<table><thead><tr><th>trace</th><th>policy</th><th>slots</th><th>total measured ms</th><th>total simulated ms</th><th>error</th><th>stall measured ms</th><th>stall simulated ms</th><th>stall error (of total)</th></tr></thead><tbody>\n${rows}\n</tbody></table>
-<p>Total-time error median ${pctv(s.total_error_median)}, max ${pctv(s.total_error_max)}; stall error of total, median ${pctv(s.stall_error_of_total_median)} — ${s.within_bounds ? "within" : "outside"} the bounds (${pctv(s.bounds.total_error_median)}, ${pctv(s.bounds.total_error_max)}, ${pctv(s.bounds.stall_error_of_total_median)}).</p>`
+    html:
+      `<table><thead><tr><th>trace</th><th>policy</th><th>slots</th><th>total measured ms</th><th>total ` +
+      `simulated ms</th><th>error</th><th>stall measured ms</th><th>stall simulated ms</th><th>stall error (of ` +
+      `total)</th></tr></thead><tbody>\n${rows}\n</tbody></table>
+<p>Total-time error median ${pctv(s.total_error_median)}, max ${pctv(s.total_error_max)};
+stall error of total, median ${pctv(s.stall_error_of_total_median)} — ${s.within_bounds ? "within" : "outside"}
+the bounds (${pctv(s.bounds.total_error_median)}, ${pctv(s.bounds.total_error_max)},
+${pctv(s.bounds.stall_error_of_total_median)}).</p>`
   }
 }
 
@@ -98,7 +116,8 @@ export async function renderReport(
     ["pred. recall %", (r) => pct(r.prediction_recall), true],
     ["B_acc %", (r) => pct(r.b_acc), true]
   ]
-  const table = `<table id="metrics"><thead><tr>${columns.map(([h, , num], i) => `<th data-col="${i}" data-num="${num ? 1 : 0}">${esc(h)}</th>`).join("")}</tr></thead><tbody>\n${results
+  const head = columns.map(([h, , num], i) => `<th data-col="${i}" data-num="${num ? 1 : 0}">${esc(h)}</th>`).join("")
+  const table = `<table id="metrics"><thead><tr>${head}</tr></thead><tbody>\n${results
     .map((r) => `<tr>${columns.map(([, f]) => `<td>${esc(f(r))}</td>`).join("")}</tr>`)
     .join("\n")}\n</tbody></table>`
   const uniq = (f: (r: CellResult) => string) => [...new Set(results.map(f))].sort()
@@ -125,7 +144,9 @@ export async function renderReport(
   const figures = figs
     .map(
       (f) =>
-        `<figure id="${f.id}" data-marks="${f.marks}" data-mark-selector="${esc(f.markSelector)}"><h2>${esc(f.title)}</h2>${f.svg}<figcaption>${esc(f.caption)}</figcaption></figure>`
+        `<figure id="${f.id}" data-marks="${f.marks}" ` +
+        `data-mark-selector="${esc(f.markSelector)}"><h2>${esc(f.title)}</h2>${f.svg}` +
+        `<figcaption>${esc(f.caption)}</figcaption></figure>`
     )
     .join("\n")
   const extra = (opts.sections ?? [])
@@ -136,13 +157,16 @@ export async function renderReport(
 <style>
 body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;color:#222;padding:0 16px}
 h1{font-size:22px}h2{font-size:17px;margin:28px 0 8px}figure{margin:0 0 24px}figcaption{color:#555;max-width:900px}
-table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #ddd;padding:3px 6px;text-align:right;white-space:nowrap}
-th{background:#f4f4f4;cursor:pointer;position:sticky;top:0}td:nth-child(-n+7){text-align:left}dt{font-weight:bold}dd{margin:0 0 8px 16px}
+table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #ddd;padding:3px 6px;text-align:right;white-space:nowrap}
+th{background:#f4f4f4;cursor:pointer;position:sticky;top:0}
+td:nth-child(-n+7){text-align:left}dt{font-weight:bold}dd{margin:0 0 8px 16px}
 .scroll{overflow:auto;max-height:600px}
 </style></head>
 <body data-rendered="1">
 <h1>ExpertFlow policy comparison</h1>
-<p>${results.length} runs · ${uniq((r) => r.trace).length} trace(s) · ${uniq((r) => r.hardware).length} GPU profile(s) · ${uniq((r) => r.policy).length} policies. Simulated time; see provenance at the end.</p>
+<p>${results.length} runs · ${uniq((r) => r.trace).length} trace(s) · ${uniq((r) => r.hardware).length} GPU profile(s)
+· ${uniq((r) => r.policy).length} policies. Simulated time; see provenance at the end.</p>
 ${figures}
 ${extra}
 <h2>All metrics</h2><p>Click a column to sort.</p><div class="scroll">${table}</div>

@@ -6,7 +6,8 @@
  */
 export type Command =
   | { readonly kind: "layer"; readonly t: number; readonly flat: number; readonly tokens: number }
-  /** `after`: index (in `commands`) of the compute command that had finished when the copy was issued (−1: before any). */
+  /** `after`: index (in `commands`) of the compute command that had finished when the copy was issued (−1: before
+   * any). */
   | {
       readonly kind: "copy"
       readonly t: number

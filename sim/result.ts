@@ -103,12 +103,14 @@ export function formatTable(r: ResultRecord): string {
       ["stall", `${ms(r.stall_ns)} (${pct(r.stall_fraction)} of total)`],
       [
         "H2D",
-        `${(r.bytes_h2d / 2 ** 30).toFixed(2)} GiB in ${r.transfers_h2d} transfers, link ${pct(r.link_utilization)} busy`
+        `${(r.bytes_h2d / 2 ** 30).toFixed(2)} GiB in ${r.transfers_h2d} transfers, link ` +
+          `${pct(r.link_utilization)} busy`
       ],
       ["throughput", `${r.tokens_per_s.toFixed(1)} tokens/s`],
       [
         "prefetch",
-        `${r.prefetches_issued} issued, ${r.prefetches_used} used, ${r.prefetches_wasted} wasted (precision ${pct(r.prefetch_precision)}, recall ${pct(r.prefetch_recall)})`
+        `${r.prefetches_issued} issued, ${r.prefetches_used} used, ${r.prefetches_wasted} wasted (precision ` +
+          `${pct(r.prefetch_precision)}, recall ${pct(r.prefetch_recall)})`
       ],
       [
         "prediction",

@@ -24,10 +24,12 @@ describe("the generator, fitted to the real Mixtral trace", () => {
         c.sizes
           .map(
             (s, i) =>
-              `${String(s).padStart(5)}  ${(c.a.mrc[i]! * 100).toFixed(1).padStart(5)}%  ${(c.b.mrc[i]! * 100).toFixed(1).padStart(5)}%`
+              `${String(s).padStart(5)}  ${(c.a.mrc[i]! * 100).toFixed(1).padStart(5)}%  ` +
+              `${(c.b.mrc[i]! * 100).toFixed(1).padStart(5)}%`
           )
           .join("\n") +
-        `\nmean previous-token reuse: real ${(c.a.mean_reuse! * 100).toFixed(1)}%, generated ${(c.b.mean_reuse! * 100).toFixed(1)}%`
+        `\nmean previous-token reuse: real ${(c.a.mean_reuse! * 100).toFixed(1)}%, generated ` +
+        `${(c.b.mean_reuse! * 100).toFixed(1)}%`
     )
     for (let i = 0; i < c.sizes.length; i++) expect(Math.abs(c.a.mrc[i]! - c.b.mrc[i]!)).toBeLessThanOrEqual(0.03)
     expect(Math.abs(c.a.mean_reuse! - c.b.mean_reuse!)).toBeLessThanOrEqual(0.02)

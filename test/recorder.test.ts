@@ -77,7 +77,8 @@ describe("the PyTorch recorder", () => {
 import sys, torch; sys.path.insert(0, "${join(repoRoot, "traces", "recorder")}")
 from transformers import MixtralConfig, MixtralForCausalLM
 from expertflow_recorder import RoutingRecorder
-cfg = MixtralConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, num_local_experts=8, num_experts_per_tok=2)
+cfg = MixtralConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                    num_attention_heads=4, num_key_value_heads=2, num_local_experts=8, num_experts_per_tok=2)
 m = MixtralForCausalLM(cfg).eval()
 rec = RoutingRecorder.from_hf(m, lookahead=1)
 with torch.no_grad(), rec.request(0, torch.tensor([[1, 2, 3]])):

@@ -25,7 +25,8 @@ export const GeneratorParamsSchema = Schema.Struct({
       reuse: Prob,
       /** Probability that a pick follows the transition from the previous layer's first expert. */
       affinity: Prob,
-      /** Row e: weights of this layer's experts after expert e at the previous layer (E × E), or omitted: seeded sparse successors. */
+      /** Row e: weights of this layer's experts after expert e at the previous layer (E × E), or omitted: seeded
+       * sparse successors. */
       transition: Schema.optionalKey(Schema.Array(Schema.Array(NonNeg)))
     })
   ),

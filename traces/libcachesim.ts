@@ -1,7 +1,8 @@
 /**
  * libCacheSim CSV: one row per access in the order request → token → layer → expert as listed,
  * key = layer · E + expert, size 1. Replay it with
- *   cachesim trace.csv csv lru,belady 64 -t "time-col=1,obj-id-col=2,obj-size-col=3,has-header=true" --ignore-obj-size 1
+ *   cachesim trace.csv csv lru,belady 64 -t "time-col=1,obj-id-col=2,obj-size-col=3,has-header=true" --ignore-obj-size
+ * 1
  * Gaps produce no rows.
  */
 import type { Trace } from "./trace.ts"

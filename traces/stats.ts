@@ -137,13 +137,15 @@ export function formatStats(s: TraceStats): string {
         : ""),
     `popularity: mean normalized entropy ${s.mean_entropy.toFixed(3)}, mean top-10% share ${pct(s.mean_top10_share)}`,
     `previous-token reuse (mean over layers' accesses): ${pct(s.mean_reuse)}`,
-    `transition concentration (top-1, adjacent layers): ${pct(s.transition_top1_share)} vs ${pct(s.transition_independent_share)} if independent`,
+    `transition concentration (top-1, adjacent layers): ${pct(s.transition_top1_share)} vs ` +
+      `${pct(s.transition_independent_share)} if independent`,
     "",
     "layer  entropy  top10%  reuse"
   ]
   for (const p of s.per_layer)
     lines.push(
-      `${String(p.layer).padStart(5)}  ${p.entropy.toFixed(3).padStart(7)}  ${pct(p.top10_share).padStart(6)}  ${pct(p.reuse).padStart(6)}`
+      `${String(p.layer).padStart(5)}  ${p.entropy.toFixed(3).padStart(7)}  ${pct(p.top10_share).padStart(6)}  ` +
+        `${pct(p.reuse).padStart(6)}`
     )
   return `${lines.join("\n")}\n`
 }

@@ -63,7 +63,8 @@ const layers = Array.from({ length: olmoe.layers }, (_, l) => {
 const params: GeneratorParams = {
   model: { name: olmoe.id, layers: olmoe.layers, experts: olmoe.experts, topK: olmoe.topK },
   source:
-    "OLMoE-1B-7B per-domain popularity of layers 0, 7, 15 from the OLMoE routing aggregates (inclusion-corrected); reuse and affinity are defaults (the aggregates hold no token order)",
+    "OLMoE-1B-7B per-domain popularity of layers 0, 7, 15 from the OLMoE routing aggregates (inclusion-corrected); " +
+    "reuse and affinity are defaults (the aggregates hold no token order)",
   layers,
   domains: OLMOE_DOMAINS.map((name) => ({ name, weight: 1 })),
   weightShape: 2,

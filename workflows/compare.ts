@@ -79,7 +79,8 @@ export function formatComparison(c: Comparison, names: [string, string]): string
     "per-layer reuse:",
     ...c.a.per_layer.map(
       (p, l) =>
-        `  layer ${String(l).padStart(2)}  ${pct(p.reuse).padStart(6)}  ${pct(c.b.per_layer[l]?.reuse ?? null).padStart(6)}`
+        `  layer ${String(l).padStart(2)}  ${pct(p.reuse).padStart(6)}  ` +
+        `${pct(c.b.per_layer[l]?.reuse ?? null).padStart(6)}`
     )
   )
   return `${lines.join("\n")}\n`

@@ -53,7 +53,8 @@ function resume(out: string, cells: Cell[]): Map<string, string> {
           out,
           `line ${i + 1}`,
           "cell_id",
-          `cell ${id} is not in this sweep${cells.length ? "" : " (or shard)"}: this results file belongs to another sweep or shard`
+          `cell ${id} is not in this sweep${cells.length ? "" : " (or shard)"}: this results file belongs to ` +
+            `another sweep or shard`
         )
       const prev = done.get(id)
       if (prev !== undefined && prev !== line)
@@ -183,7 +184,8 @@ export function mergeResults(plan: SweepPlan, inputs: string[], out: string): nu
       inputs.join(", "),
       "results",
       "cell_id",
-      `${missing.length} cell(s) missing, e.g. cell ${missing[0]!.index} (${missing[0]!.policy}); run the remaining shards`
+      `${missing.length} cell(s) missing, e.g. cell ${missing[0]!.index} (${missing[0]!.policy}); run the ` +
+        `remaining shards`
     )
   writeFileAtomic(out, plan.cells.map((c) => `${byId.get(c.id)!}\n`).join(""))
   return plan.cells.length

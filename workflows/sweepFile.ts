@@ -4,7 +4,8 @@
  *
  *   { "name": "default", "mode": "timed",
  *     "traces": [ { "id": "mixtral", "path": "../shared/traces/...jsonl", "model": "mixtral-8x7b" },
- *                 { "id": "qwen", "model": "qwen1.5-moe-a2.7b", "synthetic": { "tokens": 2000, "requests": 8, "seed": 1 } } ],
+ *                 { "id": "qwen", "model": "qwen1.5-moe-a2.7b", "synthetic": { "tokens": 2000, "requests": 8, "seed":
+ * 1 } } ],
  *     "hardware": ["h100-pcie"],
  *     "policies": ["cache=lru", { "label": "ef-a", "spec": "cache=two-level-lru,prefetch=adaptive,predictor=hybrid" }],
  *     "cache": [ { "slots": 64 }, { "bytes": "20GiB" }, { "fraction": 0.25 } ],

@@ -129,14 +129,20 @@ export function comparisonMarkdown(s: Summary): string {
   const ms = (ns: number) => (ns / 1e6).toFixed(3)
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`
   return `${[
-    "| config | trace | policy | slots | total measured (ms) | total simulated (ms) | error | stall measured (ms) | stall simulated (ms) | stall error (of total) |",
+    "| config | trace | policy | slots | total measured (ms) | total simulated (ms) | error | stall measured (ms) " +
+      "| stall simulated (ms) | stall error (of total) |",
     "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ...s.configs.map(
       (c) =>
-        `| ${c.id} | ${c.trace} | \`${c.policy}\` | ${c.slots} | ${ms(c.measured_total_ns)} | ${ms(c.simulated_total_ns)} | ${pct(c.total_error)} | ${ms(c.measured_stall_ns)} | ${ms(c.simulated_stall_ns)} | ${pct(c.stall_error_of_total)} |`
+        `| ${c.id} | ${c.trace} | \`${c.policy}\` | ${c.slots} | ${ms(c.measured_total_ns)} | ` +
+        `${ms(c.simulated_total_ns)} | ${pct(c.total_error)} | ${ms(c.measured_stall_ns)} | ` +
+        `${ms(c.simulated_stall_ns)} | ${pct(c.stall_error_of_total)} |`
     ),
     "",
-    `Total-time error: median ${pct(s.total_error_median)} (bound ${pct(s.bounds.total_error_median)}), max ${pct(s.total_error_max)} (bound ${pct(s.bounds.total_error_max)}); stall error of total, median ${pct(s.stall_error_of_total_median)} (bound ${pct(s.bounds.stall_error_of_total_median)}): ${s.within_bounds ? "within bounds" : "OUTSIDE the bounds"}.`
+    `Total-time error: median ${pct(s.total_error_median)} (bound ${pct(s.bounds.total_error_median)}), max ` +
+      `${pct(s.total_error_max)} (bound ${pct(s.bounds.total_error_max)}); stall error of total, median ` +
+      `${pct(s.stall_error_of_total_median)} (bound ${pct(s.bounds.stall_error_of_total_median)}): ` +
+      `${s.within_bounds ? "within bounds" : "OUTSIDE the bounds"}.`
   ].join("\n")}\n`
 }
 

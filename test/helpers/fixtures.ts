@@ -67,7 +67,8 @@ export function tinyModel(layers: number, experts: number, topK: number): ModelP
   }
 }
 
-/** Hardware whose times are exact: every transfer `h2dNs`, every expert FFN `ffnNs`, every layer's non-expert part `layerNs`. */
+/** Hardware whose times are exact: every transfer `h2dNs`, every expert FFN `ffnNs`, every layer's non-expert part
+ * `layerNs`. */
 export function exactHardware(h2dNs: number, ffnNs: number, layerNs: number, copyEngines = 1): HardwareProfile {
   return {
     id: "exact",

@@ -27,9 +27,12 @@ def write_eft(path, model, source, columns, lookahead_depth=0, prediction_depth=
     for name, dtype in _COLUMNS:
         if name not in columns or columns[name] is None:
             continue
-        data = np.ascontiguousarray(np.asarray(columns[name]).reshape(-1), dtype=_DTYPES[dtype]).astype("<" + np.dtype(_DTYPES[dtype]).str[1:], copy=False)
+        little_endian = "<" + np.dtype(_DTYPES[dtype]).str[1:]
+        data = np.ascontiguousarray(np.asarray(columns[name]).reshape(-1), dtype=_DTYPES[dtype])
+        data = data.astype(little_endian, copy=False)
         raw = data.tobytes()
-        entries.append({"name": name, "dtype": dtype, "length": int(data.size), "offset": offset, "crc32": zlib.crc32(raw) & 0xFFFFFFFF})
+        crc = zlib.crc32(raw) & 0xFFFFFFFF
+        entries.append({"name": name, "dtype": dtype, "length": int(data.size), "offset": offset, "crc32": crc})
         blobs.append(raw + b"\0" * (_align8(len(raw)) - len(raw)))
         offset += _align8(len(raw))
     header = {"format": "expertflow-trace", "version": 1, "model": model, "source": source, "tokens": tokens,

@@ -53,7 +53,8 @@ class RoutingRecorder:
                         gates.append(g)
                         break
         if not gates or k is None:
-            raise ValueError("no MoE routers found (or no num_experts_per_tok in the config); pass gates= and top_k= yourself")
+            raise ValueError(
+                "no MoE routers found (or no num_experts_per_tok in the config); pass gates= and top_k= yourself")
         return RoutingRecorder(gates, k, lookahead=lookahead, renormalize=renorm)
 
     def _hook(self, layer):
@@ -102,7 +103,8 @@ class RoutingRecorder:
                     look[(l, d)] = torch.topk(out.float(), self.top_k, dim=-1).indices
         start = sum(1 for r in self.rows if r["request"] == request_id)
         for t, token_id in enumerate(ids):
-            row = {"request": request_id, "position": start + t, "token_id": int(token_id), "phase": "decode" if decode else "prefill", "layers": {}}
+            row = {"request": request_id, "position": start + t, "token_id": int(token_id),
+                   "phase": "decode" if decode else "prefill", "layers": {}}
             for l, (probs, e, w) in layers.items():
                 row["layers"][l] = {
                     "experts": e[t].tolist(), "weights": w[t].tolist(), "probs": probs[t].tolist(),
@@ -143,7 +145,9 @@ class RoutingRecorder:
                 "phase": [1 if r["phase"] == "prefill" else 0 for r in rows], "tokenId": [r["token_id"] for r in rows],
                 "present": present, "experts": experts, "weights": weights, "routerProbs": probs,
                 "lookahead": look if D > 0 else None}
-        write_eft(path, model, {"kind": "pytorch-recorder", "description": description, "recording": "forward hooks on the router modules (traces/recorder/expertflow_recorder.py)"}, cols, lookahead_depth=D)
+        source = {"kind": "pytorch-recorder", "description": description,
+                  "recording": "forward hooks on the router modules (traces/recorder/expertflow_recorder.py)"}
+        write_eft(path, model, source, cols, lookahead_depth=D)
         return path
 
     def _save_jsonl(self, path):
@@ -151,7 +155,8 @@ class RoutingRecorder:
             for r in sorted(self.rows, key=lambda r: (r["request"], r["position"])):
                 for l, c in sorted(r["layers"].items()):
                     rec = {"request_id": r["request"], "token_idx": r["position"], "layer": l, "experts": c["experts"],
-                           "gating_probs": c["weights"], "token_id": r["token_id"], "phase": r["phase"], "router_probs": c["probs"]}
+                           "gating_probs": c["weights"], "token_id": r["token_id"], "phase": r["phase"],
+                           "router_probs": c["probs"]}
                     if c["lookahead"]:
                         rec["lookahead"] = c["lookahead"]
                     f.write(json.dumps(rec) + "\n")
