@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { InputError } from "./errors.ts"
 import { decodeOrThrow } from "./schemaDecode.ts"
 import { hardwarePresets, modelsPresets } from "./profiles/presets.ts"
+import { expertBytesIn, parseWeightFormat } from "./weightFormats.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
@@ -24,6 +25,10 @@ export const ModelProfileSchema = Schema.Struct({
   bytesPerParam: Positive,
   nonExpertParamsPerLayer: NonNegativeInt,
   residentParams: NonNegativeInt,
+  /** Expert weight format (base/weightFormats.ts); absent: `bytesPerParam` per weight. */
+  expertFormat: Schema.optionalKey(Schema.String),
+  /** One expert's bytes per layer, as a GGUF mix or an engine's trace header gives them. */
+  expertBytesPerLayer: Schema.optionalKey(Schema.Array(PositiveInt)),
   sources: Sources
 })
 export type ModelProfile = typeof ModelProfileSchema.Type
@@ -113,19 +118,88 @@ function memo<T extends ModelProfile | HardwareProfile>(
 }
 
 export const loadModel = (nameOrFile: string): ModelProfile =>
-  memo("models", nameOrFile, nameOrFile in modelsPresets, () => {
-    const m = loadProfile(ModelProfileSchema, "models", nameOrFile)
+  memo("models", nameOrFile, presetPart(nameOrFile) in modelsPresets, () => {
+    const at = nameOrFile.lastIndexOf("@")
+    const base = at > 0 && presetPart(nameOrFile) in modelsPresets ? nameOrFile.slice(0, at) : nameOrFile
+    const m = loadProfile(ModelProfileSchema, "models", base)
     if (m.topK > m.experts)
       throw new InputError(nameOrFile, "document", "topK", `topK ${m.topK} > experts ${m.experts}`)
-    return m
+    if (m.expertBytesPerLayer && m.expertBytesPerLayer.length !== m.layers)
+      throw new InputError(
+        nameOrFile,
+        "document",
+        "expertBytesPerLayer",
+        `${m.expertBytesPerLayer.length} entries for ${m.layers} layers`
+      )
+    if (m.expertFormat !== undefined) checkFormat(m.expertFormat, nameOrFile)
+    return base === nameOrFile ? m : quantized(m, nameOrFile.slice(at + 1))
   })
+
+/** "mixtral-8x7b@hqq-4/3" → "mixtral-8x7b": the preset a quantized variant starts from. */
+const presetPart = (name: string): string => (name.includes("@") ? name.slice(0, name.lastIndexOf("@")) : name)
+
+function checkFormat(format: string, file: string): void {
+  try {
+    parseWeightFormat(format)
+  } catch (e) {
+    throw new InputError(file, "document", "expertFormat", (e as Error).message)
+  }
+}
+
+/**
+ * A preset's quantized variant (`id@FORMAT`). The suffix quantizes the experts; the resident
+ * weights keep the base precision (an upper bound on their size), except `hqq-A/E`:
+ * mixtral-offloading's mix, attention at A bits and experts at E bits, both HQQ with group 64
+ * (fp16 scale and zero per group, no meta-quantization).
+ */
+function quantized(m: ModelProfile, suffix: string): ModelProfile {
+  const mix = /^hqq-([2348])\/([2348])$/.exec(suffix)
+  const format = mix ? `hqq${mix[2]}-g64` : suffix
+  const f = parseWeightFormat(format)
+  const residentBytesPerParam = mix ? Number(mix[1]) / 8 + 4 / 64 : m.bytesPerParam
+  return {
+    ...m,
+    id: `${m.id}@${suffix}`,
+    name: `${m.name} (${suffix})`,
+    bytesPerParam: residentBytesPerParam,
+    expertFormat: format,
+    sources: {
+      ...m.sources,
+      expertFormat:
+        `${f.formula}; expert = ${m.expertMatrices} matrices of ` + `${m.hiddenSize} × ${m.expertIntermediateSize}`,
+      ...(mix
+        ? {
+            bytesPerParam:
+              `HQQ ${mix[1]}-bit attention, group 64: ${mix[1]}/8 B + 4 B per 64 weights ` +
+              "(mixtral-offloading's mix)"
+          }
+        : {})
+    }
+  }
+}
 export const loadHardware = (nameOrFile: string): HardwareProfile =>
   memo("hardware", nameOrFile, nameOrFile in hardwarePresets, () =>
     loadProfile(HardwareProfileSchema, "hardware", nameOrFile)
   )
 
 export const expertParams = (m: ModelProfile): number => m.expertMatrices * m.hiddenSize * m.expertIntermediateSize
-export const expertBytes = (m: ModelProfile): number => Math.round(expertParams(m) * m.bytesPerParam)
+
+/** One expert's bytes at each layer: the explicit list, else the weight format, else bytesPerParam. */
+export function expertBytesByLayer(m: ModelProfile): Float64Array {
+  if (m.expertBytesPerLayer) return Float64Array.from(m.expertBytesPerLayer)
+  const one =
+    m.expertFormat !== undefined
+      ? expertBytesIn(parseWeightFormat(m.expertFormat), m.hiddenSize, m.expertIntermediateSize, m.expertMatrices)
+      : Math.round(expertParams(m) * m.bytesPerParam)
+  return new Float64Array(m.layers).fill(one)
+}
+/** The largest expert's bytes (every expert when sizes are uniform): a uniform slot's size. */
+export const expertBytes = (m: ModelProfile): number => Math.max(...expertBytesByLayer(m))
+/** True when every layer's experts have one size: then a byte budget is a slot count. */
+export const uniformExpertSize = (m: ModelProfile): boolean => {
+  const b = expertBytesByLayer(m)
+  return b.every((x) => x === b[0])
+}
 export const sharedExpertParams = (m: ModelProfile): number =>
   m.sharedExperts === 0 ? 0 : m.expertMatrices * m.hiddenSize * m.sharedExpertIntermediateSize
 /** Bytes that stay on the GPU whatever the policy: embeddings, attention, routers, shared experts. */

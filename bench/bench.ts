@@ -52,7 +52,7 @@ const { trace, stream } = makeWorkload()
 const N = stream.accesses
 log(`trace: ${tokens} tokens, ${N} accesses, generated in ${((performance.now() - t0) / 1000).toFixed(2)} s`)
 const slots = Math.floor((model.layers * model.experts) / 4)
-const geometry = makeGeometry(stream, slots, false)
+const geometry = makeGeometry(stream, { slots }, false)
 const policy = (name: string) => makeEviction(name, [], stream, geometry)
 
 function measure(label: string, fn: () => number): number {

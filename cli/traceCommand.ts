@@ -4,7 +4,7 @@ import { UsageError } from "../base/errors.ts"
 import { loadModel } from "../base/profiles.ts"
 import { encodeTrace } from "../traces/canonical.ts"
 import { toLibCacheSimCsv } from "../traces/libcachesim.ts"
-import { loadTrace, TRACE_FORMATS } from "../traces/load.ts"
+import { carriesModel, loadTrace, TRACE_FORMATS, type TraceFormat } from "../traces/load.ts"
 import { formatStats, traceStats } from "../traces/stats.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import type { TraceModel } from "../traces/trace.ts"
@@ -15,31 +15,32 @@ import { fitParams } from "../workflows/fit.ts"
 import { compareTraces, formatComparison } from "../workflows/compare.ts"
 import { action, opt } from "./action.ts"
 
-const traceModel = (id: string | undefined): TraceModel => {
-  if (id === undefined) return { name: "unknown", layers: 0, experts: 0, topK: 0 }
+const traceModel = (id: string | undefined): TraceModel | null => {
+  if (id === undefined) return null
   const m = loadModel(id)
   return { name: m.id, layers: m.layers, experts: m.experts, topK: m.topK }
 }
 const modelFlag = Flag.optional(Flag.String("model")).pipe(
-  Flag.withDescription("model preset or profile (needed for JSONL input)")
+  Flag.withDescription("model preset or profile (needed for vLLM JSONL input, which does not carry its shape)")
 )
 const formatFlag = Flag.optional(Flag.Literals("trace-format", TRACE_FORMATS))
-const needModel = (model: string | undefined, file: string, format: string | undefined) => {
-  if (model === undefined && (format ?? (file.endsWith(".eft") ? "eft" : "vllm-jsonl")) !== "eft")
-    throw new UsageError("JSONL traces need --model (layers, experts, top-k)")
+const needModel = (model: string | undefined, file: string, format: TraceFormat | undefined) => {
+  if (model === undefined && !carriesModel(file, format))
+    throw new UsageError(`${file}: vLLM JSONL traces need --model (layers, experts, top-k)`)
 }
 
 const importCmd = Command.make(
   "import",
   {
     file: Argument.String("file"),
-    model: Flag.String("model"),
+    model: modelFlag,
     format: formatFlag,
     out: Flag.String("out").pipe(Flag.withDescription("canonical .eft output"))
   },
   (f) =>
     action(() => {
-      const t = loadTrace(f.file, traceModel(f.model), opt(f.format))
+      needModel(opt(f.model), f.file, opt(f.format))
+      const t = loadTrace(f.file, traceModel(opt(f.model)), opt(f.format))
       writeFileAtomic(f.out, encodeTrace(t))
       process.stdout.write(
         `wrote ${f.out}: ${t.tokens} tokens, ${t.model.layers} layers × ${t.model.experts} experts, ` +
@@ -114,7 +115,7 @@ const genCmd = Command.make(
       if (f.lookahead < 0) throw new UsageError("--lookahead must be ≥ 0")
       if (f.generator === "zipf") {
         const t = generateZipfTrace({
-          model: traceModel(f.preset),
+          model: traceModel(f.preset)!,
           tokens: f.tokens,
           requests: f.requests,
           skew: f.skew,
@@ -169,6 +170,7 @@ const compareCmd = Command.make(
     action(() => {
       const m = traceModel(opt(f.model))
       needModel(opt(f.model), f.a, undefined)
+      needModel(opt(f.model), f.b, undefined)
       const c = compareTraces(loadTrace(f.a, m), loadTrace(f.b, m))
       process.stdout.write(f.format === "json" ? `${JSON.stringify(c)}\n` : formatComparison(c, [f.a, f.b]))
     })

@@ -34,8 +34,12 @@ export const NEVER = 0x7fffffff
 
 export interface EvictionContext {
   readonly numKeys: number
-  /** Slots per group. */
-  readonly capacities: Int32Array
+  /** Cache units per group: slots, or bytes when expert sizes differ (policies/cacheGeometry.ts). */
+  readonly capacities: Float64Array
+  /** The most keys a group can hold at once (sizes data structures). */
+  readonly maxKeys: Int32Array
+  /** Units one expert of each layer takes; null when every expert is one slot. */
+  readonly unitOfLayer: Float64Array | null
   readonly layers: number
   readonly experts: number
   /** Keys pinned on the GPU (static pinning). */

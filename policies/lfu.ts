@@ -12,7 +12,7 @@ export class LfuPolicy implements EvictionPolicy {
   private readonly heap: KeyHeap
   constructor(ctx: EvictionContext) {
     this.freq = new Float64Array(ctx.numKeys)
-    this.heap = new KeyHeap(ctx.numKeys, ctx.capacities)
+    this.heap = new KeyHeap(ctx.numKeys, ctx.maxKeys)
   }
   insert(key: number, group: number, now: number): void {
     this.freq[key] = 1

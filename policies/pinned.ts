@@ -41,22 +41,28 @@ export class PinnedPolicy implements EvictionPolicy {
   }
 }
 
-/** The `fraction · slots` most used (layer, expert) keys of the training data, per group capacity. */
+/**
+ * The most used (layer, expert) keys of the training data that fill `fraction` of each group's
+ * capacity (slots, or bytes when `unitOfLayer` gives each layer's expert size).
+ */
 export function popularKeys(
   counts: Float64Array,
-  capacities: Int32Array,
+  capacities: Float64Array,
   groupOfLayer: Int32Array,
   experts: number,
-  fraction: number
+  fraction: number,
+  unitOfLayer: Float64Array | null = null
 ): number[] {
   const order = Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b)
-  const room = Int32Array.from(capacities, (c) => Math.floor(c * fraction))
+  const room = Float64Array.from(capacities, (c) => Math.floor(c * fraction))
   const out: number[] = []
   for (const key of order) {
     if (counts[key]! <= 0) break
-    const g = groupOfLayer[Math.floor(key / experts)]!
-    if (room[g]! > 0) {
-      room[g]!--
+    const layer = Math.floor(key / experts)
+    const g = groupOfLayer[layer]!
+    const need = unitOfLayer ? unitOfLayer[layer]! : 1
+    if (room[g]! >= need) {
+      room[g]! -= need
       out.push(key)
     }
   }

@@ -110,6 +110,8 @@ export function makeEviction(
   const ctx: EvictionContext = {
     numKeys: stream.layers * stream.experts,
     capacities: g.capacities,
+    maxKeys: g.maxKeys,
+    unitOfLayer: g.unitOfLayer,
     layers: stream.layers,
     experts: stream.experts,
     ...(pinned ? { pinned } : {})

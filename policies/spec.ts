@@ -25,9 +25,37 @@ export interface PolicySpec {
   readonly layout: "unified" | "per-layer" | null
   readonly scheduler: string
   readonly schedulerArgs: ReadonlyArray<string>
+  /** Cache accounting (traces/trace.ts Accounting); null: the trace's recording engine's, else the default. */
+  readonly evict: "insert" | "batch" | null
+  readonly duplicates: "first" | "refresh" | null
+  readonly prefill: "chunk" | "token" | null
 }
 
-const KEYS = ["cache", "prefetch", "predictor", "top", "order", "layout", "scheduler"] as const
+const KEYS = [
+  "cache",
+  "prefetch",
+  "predictor",
+  "top",
+  "order",
+  "layout",
+  "scheduler",
+  "evict",
+  "dup",
+  "prefill"
+] as const
+
+/** One of `allowed`, or null when the key is absent. */
+function choice<T extends string>(
+  text: string,
+  key: string,
+  value: string | undefined,
+  allowed: readonly T[]
+): T | null {
+  if (value === undefined) return null
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`policy spec '${text}': ${key} must be ${allowed.join(" or ")}`)
+  return value as T
+}
 
 export function parsePolicySpec(text: string): PolicySpec {
   const parts = new Map<string, string[]>()
@@ -68,7 +96,10 @@ export function parsePolicySpec(text: string): PolicySpec {
     order,
     layout,
     scheduler: scheduler[0]!,
-    schedulerArgs: scheduler.slice(1)
+    schedulerArgs: scheduler.slice(1),
+    evict: choice(text, "evict", parts.get("evict")?.[0], ["insert", "batch"] as const),
+    duplicates: choice(text, "dup", parts.get("dup")?.[0], ["first", "refresh"] as const),
+    prefill: choice(text, "prefill", parts.get("prefill")?.[0], ["chunk", "token"] as const)
   }
 }
 

@@ -42,11 +42,17 @@ export class CopyQueue {
   private readonly seq: Int32Array
   private nextSeq = 1
 
+  /**
+   * `durNs`: one transfer's time; with `durOfLayer` (experts of different sizes), a key of layer
+   * ⌊key / experts⌋ takes that layer's time instead.
+   */
   constructor(
     numKeys: number,
     engines: number,
     private readonly durNs: number,
-    private readonly sink: TransferSink
+    private readonly sink: TransferSink,
+    private readonly durOfLayer: Float64Array | null = null,
+    private readonly experts = 1
   ) {
     this.free = new Float64Array(engines)
     this.where = new Uint8Array(numKeys)
@@ -113,7 +119,7 @@ export class CopyQueue {
     const start = Math.max(this.free[e]!, q.ready[q.head]!)
     if (start >= limit) return false
     const key = q.keys[q.head++]!
-    const end = start + this.durNs
+    const end = start + (this.durOfLayer ? this.durOfLayer[Math.floor(key / this.experts)]! : this.durNs)
     this.free[e] = end
     this.where[key] = NONE
     this.sink.onStart(key, start, end, e, isDemand)

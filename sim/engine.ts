@@ -12,7 +12,9 @@
  * unpinned experts (a prefetch never takes a protected expert, and under an offline policy
  * never one used sooner than the prefetched one); a demand load with no victim cancels the
  * newest queued prefetch, else waits for the earliest in-flight prefetch of its group and takes
- * its slot when it lands. A prefetch with no slot is dropped.
+ * its slot when it lands. A prefetch with no slot is dropped. With a byte budget over experts of
+ * different sizes the same rules repeat until the expert's bytes are free, and each transfer
+ * takes its own expert's time.
  * Equal times: demand loads, then prefetches, then transfer starts.
  */
 import type { AccessStream } from "../traces/batching.ts"
@@ -72,6 +74,8 @@ export interface TimedCounts {
   hostNs: number
   stallEvents: number
   transfers: number
+  /** Units moved over the link: experts (slots) or bytes (a byte budget over mixed sizes). */
+  transferredUnits: number
   demandLoads: number
   linkBusyNs: number
   prefetchIssued: number
@@ -106,15 +110,19 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const predictedFor = new Int32Array(numKeys).fill(-1)
   const nextUseOfKey = inp.future ? Int32Array.from(inp.future.first) : new Int32Array(numKeys)
   const next = inp.future ? inp.future.next : null
-  const used = new Int32Array(g.capacities.length)
+  const used = new Float64Array(g.capacities.length)
+  const unit = g.unitOfLayer
+  const sizeOf = (key: number) => (unit ? unit[(key / E) | 0]! : 1)
   const inflight: number[] = []
   // Slot ids (global; each group owns a contiguous range): the executor needs real addresses.
+  // A byte budget over mixed sizes has no fixed slots: its keys get slot -1.
   const slotOf = new Int32Array(numKeys).fill(-1)
   const issuedAt = new Int32Array(numKeys)
   const freeSlots: number[][] = []
   for (let gi = 0, first = 0; gi < g.capacities.length; first += g.capacities[gi]!, gi++) {
-    freeSlots.push(Array.from({ length: g.capacities[gi]! }, (_, i) => first + g.capacities[gi]! - 1 - i))
+    freeSlots.push(unit ? [] : Array.from({ length: g.capacities[gi]! }, (_, i) => first + g.capacities[gi]! - 1 - i))
   }
+  if (unit && inp.commands) throw new Error("engine: a command log needs uniform expert sizes (fixed slots)")
   const log = inp.commands ?? null
   /** Index of the last compute command recorded (issue decisions happen after it ends). */
   let lastCompute = -1
@@ -131,6 +139,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     hostNs: 0,
     stallEvents: 0,
     transfers: 0,
+    transferredUnits: 0,
     demandLoads: 0,
     linkBusyNs: 0,
     prefetchIssued: 0,
@@ -154,18 +163,26 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const groupOf = (key: number) => g.groupOfLayer[(key / E) | 0]!
   const label = (key: number) => `L${(key / E) | 0} E${key % E}`
 
-  const queue = new CopyQueue(numKeys, inp.copyEngines, timing.transferNs, {
-    onStart(key, start, end, engine, demand) {
-      state[key] = INFLIGHT
-      arrival[key] = end
-      inflight.push(key)
-      if (log)
-        log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
-      c.transfers++
-      c.linkBusyNs += end - start
-      if (tl) tl.add(TRACK_COPY0 + engine, `H2D ${label(key)}`, demand ? "demand" : "prefetch", start, end)
-    }
-  })
+  const queue = new CopyQueue(
+    numKeys,
+    inp.copyEngines,
+    timing.transferNs,
+    {
+      onStart(key, start, end, engine, demand) {
+        state[key] = INFLIGHT
+        arrival[key] = end
+        inflight.push(key)
+        if (log)
+          log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
+        c.transfers++
+        c.transferredUnits += sizeOf(key)
+        c.linkBusyNs += end - start
+        if (tl) tl.add(TRACK_COPY0 + engine, `H2D ${label(key)}`, demand ? "demand" : "prefetch", start, end)
+      }
+    },
+    unit ? (timing.transferNsOfLayer ?? null) : null,
+    E
+  )
 
   /** Mark transfers that have arrived by time `now` as resident. */
   const land = (now: number) => {
@@ -183,7 +200,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
 
   const drop = (key: number, group: number) => {
     policy.remove(key, group)
-    freeSlots[group]!.push(slotOf[key]!)
+    if (unit) {
+      used[group]! -= sizeOf(key)
+      occupied -= sizeOf(key)
+    } else freeSlots[group]!.push(slotOf[key]!)
     slotOf[key] = -1
     if (state[key] === QUEUED) queue.cancel(key)
     state[key] = ABSENT
@@ -197,6 +217,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
 
   /** Find a slot in `group` for `key`: returns when it is free (t, or a landing time), or -1. */
   const acquire = (key: number, group: number, demand: boolean): number => {
+    if (unit) return acquireBytes(key, group, demand)
     if (used[group]! < g.capacities[group]!) {
       used[group]!++
       if (++occupied > c.peakSlots) c.peakSlots = occupied
@@ -223,8 +244,44 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     return freeAt
   }
 
+  /**
+   * `acquire` over bytes: free room for the key's size by the same rules, repeated (victims, then
+   * for a demand load the newest queued prefetches, then landing in-flight prefetches). The room
+   * is taken (used += size) when the call returns a time.
+   */
+  const acquireBytes = (key: number, group: number, demand: boolean): number => {
+    const need = sizeOf(key)
+    const cap = g.capacities[group]!
+    let freeAt = t
+    while (used[group]! + need > cap) {
+      const v = policy.victim(group, blocked, demand)
+      if (v >= 0 && (demand || !policy.needsFuture || nextUseOfKey[v]! > nextUseOfKey[key]!)) {
+        drop(v, group)
+        continue
+      }
+      if (!demand) return -1
+      const q = queue.newestPrefetch((k) => groupOf(k) === group)
+      if (q >= 0) {
+        drop(q, group)
+        continue
+      }
+      let w = -1
+      for (const k of inflight) {
+        if (state[k] === INFLIGHT && pinned[k] === 0 && groupOf(k) === group && (w < 0 || arrival[k] < arrival[w]!))
+          w = k
+      }
+      if (w < 0) throw new Error("engine: no room for a demand load (cache geometry was not validated)")
+      freeAt = Math.max(freeAt, arrival[w]!)
+      drop(w, group)
+    }
+    used[group]! += need
+    occupied += need
+    if (occupied > c.peakSlots) c.peakSlots = occupied
+    return freeAt
+  }
+
   const load = (key: number, group: number, readyAt: number, demand: boolean) => {
-    slotOf[key] = freeSlots[group]!.pop()!
+    if (!unit) slotOf[key] = freeSlots[group]!.pop()!
     issuedAt[key] = lastCompute
     policy.insert(key, group, cursor, nextUseOfKey[key]!)
     state[key] = QUEUED
@@ -239,7 +296,17 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       for (const key of p.keys) {
         if (state[key] !== ABSENT) continue
         const group = groupOf(key)
-        if (used[group]! < g.capacities[group]!) {
+        if (unit) {
+          while (used[group]! + sizeOf(key) > g.capacities[group]!) {
+            const v = policy.victim(group, blocked, true)
+            if (v < 0) break
+            drop(v, group)
+          }
+          if (used[group]! + sizeOf(key) > g.capacities[group]!) continue
+          used[group]! += sizeOf(key)
+          occupied += sizeOf(key)
+          if (occupied > c.peakSlots) c.peakSlots = occupied
+        } else if (used[group]! < g.capacities[group]!) {
           used[group]!++
           if (++occupied > c.peakSlots) c.peakSlots = occupied
         } else {
@@ -247,7 +314,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           if (v < 0) continue
           drop(v, group)
         }
-        slotOf[key] = freeSlots[group]!.pop()!
+        if (!unit) slotOf[key] = freeSlots[group]!.pop()!
         if (log && s === 0) log.preloaded.push([key, slotOf[key]!])
         policy.insert(key, group, cursor, nextUseOfKey[key]!)
         state[key] = RESIDENT
@@ -413,7 +480,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           state[key] = RESIDENT
         }
         const tokensHere = counts === null ? 1 : counts[i]!
-        const ns = timing.expertNs(tokensHere)
+        const ns = timing.expertNs(tokensHere, l)
         if (log) {
           lastCompute = log.commands.length
           log.commands.push({ kind: "ffn", t, key, slot: slotOf[key]!, tokens: tokensHere, flat })

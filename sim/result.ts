@@ -48,6 +48,31 @@ export interface ResultRecord {
   b_acc: number | null
   /** Policy-specific state: S over time (adaptive), predictor notes, scheduler statistics, pins. */
   policy_detail: PolicyDetail
+  /** The expert cache's byte budget, when it was given in bytes over experts of mixed sizes. */
+  cache_bytes?: number
+  /** Cache accounting, when not the default (insert / first / chunk): traces/trace.ts Accounting. */
+  accounting?: { evict: string; duplicates: string; prefill: string }
+  /**
+   * Agreement with the verdicts the recording engine wrote (route traces): rows (token, layer,
+   * rank) whose simulated residency equals the engine's, the recorded hit rate over the same
+   * lookups, and the first rows that differ (all of them with --explain).
+   */
+  recorded_residency?: {
+    rows: number
+    agreeing_rows: number
+    agreement: number
+    recorded_hit_rate: number
+    differing: Array<{
+      token: number
+      request: number
+      position: number
+      layer: number
+      rank: number
+      expert: number
+      recorded: number
+      simulated: number
+    }>
+  }
   /** Present on records measured on hardware (validate): which executor, host overhead. */
   executor?: { kind: "cuda" | "virtual"; host_ns_per_expert_op: number; host_buffers: number; device: number }
 }
@@ -80,6 +105,8 @@ export type RunIdentity = Pick<
 export const frac = (num: number, den: number): number | null => (den > 0 ? Math.round((num / den) * 1e9) / 1e9 : null)
 export const frac0 = (num: number, den: number): number => frac(num, den) ?? 0
 
+const formatMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+
 export function formatTable(r: ResultRecord): string {
   const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(2)}%`)
   const ms = (ns: number) => `${(ns / 1e6).toFixed(3)} ms`
@@ -87,7 +114,15 @@ export function formatTable(r: ResultRecord): string {
     ["trace", r.trace],
     ["model / hardware", `${r.model} / ${r.hardware}`],
     ["policy", r.policy],
-    ["mode", `${r.mode}, batch ${r.batch_size}, ${r.cache_slots} slots (${r.cache_layout})`],
+    [
+      "mode",
+      `${r.mode}, batch ${r.batch_size}, ` +
+        (r.cache_bytes !== undefined ? `${formatMiB(r.cache_bytes)} of experts` : `${r.cache_slots} slots`) +
+        ` (${r.cache_layout})` +
+        (r.accounting
+          ? `, evict=${r.accounting.evict} dup=${r.accounting.duplicates} prefill=${r.accounting.prefill}`
+          : "")
+    ],
     [
       "steps / tokens",
       `${r.steps} / ${r.tokens}` +
@@ -117,6 +152,20 @@ export function formatTable(r: ResultRecord): string {
         `precision ${pct(r.prediction_precision)}, recall ${pct(r.prediction_recall)}, B_acc ${pct(r.b_acc)}`
       ]
     )
+  }
+  const rr = r.recorded_residency
+  if (rr) {
+    rows.push([
+      "recorded verdicts",
+      `engine hit rate ${pct(rr.recorded_hit_rate)}; simulated residency agrees on ${rr.agreeing_rows} of ` +
+        `${rr.rows} rows (${pct(rr.agreement)})`
+    ])
+    for (const d of rr.differing)
+      rows.push([
+        "  differs",
+        `request ${d.request} position ${d.position} layer ${d.layer} rank ${d.rank} expert ${d.expert}: ` +
+          `engine ${d.recorded ? "resident" : "absent"}, simulated ${d.simulated ? "resident" : "absent"}`
+      ])
   }
   const w = Math.max(...rows.map(([k]) => k.length))
   return `${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n")}\n`

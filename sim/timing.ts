@@ -3,14 +3,17 @@
  * All results are integer nanoseconds (rounded up), so replays are bit-for-bit reproducible.
  */
 import type { HardwareProfile, ModelProfile } from "../base/profiles.ts"
-import { expertBytes, expertParams, sharedExpertParams } from "../base/profiles.ts"
+import { expertBytesByLayer, expertParams, sharedExpertParams } from "../base/profiles.ts"
+import { parseWeightFormat } from "../base/weightFormats.ts"
 
 export interface TimingModel {
-  /** H2D time of one expert. */
+  /** H2D time of one expert (the largest, when sizes differ by layer). */
   readonly transferNs: number
+  /** H2D time of one expert of each layer: each expert costs its own bytes (absent: all transferNs). */
+  readonly transferNsOfLayer?: Float64Array
   readonly expertBytes: number
-  /** Expert FFN time for `tokens` tokens routed to one expert. */
-  expertNs(tokens: number): number
+  /** Expert FFN time for `tokens` tokens routed to one expert of `layer` (sizes may differ by layer). */
+  expertNs(tokens: number, layer?: number): number
   /** Non-expert part of one layer (attention, router, shared experts) for a step of `tokens` tokens. */
   layerNs(tokens: number): number
 }
@@ -33,25 +36,42 @@ export function interpolate(xs: readonly number[], ys: readonly number[], x: num
 export const rooflineNs = (bytes: number, params: number, tokens: number, hw: HardwareProfile): number =>
   Math.max(bytes / hw.hbmBandwidthGBps, (2 * params * tokens) / (hw.bf16Tflops * 1000))
 
+/**
+ * Expert FFN time, when no measured table replaces it: the roofline over the expert's stored
+ * (possibly quantized) bytes, with dequantization charged as `dequantOpsPerWeight` operations per
+ * weight at the profile's flop rate beside the GEMM's 2·params·tokens (a lower bound: dequant runs
+ * on CUDA cores, not tensor cores; a calibrated table is the cure).
+ */
+const quantizedRooflineNs = (bytes: number, params: number, tokens: number, dequantOps: number, hw: HardwareProfile) =>
+  Math.max(bytes / hw.hbmBandwidthGBps, (2 * params * tokens + dequantOps * params) / (hw.bf16Tflops * 1000))
+
 export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingModel {
-  const eBytes = expertBytes(model)
+  const byLayer = expertBytesByLayer(model)
+  const eBytes = Math.max(...byLayer)
   const eParams = expertParams(model)
-  const transferNs = hw.h2dTable
-    ? ceil(
-        interpolate(
-          hw.h2dTable.map((r) => r.bytes),
-          hw.h2dTable.map((r) => r.ns),
-          eBytes
+  const dequantOps = model.expertFormat !== undefined ? parseWeightFormat(model.expertFormat).dequantOpsPerWeight : 0
+  const h2dNs = (bytes: number) =>
+    hw.h2dTable
+      ? ceil(
+          interpolate(
+            hw.h2dTable.map((r) => r.bytes),
+            hw.h2dTable.map((r) => r.ns),
+            bytes
+          )
         )
-      )
-    : hw.h2dLatencyNs + ceil(eBytes / hw.h2dBandwidthGBps)
+      : hw.h2dLatencyNs + ceil(bytes / hw.h2dBandwidthGBps)
+  const transferNs = h2dNs(eBytes)
+  const transferNsOfLayer = Float64Array.from(byLayer, h2dNs)
+  const uniform = byLayer.every((b) => b === eBytes)
   const ffnTable = hw.expertFfnTable
   const layerTable = hw.nonExpertTable
   const sharedParams = sharedExpertParams(model) * model.sharedExperts
   const neParams = model.nonExpertParamsPerLayer
   const cache = new Map<number, number>()
-  const expertNs = (tokens: number): number => {
-    let v = cache.get(tokens)
+  const expertNs = (tokens: number, layer = 0): number => {
+    const bytes = uniform ? eBytes : byLayer[layer]!
+    const memo = uniform ? tokens : tokens * model.layers + layer
+    let v = cache.get(memo)
     if (v === undefined) {
       v = ffnTable
         ? ceil(
@@ -61,8 +81,12 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
               tokens
             )
           )
-        : ceil(rooflineNs(eBytes, eParams, tokens, hw) + hw.expertLaunchNs)
-      cache.set(tokens, v)
+        : ceil(
+            (dequantOps === 0
+              ? rooflineNs(bytes, eParams, tokens, hw)
+              : quantizedRooflineNs(bytes, eParams, tokens, dequantOps, hw)) + hw.expertLaunchNs
+          )
+      cache.set(memo, v)
     }
     return v
   }
@@ -84,5 +108,5 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
     }
     return v
   }
-  return { transferNs, expertBytes: eBytes, expertNs, layerNs }
+  return { transferNs, transferNsOfLayer, expertBytes: eBytes, expertNs, layerNs }
 }

@@ -90,7 +90,18 @@ describe("EF-A adaptive step S", () => {
 
 describe("two-level LRU", () => {
   const make = (recent: number) =>
-    new ProtectedLruPolicy("two-level-lru", { numKeys: 8, capacities: Int32Array.of(8), layers: 2, experts: 4 }, recent)
+    new ProtectedLruPolicy(
+      "two-level-lru",
+      {
+        numKeys: 8,
+        capacities: Float64Array.of(8),
+        maxKeys: Int32Array.of(8),
+        unitOfLayer: null,
+        layers: 2,
+        experts: 4
+      },
+      recent
+    )
   it("evicts a low-priority expert before an older high-priority one", () => {
     const p = make(0)
     const none = new Uint8Array(8)

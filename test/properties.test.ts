@@ -67,7 +67,7 @@ const runEngine = (
   engines = 1
 ) => {
   const stream = buildAccessStream(trace, batch)
-  const g = makeGeometry(stream, slots, false)
+  const g = makeGeometry(stream, { slots }, false)
   const eviction = makeEviction(cache, [], stream, g)
   const predictor =
     prefetchS > 0
@@ -107,9 +107,9 @@ describe("properties (fast-check)", () => {
           const c = runEngine(trace, slots, cache, 50, Math.min(S, trace.model.layers - 1), B)
           expect(c.peakSlots).toBeLessThanOrEqual(slots)
           const a = buildAccessStream(trace, B)
-          const g = makeGeometry(a, slots, false)
+          const g = makeGeometry(a, { slots }, false)
           const p = makeEviction(cache, [], a, g)
-          expect(replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).peakSlots).toBeLessThanOrEqual(
+          expect(replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).peakUnits).toBeLessThanOrEqual(
             slots
           )
         }
@@ -122,7 +122,7 @@ describe("properties (fast-check)", () => {
     fc.assert(
       fc.property(traceArb, fc.integer({ min: 0, max: 10 }), (trace, extra) => {
         const a = buildAccessStream(trace, 1)
-        const g = makeGeometry(a, minSlots(trace) + extra, false)
+        const g = makeGeometry(a, { slots: minSlots(trace) + extra }, false)
         const misses = (name: string) => {
           const p = makeEviction(name, [], a, g)
           return replayCacheOnly(a, g, p, p.needsFuture ? computeNextUse(a).next : null).misses

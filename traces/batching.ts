@@ -28,9 +28,25 @@ export interface AccessStream {
   /** (token, layer) cells with no recorded routing. */
   readonly unknownCells: number
   readonly accesses: number
+  /**
+   * Per (step, layer), the accesses in order of their last listing (`duplicates=refresh`): the
+   * order in which repeats leave recency. Null when every access is listed once (or not asked).
+   */
+  readonly lastUseOrder: Int32Array | null
 }
 
-export function buildSteps(t: Trace, batchSize: number): { offsets: Int32Array; tokens: Int32Array } {
+export interface StreamOptions {
+  /** A request's prompt as one step ("chunk", the default) or one token per step. */
+  readonly prefill?: "chunk" | "token"
+  /** Build `lastUseOrder` (for `duplicates=refresh`). */
+  readonly lastUseOrder?: boolean
+}
+
+export function buildSteps(
+  t: Trace,
+  batchSize: number,
+  prefill: "chunk" | "token" = "chunk"
+): { offsets: Int32Array; tokens: Int32Array } {
   const reqs = requestRanges(t)
   const offsets: number[] = [0]
   const tokens = new Int32Array(t.tokens)
@@ -50,7 +66,7 @@ export function buildSteps(t: Trace, batchSize: number): { offsets: Int32Array; 
       if (!slot) continue
       // A prefill chunk: the request's leading prefill tokens together.
       let take = 1
-      if (t.phase && t.phase[slot.next] === 1) {
+      if (t.phase && prefill === "chunk" && t.phase[slot.next] === 1) {
         while (slot.next + take < slot.end && t.phase[slot.next + take] === 1) take++
       }
       for (let i = 0; i < take; i++) tokens[n++] = slot.next + i
@@ -66,10 +82,11 @@ export function buildSteps(t: Trace, batchSize: number): { offsets: Int32Array; 
 export function buildAccessStream(
   t: Trace,
   batchSize = 1,
-  given?: { offsets: Int32Array; tokens: Int32Array }
+  given?: { offsets: Int32Array; tokens: Int32Array },
+  options: StreamOptions = {}
 ): AccessStream {
   const { layers: L, experts: E, topK: K } = t.model
-  const steps = given ?? buildSteps(t, batchSize)
+  const steps = given ?? buildSteps(t, batchSize, options.prefill)
   const S = steps.offsets.length - 1
   let unknown = 0
   for (let i = 0; i < t.present.length; i++) if (t.present[i] === 0) unknown++
@@ -88,7 +105,8 @@ export function buildAccessStream(
       stepTokenOffsets: steps.offsets,
       stepTokens: steps.tokens,
       unknownCells: 0,
-      accesses: S * L * K
+      accesses: S * L * K,
+      lastUseOrder: null
     }
   }
   const offsets = new Int32Array(S * L + 1)
@@ -96,6 +114,10 @@ export function buildAccessStream(
   let counts = new Int32Array(keys.length)
   const stamp = new Int32Array(E).fill(-1)
   const slotOf = new Int32Array(E)
+  // Position of each access's last listing, when the last-use order is asked for.
+  let lastPos = options.lastUseOrder ? new Int32Array(keys.length) : null
+  let listed = 0,
+    repeats = 0
   let n = 0
   for (let s = 0; s < S; s++) {
     const t0 = steps.offsets[s]!,
@@ -108,16 +130,21 @@ export function buildAccessStream(
         if (t.present[cell] === 0) continue
         for (let k = 0; k < K; k++) {
           const e = t.experts[cell * K + k]!
+          listed++
           if (stamp[e] === cellId) {
             counts[slotOf[e]!]!++
+            if (lastPos) lastPos[slotOf[e]!] = listed
+            repeats++
             continue
           }
           if (n === keys.length) {
             keys = grow(keys)
             counts = grow(counts)
+            if (lastPos) lastPos = grow(lastPos)
           }
           stamp[e] = cellId
           slotOf[e] = n
+          if (lastPos) lastPos[n] = listed
           keys[n] = e
           counts[n++] = 1
         }
@@ -125,6 +152,16 @@ export function buildAccessStream(
     }
   }
   offsets[S * L] = n
+  let lastUseOrder: Int32Array | null = null
+  if (lastPos && repeats > 0) {
+    lastUseOrder = new Int32Array(n)
+    for (let cell = 0; cell < S * L; cell++) {
+      const from = offsets[cell]!,
+        to = offsets[cell + 1]!
+      const idx = Array.from({ length: to - from }, (_, j) => from + j).sort((x, y) => lastPos![x]! - lastPos![y]!)
+      lastUseOrder.set(idx, from)
+    }
+  }
   return {
     layers: L,
     experts: E,
@@ -135,7 +172,8 @@ export function buildAccessStream(
     stepTokenOffsets: steps.offsets,
     stepTokens: steps.tokens,
     unknownCells: unknown,
-    accesses: n
+    accesses: n,
+    lastUseOrder
   }
 }
 

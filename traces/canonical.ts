@@ -35,6 +35,16 @@ export const TraceHeaderSchema = Schema.Struct({
   tokens: NonNegativeInt,
   lookaheadDepth: NonNegativeInt,
   predictionDepth: Schema.optionalKey(NonNegativeInt),
+  engine: Schema.optionalKey(
+    Schema.Struct({
+      expertBytes: Schema.Array(PositiveInt),
+      accounting: Schema.Struct({
+        evict: Schema.Literals(["insert", "batch"]),
+        duplicates: Schema.Literals(["first", "refresh"]),
+        prefill: Schema.Literals(["chunk", "token"])
+      })
+    })
+  ),
   columns: Schema.Array(
     Schema.Struct({
       name: Schema.Literals([
@@ -47,7 +57,8 @@ export const TraceHeaderSchema = Schema.Struct({
         "weights",
         "routerProbs",
         "lookahead",
-        "predicted"
+        "predicted",
+        "residency"
       ]),
       dtype: Schema.Literals(["int32", "uint8", "uint16", "float32"]),
       length: NonNegativeInt,
@@ -68,7 +79,8 @@ const COLUMN_SPEC: Record<string, { dtype: DType; per: (h: TraceHeader) => numbe
   weights: { dtype: "float32", per: (h) => h.model.layers * h.model.topK, required: true },
   routerProbs: { dtype: "float32", per: (h) => h.model.layers * h.model.experts, required: false },
   lookahead: { dtype: "uint16", per: (h) => h.model.layers * h.lookaheadDepth * h.model.topK, required: false },
-  predicted: { dtype: "uint16", per: (h) => h.model.layers * (h.predictionDepth ?? 0), required: false }
+  predicted: { dtype: "uint16", per: (h) => h.model.layers * (h.predictionDepth ?? 0), required: false },
+  residency: { dtype: "uint8", per: (h) => h.model.layers * h.model.topK, required: false }
 }
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8 // not bitwise: columns can pass 2 GiB
@@ -90,6 +102,7 @@ export function encodeTrace(t: Trace): Uint8Array[] {
   if (t.routerProbs) cols.push(["routerProbs", t.routerProbs])
   if (t.lookahead) cols.push(["lookahead", t.lookahead])
   if (t.predicted) cols.push(["predicted", t.predicted])
+  if (t.residency) cols.push(["residency", t.residency])
   let offset = 0
   const columns = cols.map(([name, c]) => {
     const entry = { name, dtype: dtypeOf(c), length: c.length, offset, crc32: crc32(bytesOf(c)) }
@@ -104,6 +117,7 @@ export function encodeTrace(t: Trace): Uint8Array[] {
     tokens: t.tokens,
     lookaheadDepth: t.lookaheadDepth,
     ...(t.predicted ? { predictionDepth: t.predictionDepth } : {}),
+    ...(t.engine ? { engine: t.engine } : {}),
     columns
   }
   const headerBytes = new TextEncoder().encode(JSON.stringify(header))
@@ -189,8 +203,17 @@ export function readTrace(path: string): Trace {
     lookaheadDepth: h.lookaheadDepth,
     lookahead: (cols.lookahead as Uint16Array | undefined) ?? null,
     predictionDepth: cols.predicted ? (h.predictionDepth ?? 0) : 0,
-    predicted: (cols.predicted as Uint16Array | undefined) ?? null
+    predicted: (cols.predicted as Uint16Array | undefined) ?? null,
+    ...(h.engine ? { engine: h.engine } : {}),
+    ...(cols.residency ? { residency: cols.residency as Uint8Array } : {})
   }
+  if (h.engine && h.engine.expertBytes.length !== h.model.layers)
+    throw new InputError(
+      path,
+      "header",
+      "engine.expertBytes",
+      `${h.engine.expertBytes.length} entries for ${h.model.layers} layers`
+    )
   validateTrace(trace, path)
   return trace
 }

@@ -3,9 +3,10 @@ import { closeSync, existsSync, openSync, readSync } from "node:fs"
 import { InputError } from "../base/errors.ts"
 import { isCanonical, readTrace } from "./canonical.ts"
 import type { Trace, TraceModel } from "./trace.ts"
+import { importRouteTrace, ROUTE_TRACE_MAGIC } from "./routeTrace.ts"
 import { importVllmJsonl } from "./vllmJsonl.ts"
 
-export const TRACE_FORMATS = ["eft", "vllm-jsonl"] as const
+export const TRACE_FORMATS = ["eft", "vllm-jsonl", "route-trace"] as const
 export type TraceFormat = (typeof TRACE_FORMATS)[number]
 
 export function detectFormat(path: string): TraceFormat {
@@ -17,16 +18,26 @@ export function detectFormat(path: string): TraceFormat {
   if (isCanonical(head.subarray(0, n))) return "eft"
   const text = new TextDecoder().decode(head.subarray(0, n)).trimStart()
   if (text.startsWith("{")) return "vllm-jsonl"
+  if (text.startsWith(ROUTE_TRACE_MAGIC)) return "route-trace"
   throw new InputError(
     path,
     "file",
     "format",
-    "unknown trace format (expected an ExpertFlow .eft file or vLLM-style JSONL); use --trace-format"
+    "unknown trace format (expected an ExpertFlow .eft file, vLLM-style JSONL or a llama.cpp route_trace); " +
+      "use --trace-format"
   )
 }
 
-/** `model` gives layers/experts/top-k to formats that do not carry them (JSONL). */
-export function loadTrace(path: string, model: TraceModel, format?: TraceFormat): Trace {
+/** `model` gives layers/experts/top-k to formats that do not carry them (JSONL); null for the others. */
+export function loadTrace(path: string, model: TraceModel | null, format?: TraceFormat): Trace {
   const f = format ?? detectFormat(path)
-  return f === "eft" ? readTrace(path) : importVllmJsonl(path, model)
+  if (f === "eft") return readTrace(path)
+  if (f === "route-trace") return importRouteTrace(path)
+  if (model === null)
+    throw new InputError(path, "file", "model", "a vLLM JSONL trace needs --model (layers, experts, top-k)")
+  return importVllmJsonl(path, model)
 }
+
+/** Does this file carry its own model shape (so --model may be left out)? */
+export const carriesModel = (path: string, format?: TraceFormat): boolean =>
+  (format ?? detectFormat(path)) !== "vllm-jsonl"

@@ -8,7 +8,9 @@
  * - transition concentration (adjacent layers, top-1 experts): Σ_e1 max_e2 M[e1][e2] / ΣM, with
  *   the value it would have if the layers were independent (largest column share).
  */
-import { countGaps, requestRanges, type Trace } from "./trace.ts"
+import { buildAccessStream } from "./batching.ts"
+import { recordedHitRate } from "./residency.ts"
+import { type Accounting, countGaps, requestRanges, type Trace } from "./trace.ts"
 
 export interface TraceStats {
   tokens: number
@@ -24,7 +26,21 @@ export interface TraceStats {
   mean_reuse: number | null
   transition_top1_share: number | null
   transition_independent_share: number | null
+  /** What the recording engine said (route traces): expert sizes, accounting, its own hit rate. */
+  engine?: {
+    accounting: Accounting
+    expert_bytes_min: number
+    expert_bytes_max: number
+    /** Σ over layers of top-k × that layer's expert bytes: below it, global LRU on layer-cyclic decode hits 0%. */
+    one_token_working_set_bytes: number
+    /** Hits / lookups by the engine's own verdicts, lookups counted under its accounting (batch 1). */
+    recorded_hit_rate: number | null
+  }
 }
+
+/** Bytes one decode token touches across all layers: the cache must hold it for any reuse to survive. */
+export const oneTokenWorkingSet = (bytesOfLayer: ArrayLike<number>, topK: number): number =>
+  Array.from(bytesOfLayer).reduce((sum, b) => sum + topK * b, 0)
 
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6
 
@@ -120,7 +136,20 @@ export function traceStats(t: Trace): TraceStats {
     mean_top10_share: r6(perLayer.reduce((a, p) => a + p.top10_share, 0) / L),
     mean_reuse: reuseTotal > 0 ? r6(reuseHit.reduce((a, b) => a + b, 0) / reuseTotal) : null,
     transition_top1_share: mTotal > 0 ? r6(top1 / mTotal) : null,
-    transition_independent_share: mTotal > 0 ? r6(indep / mTotal) : null
+    transition_independent_share: mTotal > 0 ? r6(indep / mTotal) : null,
+    ...(t.engine ? { engine: engineStats(t) } : {})
+  }
+}
+
+function engineStats(t: Trace): NonNullable<TraceStats["engine"]> {
+  const e = t.engine!
+  const stream = buildAccessStream(t, 1, undefined, { prefill: e.accounting.prefill })
+  return {
+    accounting: e.accounting,
+    expert_bytes_min: Math.min(...e.expertBytes),
+    expert_bytes_max: Math.max(...e.expertBytes),
+    one_token_working_set_bytes: oneTokenWorkingSet(e.expertBytes, t.model.topK),
+    recorded_hit_rate: t.residency ? recordedHitRate(t, stream) : null
   }
 }
 
@@ -142,6 +171,18 @@ export function formatStats(s: TraceStats): string {
     "",
     "layer  entropy  top10%  reuse"
   ]
+  if (s.engine) {
+    const e = s.engine
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`
+    lines.splice(
+      lines.length - 2,
+      0,
+      `recording engine: expert ${mib(e.expert_bytes_min)}–${mib(e.expert_bytes_max)}; accounting evict=` +
+        `${e.accounting.evict} dup=${e.accounting.duplicates} prefill=${e.accounting.prefill}`,
+      `  its recorded hit rate: ${pct(e.recorded_hit_rate)} of lookups; one decode token's working set ` +
+        `${mib(e.one_token_working_set_bytes)} (below it, global LRU hits nothing on layer-cyclic decode)`
+    )
+  }
   for (const p of s.per_layer)
     lines.push(
       `${String(p.layer).padStart(5)}  ${p.entropy.toFixed(3).padStart(7)}  ${pct(p.top10_share).padStart(6)}  ` +

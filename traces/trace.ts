@@ -20,6 +20,31 @@ export interface TraceSource {
   readonly recording: string
 }
 
+/**
+ * How a real engine's expert cache accounts (DESIGN.md: named options, never hidden choices):
+ *   evict       "insert": make room at each insertion (today's default); "batch": insert the whole
+ *               layer batch, then evict down to the budget, never evicting what the batch touched
+ *   duplicates  "first": an expert listed twice in one layer batch counts at its first listing;
+ *               "refresh": its later listings refresh its recency too
+ *   prefill     "chunk": a request's prompt is one step (one batch per layer); "token": one
+ *               token per step
+ */
+export interface Accounting {
+  readonly evict: "insert" | "batch"
+  readonly duplicates: "first" | "refresh"
+  readonly prefill: "chunk" | "token"
+}
+
+export const DEFAULT_ACCOUNTING: Accounting = { evict: "insert", duplicates: "first", prefill: "chunk" }
+
+/** What a trace recorded inside a real serving engine says about that engine. */
+export interface RecordingEngine {
+  /** One expert's bytes per layer, as the engine's model file stores them. */
+  readonly expertBytes: ReadonlyArray<number>
+  /** The engine's cache accounting rules (the defaults of a replay of this trace). */
+  readonly accounting: Accounting
+}
+
 export interface Trace {
   readonly model: TraceModel
   readonly source: TraceSource
@@ -46,6 +71,10 @@ export interface Trace {
   /** Route predictions recorded by an external model: P experts per (token, layer), GAP-padded. */
   readonly predictionDepth: number
   readonly predicted: Uint16Array | null
+  /** The recording engine's expert sizes and accounting, when it said. */
+  readonly engine?: RecordingEngine
+  /** tokens × layers × topK: 1 where the engine's cache held the expert at lookup (its own verdict). */
+  readonly residency?: Uint8Array
 }
 
 /** Count the (token, layer) cells that are gaps. */
@@ -84,6 +113,7 @@ export function prefixTokens(t: Trace, tokens: number): Trace {
     weights: t.weights.slice(0, tokens * L * K),
     routerProbs: t.routerProbs ? t.routerProbs.slice(0, tokens * L * E) : null,
     lookahead: t.lookahead ? t.lookahead.slice(0, tokens * L * D * K) : null,
-    predicted: t.predicted ? t.predicted.slice(0, tokens * L * P) : null
+    predicted: t.predicted ? t.predicted.slice(0, tokens * L * P) : null,
+    ...(t.residency ? { residency: t.residency.slice(0, tokens * L * K) } : {})
   }
 }

@@ -8,7 +8,7 @@ import { traceStats, type TraceStats } from "../traces/stats.ts"
 import type { Trace } from "../traces/trace.ts"
 import { makeGeometry } from "../policies/cacheGeometry.ts"
 import { replayCacheOnly } from "../sim/cacheOnly.ts"
-import { LruPolicy } from "../policies/lru.ts"
+import { makeEviction } from "../policies/registry.ts"
 
 export const MRC_SIZES = Array.from({ length: 16 }, (_, i) => 16 * (i + 1))
 
@@ -16,13 +16,8 @@ export const MRC_SIZES = Array.from({ length: 16 }, (_, i) => 16 * (i + 1))
 export function missRatioCurve(t: Trace, sizes = MRC_SIZES): number[] {
   const a = buildAccessStream(t, 1)
   return sizes.map((slots) => {
-    const g = makeGeometry(a, Math.min(slots, a.layers * a.experts), false)
-    const r = replayCacheOnly(
-      a,
-      g,
-      new LruPolicy({ numKeys: a.layers * a.experts, capacities: g.capacities, layers: a.layers, experts: a.experts }),
-      null
-    )
+    const g = makeGeometry(a, { slots: Math.min(slots, a.layers * a.experts) }, false)
+    const r = replayCacheOnly(a, g, makeEviction("lru", [], a, g), null)
     return r.misses / Math.max(1, a.accesses)
   })
 }

@@ -2,20 +2,27 @@
  * One simulation run, from loaded inputs to a result record. Plain TypeScript: the CLI, sweeps
  * and tests all call this.
  */
-import { buildAccessStream, type AccessStream } from "../traces/batching.ts"
-import type { Trace } from "../traces/trace.ts"
+import { buildAccessStream, type AccessStream, type StreamOptions } from "../traces/batching.ts"
+import { type Accounting, DEFAULT_ACCOUNTING, type Trace } from "../traces/trace.ts"
 import { parsePolicySpec, type PolicySpec } from "../policies/spec.ts"
 import { checkSpec, evictionPolicies, makeEviction, predictors, prefetchers } from "../policies/registry.ts"
 import { crossFit, separateTrace, type Training } from "../policies/training.ts"
 import type { Predictor } from "../policies/predictor.ts"
 import { popularKeys } from "../policies/pinned.ts"
 import { parseSchedulerArgs, scheduleTokens, type Schedule } from "../policies/tokenScheduler.ts"
-import { makeGeometry, type CacheGeometry } from "../policies/cacheGeometry.ts"
+import { makeGeometry, type CacheGeometry, type CacheSize } from "../policies/cacheGeometry.ts"
 import { replayCacheOnly } from "../sim/cacheOnly.ts"
 import { runTimed, type TimedCounts } from "../sim/engine.ts"
 import { InputError, UsageError } from "../base/errors.ts"
 import { computeNextUse } from "../policies/nextUse.ts"
-import { expertBytes, slotsForMemory, type HardwareProfile, type ModelProfile } from "../base/profiles.ts"
+import {
+  expertBytes,
+  expertBytesByLayer,
+  residentBytes,
+  type HardwareProfile,
+  type ModelProfile
+} from "../base/profiles.ts"
+import { residencyAgreement } from "./recordedResidency.ts"
 import { frac, frac0, type PolicyDetail, type ResultRecord, type RunIdentity } from "../sim/result.ts"
 import { Timeline } from "../sim/timeline.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
@@ -31,9 +38,15 @@ export interface SimulationInput {
   readonly hardware: HardwareProfile
   readonly policy: string
   readonly mode: Mode
-  /** Exactly one of cacheSlots / gpuMemBytes. */
+  /**
+   * Exactly one of: cacheSlots (experts, uniform sizes), cacheBytes (the expert cache's byte
+   * budget), gpuMemBytes (GPU memory; the expert cache gets what the resident weights leave).
+   */
   readonly cacheSlots?: number
+  readonly cacheBytes?: number
   readonly gpuMemBytes?: number
+  /** List every row whose simulated residency differs from the trace's recorded verdict. */
+  readonly explain?: boolean
   readonly batch: number
   /** Partition slots per layer, unless the policy spec sets layout=. */
   readonly perLayer: boolean
@@ -68,23 +81,119 @@ interface Workload {
 }
 
 /** Steps (continuous batching, or EF-H's token scheduler) and the training data for learned parts. */
-function workload(spec: PolicySpec, inp: SimulationInput): Workload {
+function workload(spec: PolicySpec, inp: SimulationInput, options: StreamOptions): Workload {
   if (spec.scheduler === "ts") {
     const { paths } = parseSchedulerArgs(spec.schedulerArgs, spec.text)
     const schedule = scheduleTokens(inp.trace, inp.batch, paths, inp.traceName)
-    const stream = buildAccessStream(inp.trace, inp.batch, schedule)
+    const stream = buildAccessStream(inp.trace, inp.batch, schedule, options)
     // Cross-fit at a unit boundary, so a unit's two batches share a fold.
     const half = schedule.unitStart[Math.floor(schedule.unitStart.length / 2)] ?? 0
-    return { stream, schedule, training: training(inp, stream, half) }
+    return { stream, schedule, training: training(inp, stream, options, half) }
   }
-  const stream = buildAccessStream(inp.trace, inp.batch)
-  return { stream, schedule: null, training: training(inp, stream) }
+  const stream = buildAccessStream(inp.trace, inp.batch, undefined, options)
+  return { stream, schedule: null, training: training(inp, stream, options) }
 }
 
-function training(inp: SimulationInput, stream: AccessStream, half?: number): Training {
+function training(inp: SimulationInput, stream: AccessStream, options: StreamOptions, half?: number): Training {
   if (!inp.train) return crossFit(stream, inp.trace, half)
   checkTraceMatchesModel(inp.train.trace, inp.model, inp.train.name)
-  return separateTrace(buildAccessStream(inp.train.trace, inp.batch), inp.train.trace, inp.train.name)
+  return separateTrace(
+    buildAccessStream(inp.train.trace, inp.batch, undefined, options),
+    inp.train.trace,
+    inp.train.name
+  )
+}
+
+/**
+ * The accounting a run uses: the spec's words, else the recording engine's rules (route traces),
+ * else the defaults. The timed engine evicts at insertion (a layer's experts are pinned while it
+ * runs, the GPU's own constraint), so there only `prefill` applies; a spec that asks for more is
+ * refused rather than ignored.
+ */
+function accountingOf(spec: PolicySpec, t: Trace, mode: Mode): Accounting {
+  const recorded = t.engine?.accounting ?? DEFAULT_ACCOUNTING
+  const a: Accounting = {
+    evict: spec.evict ?? recorded.evict,
+    duplicates: spec.duplicates ?? recorded.duplicates,
+    prefill: spec.prefill ?? recorded.prefill
+  }
+  if (mode === "cache-only") return a
+  if (spec.evict === "batch" || spec.duplicates === "refresh")
+    throw new UsageError(
+      `policy spec '${spec.text}': evict=batch and dup=refresh are cache-only accounting; the timed engine ` +
+        "evicts at insertion with the layer's experts pinned (use --mode cache-only)"
+    )
+  return { evict: "insert", duplicates: "first", prefill: a.prefill }
+}
+
+/**
+ * A model known only from a trace's header: its shape and, from a recording engine, its expert
+ * bytes. Enough for a cache-only replay; timed mode asks for the compute dimensions (--model).
+ */
+export function modelFromTrace(t: Trace): ModelProfile {
+  const from = "the trace header"
+  return {
+    id: t.model.name,
+    name: t.model.name,
+    layers: t.model.layers,
+    experts: t.model.experts,
+    topK: t.model.topK,
+    sharedExperts: 0,
+    hiddenSize: 0,
+    expertIntermediateSize: 0,
+    expertMatrices: 0,
+    sharedExpertIntermediateSize: 0,
+    bytesPerParam: 2,
+    nonExpertParamsPerLayer: 0,
+    residentParams: 0,
+    ...(t.engine ? { expertBytesPerLayer: t.engine.expertBytes } : {}),
+    sources: {
+      layers: from,
+      experts: from,
+      topK: from,
+      bytesPerParam: "unknown (no compute dimensions): cache-only replays need none",
+      ...(t.engine ? { expertBytesPerLayer: from } : {})
+    }
+  }
+}
+
+/** The model with the recording engine's own expert sizes, when the trace gives them. */
+function withTraceBytes(m: ModelProfile, t: Trace): ModelProfile {
+  if (!t.engine) return m
+  return {
+    ...m,
+    expertBytesPerLayer: t.engine.expertBytes,
+    sources: { ...m.sources, expertBytesPerLayer: "the trace header (the recording engine's model file)" }
+  }
+}
+
+/** The cache size in the geometry's terms; a byte budget over one expert size is a slot count. */
+function cacheSizeOf(inp: SimulationInput, m: ModelProfile, L: number, E: number): CacheSize {
+  if (inp.cacheSlots !== undefined) {
+    if (inp.cacheSlots > L * E)
+      throw new InputError(
+        "--cache-slots",
+        `value ${inp.cacheSlots}`,
+        "cache-slots",
+        `more than the model's ${L * E} experts (${L} layers × ${E}); every expert fits at ${L * E}`
+      )
+    return { slots: inp.cacheSlots }
+  }
+  const flag = inp.cacheBytes !== undefined ? "--cache-bytes" : "--gpu-mem"
+  const bytes = inp.cacheBytes ?? (inp.gpuMemBytes ?? 0) - residentBytes(m)
+  const byLayer = expertBytesByLayer(m)
+  if (!(bytes >= Math.min(...byLayer)))
+    throw new InputError(
+      flag,
+      `value ${inp.cacheBytes ?? inp.gpuMemBytes}`,
+      flag.slice(2),
+      inp.cacheBytes !== undefined
+        ? `smaller than one expert (${Math.min(...byLayer)} B)`
+        : `no room for any expert after ${m.id}'s resident weights (${residentBytes(m)} B)`
+    )
+  // More memory than the whole model's experts: every expert fits, nothing is ever evicted.
+  if (byLayer.every((b) => b === byLayer[0])) return { slots: Math.min(Math.floor(bytes / byLayer[0]!), L * E) }
+  return { bytes, bytesOfLayer: byLayer }
 }
 
 export function simulate(inp: SimulationInput): SimulationOutput {
@@ -93,20 +202,21 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   checkTraceMatchesModel(inp.trace, inp.model, inp.traceName)
   if (!Number.isInteger(inp.batch) || inp.batch < 1)
     throw new InputError("--batch", `value ${inp.batch}`, "batch", "must be a positive integer")
-  const slots = inp.cacheSlots ?? slotsForMemory(inp.model, inp.gpuMemBytes ?? 0)
-  if (inp.cacheSlots === undefined && slots < 1) {
-    throw new InputError(
-      "--gpu-mem",
-      `value ${inp.gpuMemBytes}`,
-      "gpu-mem",
-      `no room for any expert after ${inp.model.id}'s resident weights`
+  if (inp.mode === "timed" && inp.model.hiddenSize === 0)
+    throw new UsageError(
+      `timed mode needs the model's compute dimensions: pass --model (a preset or profile JSON); ` +
+        `the trace header of ${inp.traceName} gives only expert bytes`
     )
-  }
-  const { stream, schedule, training } = workload(spec, inp)
+  const model = withTraceBytes(inp.model, inp.trace)
+  const accounting = accountingOf(spec, inp.trace, inp.mode)
+  const { stream, schedule, training } = workload(spec, inp, {
+    prefill: accounting.prefill,
+    lastUseOrder: accounting.duplicates === "refresh"
+  })
   const L = stream.layers,
     E = stream.experts
   const perLayer = spec.layout === null ? inp.perLayer : spec.layout === "per-layer"
-  const geometry = makeGeometry(stream, Math.min(slots, L * E), perLayer)
+  const geometry = makeGeometry(stream, cacheSizeOf(inp, model, L, E), perLayer)
   const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E, stream.steps) : null
   const eviction = makeEviction(
     spec.cache,
@@ -117,8 +227,16 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     spec.text
   )
   const future = eviction.needsFuture ? computeNextUse(stream) : null
-  const eBytes = expertBytes(inp.model)
+  const eBytes = expertBytes(model)
   const tokens = inp.trace.tokens
+  const defaultAccounting =
+    accounting.evict === DEFAULT_ACCOUNTING.evict &&
+    accounting.duplicates === DEFAULT_ACCOUNTING.duplicates &&
+    accounting.prefill === DEFAULT_ACCOUNTING.prefill
+  const extras = {
+    ...(geometry.budgetBytes !== null ? { cache_bytes: geometry.budgetBytes } : {}),
+    ...(defaultAccounting ? {} : { accounting: { ...accounting } })
+  }
   const base: RunIdentity = {
     tool: "expertflow",
     version: TOOL_VERSION,
@@ -139,7 +257,9 @@ export function simulate(inp: SimulationInput): SimulationOutput {
         `cache-only mode replays a plain eviction policy (lru, lfu, fifo, belady); '${spec.text}' needs --mode timed`
       )
     }
-    const r = replayCacheOnly(stream, geometry, eviction, future ? future.next : null)
+    const recorded = inp.trace.residency !== undefined
+    const r = replayCacheOnly(stream, geometry, eviction, future ? future.next : null, accounting, recorded)
+    const loadedBytes = geometry.unitOfLayer ? r.loadedUnits : r.misses * eBytes
     const record: ResultRecord = {
       ...base,
       predictor_training: null,
@@ -157,12 +277,12 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       stall_ns: 0,
       host_ns: 0,
       stall_fraction: 0,
-      bytes_h2d: r.misses * eBytes,
+      bytes_h2d: loadedBytes,
       transfers_h2d: r.misses,
       demand_loads: r.misses,
       link_utilization: 0,
       tokens_per_s: 0,
-      peak_expert_bytes: r.peakSlots * eBytes,
+      peak_expert_bytes: geometry.unitOfLayer ? r.peakUnits : r.peakUnits * eBytes,
       prefetches_issued: 0,
       prefetches_used: 0,
       prefetches_wasted: 0,
@@ -172,7 +292,11 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       prediction_precision: null,
       prediction_recall: null,
       b_acc: null,
-      policy_detail: {}
+      policy_detail: {},
+      ...extras,
+      ...(recorded
+        ? { recorded_residency: residencyAgreement(inp.trace, stream, r.hitOfAccess!, inp.explain === true) }
+        : {})
     }
     return { record, timeline: null }
   }
@@ -205,7 +329,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   const c = runTimed({
     stream,
     geometry,
-    timing: makeTiming(inp.model, inp.hardware),
+    timing: makeTiming(model, inp.hardware),
     eviction,
     future,
     predictor,
@@ -244,16 +368,19 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   }
   if (pins) detail.pinned = pins.map((p) => ({ from_step: p.step, experts: p.keys.length }))
   const learned = spec.predictor !== null && predictors[spec.predictor]!.learned
-  const record = timedRecord(
-    base,
-    c,
-    stream,
-    tokens,
-    eBytes,
-    inp.hardware.copyEngines,
-    learned || pins ? training : null,
-    detail
-  )
+  const record = {
+    ...timedRecord(
+      base,
+      c,
+      stream,
+      tokens,
+      geometry.unitOfLayer ? 1 : eBytes,
+      inp.hardware.copyEngines,
+      learned || pins ? training : null,
+      detail
+    ),
+    ...extras
+  }
   return commands ? { record, timeline, commands } : { record, timeline }
 }
 
@@ -267,7 +394,7 @@ function pinSets(spec: PolicySpec, training: Training, g: CacheGeometry, L: numb
       for (let cell = from * L; cell < to * L; cell++) {
         for (let i = a.offsets[cell]!; i < a.offsets[cell + 1]!; i++) counts[(cell % L) * E + a.keys[i]!]!++
       }
-    return popularKeys(counts, g.capacities, g.groupOfLayer, E, fraction)
+    return popularKeys(counts, g.capacities, g.groupOfLayer, E, fraction, g.unitOfLayer)
   })
   // Fold f's pin set applies from its first step (the first set from step 0). A fold that
   // predicts no step (a 1-step trace) starts past the end, so it is never applied.
@@ -301,6 +428,7 @@ function timedRecord(
   c: TimedCounts,
   stream: AccessStream,
   tokens: number,
+  /** Bytes per cache unit: one expert's bytes (slots), or 1 (a byte budget). */
   eBytes: number,
   engines: number,
   training: Training | null,
@@ -323,7 +451,7 @@ function timedRecord(
     stall_ns: c.stallNs,
     host_ns: c.hostNs,
     stall_fraction: frac0(c.stallNs, c.totalNs),
-    bytes_h2d: c.transfers * eBytes,
+    bytes_h2d: c.transferredUnits * eBytes,
     transfers_h2d: c.transfers,
     demand_loads: c.demandLoads,
     link_utilization: frac0(c.linkBusyNs, c.totalNs * engines),

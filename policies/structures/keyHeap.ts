@@ -35,8 +35,9 @@ export class KeyHeap {
   private readonly pos: Int32Array
   private readonly groupOf: Int32Array
 
-  constructor(numKeys: number, capacities: Int32Array) {
-    this.heaps = Array.from(capacities, (c) => new GroupHeap(c))
+  /** `capacities`: initial room per group (heaps grow past it). */
+  constructor(numKeys: number, capacities: ArrayLike<number>) {
+    this.heaps = Array.from(capacities, (c: number) => new GroupHeap(c))
     this.pos = new Int32Array(numKeys).fill(-1)
     this.groupOf = new Int32Array(numKeys)
   }
@@ -78,6 +79,11 @@ export class KeyHeap {
     h.p1[i] = primary
     h.p2[i] = secondary
     if (!this.siftUp(h, i)) this.siftDown(h, i)
+  }
+
+  /** The primary priority a present key holds. */
+  primaryOf(key: number): number {
+    return this.heaps[this.groupOf[key]!]!.p1[this.pos[key]!]!
   }
 
   /** Smallest key of the group that is not blocked, or -1; the heap is left unchanged. */
