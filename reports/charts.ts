@@ -310,5 +310,79 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       } as TopLevelSpec)
     })
   }
+  out.push(...(await byteBudgetCharts(results)))
+  return out
+}
+
+/**
+ * Runs given a byte budget (--cache-bytes, a sweep's cacheBytes): hit rate (and stall, when timed)
+ * against the budget, with one decode token's working set marked: below that line a global LRU
+ * keeps nothing from one token to the next on layer-cyclic access, and its hit rate falls to 0.
+ */
+async function byteBudgetCharts(results: CellResult[]): Promise<Chart[]> {
+  const sized = results.filter((r) => r.cache_bytes !== undefined && r.working_set_bytes !== undefined)
+  if (sized.length === 0) return []
+  const MiB = 2 ** 20
+  const rows = sized.map((r) => ({
+    panel: `${r.trace} · ${r.mode === "timed" ? r.hardware : "cache-only"}`,
+    policy: r.policy_label,
+    mib: r.cache_bytes! / MiB,
+    hit_rate: r.hit_rate,
+    stall_s: r.stall_ns / 1e9,
+    timed: r.mode === "timed",
+    working_set_mib: r.working_set_bytes! / MiB
+  }))
+  const policies = [...new Set(rows.map((r) => r.policy))]
+  const panels = [...new Set(rows.map((r) => r.panel))]
+  const chart = async (
+    id: string,
+    title: string,
+    field: string,
+    axis: string,
+    values: typeof rows
+  ): Promise<Chart> => ({
+    id,
+    title,
+    caption:
+      `${title} for runs given a byte budget. The dashed line is one decode token's working set (top-k experts ` +
+      "of every layer): below it a global LRU on layer-cyclic access keeps nothing for the next token.",
+    markSelector: ".mark-line.role-mark path",
+    marks: new Set(values.map((r) => `${r.panel}|${r.policy}`)).size,
+    svg: await render({
+      ...font,
+      data: { values },
+      facet: { field: "panel", type: "nominal", title: null },
+      columns: Math.min(2, panels.length),
+      resolve: { scale: { x: "independent", y: "independent" } },
+      spec: {
+        width: 320,
+        height: 200,
+        layer: [
+          {
+            mark: { type: "line", point: true },
+            encoding: {
+              x: { field: "mib", type: "quantitative", title: "expert cache (MiB)" },
+              y: { field, type: "quantitative", title: axis },
+              color: {
+                field: "policy",
+                type: "nominal",
+                sort: policies,
+                title: "policy",
+                scale: { scheme: "tableau10" }
+              }
+            }
+          },
+          {
+            mark: { type: "rule", strokeDash: [4, 3], color: "#555" },
+            encoding: { x: { aggregate: "min", field: "working_set_mib", type: "quantitative" } }
+          }
+        ]
+      }
+    } as TopLevelSpec)
+  })
+  const out = [await chart("fig-bytes-hit", "Hit rate against cache bytes", "hit_rate", "hit rate", rows)]
+  const timed = rows.filter((r) => r.timed)
+  if (timed.length > 0)
+    out.push(await chart("fig-bytes-stall", "Stall against cache bytes", "stall_s", "stall (s)", timed))
   return out
 }

@@ -48,8 +48,13 @@ export interface ResultRecord {
   b_acc: number | null
   /** Policy-specific state: S over time (adaptive), predictor notes, scheduler statistics, pins. */
   policy_detail: PolicyDetail
-  /** The expert cache's byte budget, when it was given in bytes over experts of mixed sizes. */
+  /** The expert cache's byte budget, when the run was given one (--cache-bytes, a sweep's cacheBytes). */
   cache_bytes?: number
+  /**
+   * Bytes one decode token touches across all layers (Σ top-k × expert bytes), beside cache_bytes:
+   * below it a global LRU on layer-cyclic access keeps nothing for the next token.
+   */
+  working_set_bytes?: number
   /** Cache accounting, when not the default (insert / first / chunk): traces/trace.ts Accounting. */
   accounting?: { evict: string; duplicates: string; prefill: string }
   /**

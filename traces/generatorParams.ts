@@ -80,5 +80,7 @@ export const lookaheadDepthOf = (p: GeneratorParams): number =>
 
 /** Parameters for --preset MODEL: the shipped fitted file if there is one, else defaults. */
 export function presetParams(modelId: string): GeneratorParams {
-  return generatorPresets[modelId] !== undefined ? loadGeneratorParams(modelId) : defaultParams(modelId)
+  // A quantized variant (id@format) routes as its base model does.
+  const id = modelId.includes("@") ? modelId.slice(0, modelId.lastIndexOf("@")) : modelId
+  return generatorPresets[id] !== undefined ? loadGeneratorParams(id) : defaultParams(id)
 }

@@ -1,6 +1,6 @@
 import type { ResultRecord } from "../sim/result.ts"
 import { loadHardware, loadModel } from "../base/profiles.ts"
-import { simulate } from "./simulate.ts"
+import { modelFromTrace, simulate } from "./simulate.ts"
 import type { Cell } from "./sweepFile.ts"
 import { parseBytes } from "../base/bytes.ts"
 import { traceName, traceOf } from "./workloads.ts"
@@ -17,14 +17,17 @@ export type CellResult = ResultRecord & {
 
 /** Run one cell; `tokens` replays only the trace's first tokens (a sweep worker's warm-up). */
 export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult {
-  const model = loadModel(cell.trace.model)
-  const size =
-    "slots" in cell.cache
-      ? { cacheSlots: cell.cache.slots }
-      : "bytes" in cell.cache
-        ? { gpuMemBytes: parseBytes(cell.cache.bytes) }
-        : { cacheSlots: Math.max(1, Math.round(cell.cache.fraction * model.layers * model.experts)) }
   const trace = tokens === undefined ? traceOf(cell.trace) : prefixTokens(traceOf(cell.trace), tokens)
+  const model = cell.trace.model === undefined ? modelFromTrace(trace) : loadModel(cell.trace.model)
+  const c = cell.cache
+  const size =
+    "slots" in c
+      ? { cacheSlots: c.slots }
+      : "bytes" in c
+        ? { gpuMemBytes: parseBytes(c.bytes) }
+        : "cacheBytes" in c
+          ? { cacheBytes: parseBytes(c.cacheBytes) }
+          : { cacheSlots: Math.max(1, Math.round(c.fraction * model.layers * model.experts)) }
   const { record } = simulate({
     trace,
     traceName: traceName(cell.trace),

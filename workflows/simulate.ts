@@ -23,6 +23,7 @@ import {
   type ModelProfile
 } from "../base/profiles.ts"
 import { residencyAgreement } from "./recordedResidency.ts"
+import { oneTokenWorkingSet } from "../traces/stats.ts"
 import { frac, frac0, type PolicyDetail, type ResultRecord, type RunIdentity } from "../sim/result.ts"
 import { Timeline } from "../sim/timeline.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
@@ -233,8 +234,14 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     accounting.evict === DEFAULT_ACCOUNTING.evict &&
     accounting.duplicates === DEFAULT_ACCOUNTING.duplicates &&
     accounting.prefill === DEFAULT_ACCOUNTING.prefill
+  const budget = geometry.budgetBytes ?? inp.cacheBytes
   const extras = {
-    ...(geometry.budgetBytes !== null ? { cache_bytes: geometry.budgetBytes } : {}),
+    ...(budget !== undefined
+      ? {
+          cache_bytes: budget,
+          working_set_bytes: oneTokenWorkingSet(expertBytesByLayer(model), inp.trace.model.topK)
+        }
+      : {}),
     ...(defaultAccounting ? {} : { accounting: { ...accounting } })
   }
   const base: RunIdentity = {

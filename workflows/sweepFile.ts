@@ -23,11 +23,17 @@ import { hardwarePresetIds, modelPresetIds } from "../base/profiles.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
 import { checkSpec } from "../policies/registry.ts"
 import { parseBytes } from "../base/bytes.ts"
+import { carriesModel } from "../traces/load.ts"
+
+/** A preset id, or a preset's quantized variant (id@format). */
+const knownModel = (id: string): boolean =>
+  modelPresetIds().includes(id.includes("@") ? id.slice(0, id.lastIndexOf("@")) : id)
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const TraceEntry = Schema.Struct({
   id: Schema.String,
-  model: Schema.String,
+  /** Model preset or profile; may be left out for a trace that carries its model (.eft, route trace). */
+  model: Schema.optionalKey(Schema.String),
   path: Schema.optionalKey(Schema.String),
   /** Skip this trace (with a notice) when its file is absent, instead of failing. */
   optional: Schema.optionalKey(Schema.Boolean),
@@ -49,6 +55,8 @@ const PolicyEntry = Schema.Union([Schema.String, Schema.Struct({ label: Schema.S
 const CacheEntry = Schema.Union([
   Schema.Struct({ slots: PositiveInt }),
   Schema.Struct({ bytes: Schema.Union([Schema.String, PositiveInt]) }),
+  /** The expert cache's own byte budget (experts may differ in size by layer). */
+  Schema.Struct({ cacheBytes: Schema.Union([Schema.String, PositiveInt]) }),
   Schema.Struct({ fraction: Schema.Finite.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1)) })
 ])
 const CellEntry = Schema.Struct({
@@ -103,7 +111,9 @@ export const cacheLabel = (c: CacheSpec): string =>
     ? `${c.slots} slots`
     : "bytes" in c
       ? `${c.bytes} GPU memory`
-      : `${Math.round(c.fraction * 1000) / 10}% of experts`
+      : "cacheBytes" in c
+        ? `${c.cacheBytes} of experts`
+        : `${Math.round(c.fraction * 1000) / 10}% of experts`
 
 const policyOf = (p: typeof PolicyEntry.Type) => (typeof p === "string" ? { label: p, spec: p } : p)
 
@@ -131,7 +141,10 @@ export function planSweep(path: string, text = readFileSync(path, "utf8")): Swee
     .filter((t) => !skippedTraces.includes(t.id))
     .map((t) => {
       const at = `traces[${f.traces.indexOf(t)}]`
-      if (!modelPresetIds().includes(t.model) && !existsSync(resolve(base, t.model)))
+      if (t.model === undefined) {
+        if (t.path === undefined || (existsSync(resolve(base, t.path)) && !carriesModel(resolve(base, t.path))))
+          problems.push(`${at}.model: needed (the trace does not carry its model's shape)`)
+      } else if (!knownModel(t.model) && !existsSync(resolve(base, t.model)))
         problems.push(`${at}.model: unknown model '${t.model}' (presets: ${modelPresetIds().join(", ")})`)
       if ((t.path === undefined) === (t.synthetic === undefined))
         problems.push(`${at}: give exactly one of "path" or "synthetic"`)
@@ -162,11 +175,12 @@ export function planSweep(path: string, text = readFileSync(path, "utf8")): Swee
     labels.add(p.label)
   })
   f.cache.forEach((c, i) => {
-    if ("bytes" in c && typeof c.bytes === "string") {
+    const [field, value] = "bytes" in c ? ["bytes", c.bytes] : "cacheBytes" in c ? ["cacheBytes", c.cacheBytes] : []
+    if (typeof value === "string") {
       try {
-        parseBytes(c.bytes)
+        parseBytes(value)
       } catch (e) {
-        problems.push(`cache[${i}].bytes: ${(e as Error).message}`)
+        problems.push(`cache[${i}].${field}: ${(e as Error).message}`)
       }
     }
   })

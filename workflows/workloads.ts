@@ -13,10 +13,11 @@ export function traceOf(t: TraceSpec): Trace {
   const key = JSON.stringify(t)
   let trace = cache.get(key)
   if (!trace) {
-    const m = loadModel(t.model)
-    const model = { name: m.id, layers: m.layers, experts: m.experts, topK: m.topK }
+    const m = t.model === undefined ? null : loadModel(t.model)
+    const model = m && { name: m.id, layers: m.layers, experts: m.experts, topK: m.topK }
     const s = t.synthetic
     if (t.path !== undefined) trace = loadTrace(t.path, model)
+    else if (model === null) throw new Error(`sweep trace '${t.id}': a synthetic trace needs a model`)
     else if (s!.generator === "zipf") {
       trace = generateZipfTrace({
         model,
@@ -28,7 +29,7 @@ export function traceOf(t: TraceSpec): Trace {
       })
     } else {
       // The realistic generator with the model preset's parameters; `lookahead` sets depth and curve.
-      const base = withLookahead(presetParams(t.model), s!.lookahead?.depth ?? 0)
+      const base = withLookahead(presetParams(model.name), s!.lookahead?.depth ?? 0)
       const params =
         s!.lookahead && base.lookahead ? { ...base, lookahead: { ...s!.lookahead, depth: base.lookahead.depth } } : base
       trace = generateTrace(params, { tokens: s!.tokens, requests: s!.requests, seed: s!.seed })
