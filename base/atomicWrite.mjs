@@ -1,34 +1,113 @@
 /**
- * Atomic file writes. Plain JavaScript so that base/bundleCache.mjs, which runs before any
- * TypeScript loads, uses the same code as the rest of the tool (types in atomicWrite.d.mts).
+ * Writes that respect their target. Plain JavaScript so that base/bundleCache.mjs, which runs
+ * before any TypeScript loads, uses the same code as the rest of the tool (types in
+ * atomicWrite.d.mts).
+ *   - a regular file, or a path that does not exist yet: written through a temporary file in the
+ *     same folder and renamed into place, so readers see the old content or the whole new one;
+ *   - "-": standard output;
+ *   - a character device, FIFO or socket (/dev/null, /dev/stdout, a pipe) or a symlink: opened and
+ *     written in place, never replaced (a symlink keeps pointing where it pointed);
+ *   - a missing folder: an error naming it (code ENOENT, `path` = the folder).
+ * Temporary files are removed on failure and when the process is stopped by SIGINT or SIGTERM.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs"
-import { dirname, basename, join } from "node:path"
+import { closeSync, existsSync, fsyncSync, lstatSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
+import { basename, dirname, join, resolve } from "node:path"
+
+/** Temporary files being written now: removed if the process is interrupted. */
+const live = new Set()
+let hooked = false
+
+function removeLiveOnSignals() {
+  if (hooked) return
+  hooked = true
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, function onSignal() {
+      for (const tmp of live) rmSync(tmp, { force: true })
+      live.clear()
+      // Die of the signal as if no handler were here, unless another part of the tool handles it.
+      if (process.listenerCount(signal) === 1) {
+        process.removeListener(signal, onSignal)
+        process.kill(process.pid, signal)
+      }
+    })
+  }
+}
+
+/** A folder that must exist before writing into it. */
+function requireFolder(path) {
+  const dir = dirname(resolve(path))
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    const e = new Error(`${path}: the folder ${dir} does not exist`)
+    Object.assign(e, { code: "ENOENT", path: dir })
+    throw e
+  }
+}
+
+/** Is `path` something to write in place (a device, FIFO, socket, or a symlink), rather than replace? */
+function inPlace(path) {
+  if (!existsSync(path) && !isDanglingLink(path)) return false
+  const l = lstatSync(path)
+  if (l.isSymbolicLink()) return true
+  return !l.isFile() && !l.isDirectory()
+}
+const isDanglingLink = (path) => {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
 
 /**
- * Write `path` through a temporary file in the same folder, renamed into place only when `write`
- * succeeded: readers see the old content or the whole new one, never a part, and a failure
- * leaves nothing behind.
+ * Write `path` (see the rules above); `write(fd)` writes the content. A directory at `path` is an
+ * error (EISDIR), as is a missing folder.
  * @param {string} path
  * @param {(fd: number) => void} write
  */
 export function writeViaTemp(path, write) {
+  if (path === "-") {
+    write(1)
+    return
+  }
+  if (inPlace(path)) {
+    const fd = openSync(path, "w")
+    try {
+      write(fd)
+    } finally {
+      closeSync(fd)
+    }
+    return
+  }
+  requireFolder(path)
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const e = new Error(`${path} is a folder, not a file`)
+    Object.assign(e, { code: "EISDIR", path })
+    throw e
+  }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  removeLiveOnSignals()
   const fd = openSync(tmp, "w")
+  live.add(tmp)
   try {
     write(fd)
     fsyncSync(fd)
-  } catch (e) {
     closeSync(fd)
+    renameSync(tmp, path)
+  } catch (e) {
+    try {
+      closeSync(fd)
+    } catch {
+      /* already closed */
+    }
     rmSync(tmp, { force: true })
     throw e
+  } finally {
+    live.delete(tmp)
   }
-  closeSync(fd)
-  renameSync(tmp, path)
 }
 
 /**
- * Write a file atomically (see writeViaTemp).
+ * Write a whole file (see writeViaTemp).
  * @param {string} path
  * @param {string | Uint8Array | ReadonlyArray<Uint8Array>} data
  */
@@ -36,11 +115,9 @@ export function writeFileAtomic(path, data) {
   writeViaTemp(path, (fd) => {
     const parts = typeof data === "string" || data instanceof Uint8Array ? [data] : data
     for (const part of parts) {
-      if (typeof part === "string") writeSync(fd, part)
-      else {
-        let off = 0
-        while (off < part.length) off += writeSync(fd, part, off, part.length - off)
-      }
+      const bytes = typeof part === "string" ? Buffer.from(part) : part
+      let off = 0
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
     }
   })
 }

@@ -1,4 +1,5 @@
-import { readFileSync, existsSync } from "node:fs"
+import { existsSync } from "node:fs"
+import { readInput } from "./readInput.ts"
 import { Schema } from "effect"
 import { InputError } from "./errors.ts"
 import { decodeOrThrow } from "./schemaDecode.ts"
@@ -89,7 +90,7 @@ function loadProfile<S extends Schema.ConstraintDecoder<unknown>>(
   let json: unknown = preset
   if (preset === undefined) {
     try {
-      json = JSON.parse(readFileSync(file, "utf8"))
+      json = JSON.parse(readInput(file, "utf8"))
     } catch (e) {
       throw new InputError(file, "document", "(json)", (e as Error).message)
     }

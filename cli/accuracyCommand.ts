@@ -3,25 +3,33 @@ import { accuracyCurve } from "../workflows/accuracy.ts"
 import { UsageError } from "../base/errors.ts"
 import { loadModel } from "../base/profiles.ts"
 import { buildAccessStream } from "../traces/batching.ts"
-import { loadTrace } from "../traces/load.ts"
+import { carriesModel, loadTrace } from "../traces/load.ts"
 import { predictors } from "../policies/registry.ts"
 import { crossFit, separateTrace } from "../policies/training.ts"
 import { action, opt } from "./action.ts"
+import { defaulted, modelFlag, outputFormatFlag } from "./flags.ts"
 
 export const accuracyCommand = Command.make(
   "accuracy",
   {
-    trace: Flag.String("trace"),
-    model: Flag.String("model"),
-    predictors: Flag.String("predictors").pipe(Flag.withDefault("prev-token,transition,hybrid")),
-    maxDistance: Flag.Int("max-distance").pipe(Flag.withDefault(8)),
-    batch: Flag.Int("batch").pipe(Flag.withDefault(1)),
-    train: Flag.optional(Flag.String("train")),
-    format: Flag.Literals("format", ["table", "json"] as const).pipe(Flag.withDefault("table" as const))
+    trace: Flag.String("trace").pipe(Flag.withDescription("trace file (required)")),
+    model: modelFlag("optional-for-self-describing"),
+    predictors: Flag.String("predictors").pipe(
+      defaulted("prev-token,transition,hybrid", "predictors to score, comma-separated")
+    ),
+    maxDistance: Flag.Int("max-distance").pipe(defaulted(8, "largest lookahead distance d, in layers")),
+    batch: Flag.Int("batch").pipe(defaulted(1, "continuous-batching width")),
+    train: Flag.optional(Flag.String("train")).pipe(
+      Flag.withDescription("training trace (default: 2-fold cross-fitting on this trace)")
+    ),
+    format: outputFormatFlag
   },
   (f) =>
     action(() => {
-      const model = loadModel(f.model)
+      const modelName = opt(f.model)
+      if (modelName === undefined && !carriesModel(f.trace))
+        throw new UsageError(`--model is needed: ${f.trace} does not say its model's shape`)
+      const model = modelName === undefined ? null : loadModel(modelName)
       const trace = loadTrace(f.trace, model)
       const stream = buildAccessStream(trace, f.batch)
       const trainPath = opt(f.train)
@@ -48,4 +56,14 @@ export const accuracyCommand = Command.make(
         process.stdout.write(`${c.predictor.padEnd(12)} ${recall}   ${fit}${c.note ? `  [${c.note}]` : ""}\n`)
       }
     })
-).pipe(Command.withDescription("prediction accuracy against lookahead distance, with the EF-A exponential fit"))
+).pipe(
+  Command.withDescription("prediction accuracy against lookahead distance, with the EF-A exponential fit"),
+  Command.withExamples([
+    {
+      command:
+        "expertflow accuracy --trace ../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl " +
+        "--model mixtral-8x7b --predictors prev-token,transition",
+      description: "recall at d = 1..8 layers ahead"
+    }
+  ])
+)

@@ -4,60 +4,54 @@ import { UsageError } from "../base/errors.ts"
 import { loadHardware, loadModel } from "../base/profiles.ts"
 import { formatTable } from "../sim/result.ts"
 import { toChromeTrace } from "../sim/timeline.ts"
-import { carriesModel, loadTrace, TRACE_FORMATS } from "../traces/load.ts"
+import { carriesModel, loadTrace } from "../traces/load.ts"
 import { modelFromTrace, simulate } from "../workflows/simulate.ts"
 import { parseBytes } from "../base/bytes.ts"
 import { action, opt } from "./action.ts"
+import { defaulted, modelFlag, outputFormatFlag, seedFlag, traceFormatFlag } from "./flags.ts"
+import { progressOf } from "./progress.ts"
 
 export const simulateCommand = Command.make(
   "simulate",
   {
     trace: Flag.String("trace").pipe(
-      Flag.withDescription("trace file (.eft, vLLM-style JSONL, or a llama.cpp route_trace CSV)")
+      Flag.withDescription("trace file: .eft, vLLM-style JSONL, or a llama.cpp route_trace CSV (required)")
     ),
-    traceFormat: Flag.optional(Flag.Literals("trace-format", TRACE_FORMATS)).pipe(
-      Flag.withDescription("override format detection")
-    ),
-    model: Flag.optional(Flag.String("model")).pipe(
-      Flag.withDescription(
-        "model preset id (quantized: id@int4-g128, id@hqq-4/3, id@fp8, …) or profile JSON; " +
-          "optional when the trace carries its model (.eft, route trace; cache-only)"
-      )
-    ),
-    hw: Flag.String("hw").pipe(
-      Flag.withDefault("h100-pcie"),
-      Flag.withDescription("hardware preset id or profile JSON")
-    ),
+    traceFormat: traceFormatFlag,
+    model: modelFlag("optional-for-self-describing"),
+    hw: Flag.String("hw").pipe(defaulted("h100-pcie", "hardware preset id or profile JSON (hw calibrate --out)")),
     policy: Flag.String("policy").pipe(
-      Flag.withDescription("policy spec, e.g. cache=lru,prefetch=fixed:2,predictor=transition")
+      Flag.withDescription("policy spec, e.g. cache=lru,prefetch=fixed:2,predictor=transition (required)")
     ),
-    mode: Flag.Literals("mode", ["cache-only", "timed"] as const).pipe(Flag.withDefault("timed" as const)),
+    mode: Flag.Literals("mode", ["cache-only", "timed"] as const).pipe(
+      defaulted<"cache-only" | "timed">("timed", "timed: transfers and compute in ns; cache-only: hits and misses")
+    ),
     cacheSlots: Flag.optional(Flag.Int("cache-slots")).pipe(
-      Flag.withDescription("expert slots on the GPU (every expert one size)")
+      Flag.withDescription("expert slots on the GPU, every expert one size (one of the three budgets)")
     ),
     cacheBytes: Flag.optional(Flag.String("cache-bytes")).pipe(
-      Flag.withDescription("the expert cache's byte budget (e.g. 4000MiB); experts may differ in size by layer")
+      Flag.withDescription("the expert cache's byte budget, e.g. 4000MiB; sizes may differ by layer")
     ),
     gpuMem: Flag.optional(Flag.String("gpu-mem")).pipe(
-      Flag.withDescription("GPU memory budget (e.g. 20GiB); slots = (budget - resident weights) / expert bytes")
+      Flag.withDescription("GPU memory, e.g. 20GiB; the expert cache gets what the resident weights leave")
     ),
-    batch: Flag.Int("batch").pipe(Flag.withDefault(1), Flag.withDescription("continuous-batching width")),
+    batch: Flag.Int("batch").pipe(defaulted(1, "continuous-batching width (sequences per step)")),
     perLayer: Flag.Boolean("per-layer").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("partition slots evenly per layer")
+      defaulted(false, "partition the cache per layer (else one pool; a spec's layout= wins)")
     ),
     train: Flag.optional(Flag.String("train")).pipe(
-      Flag.withDescription("training trace for learned predictors (default: 2-fold cross-fitting)")
+      Flag.withDescription("training trace for learned predictors (default: 2-fold cross-fitting on this trace)")
     ),
-    seed: Flag.Int("seed").pipe(Flag.withDefault(0)),
+    seed: seedFlag,
     explain: Flag.Boolean("explain").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("list every row where the replay disagrees with the trace's recorded residency")
+      defaulted(false, "list every row where the replay and the trace's recorded residency disagree")
     ),
-    format: Flag.Literals("format", ["table", "json"] as const).pipe(Flag.withDefault("table" as const)),
-    out: Flag.optional(Flag.String("out")).pipe(Flag.withDescription("also write the result record (JSON) here")),
+    format: outputFormatFlag,
+    out: Flag.optional(Flag.String("out")).pipe(
+      Flag.withDescription("also write the result record (JSON) to this file, or - for stdout (default: none)")
+    ),
     timeline: Flag.optional(Flag.String("timeline")).pipe(
-      Flag.withDescription("write a Chrome trace-event timeline (Perfetto)")
+      Flag.withDescription("write a Chrome trace-event timeline here, for Perfetto (default: none)")
     )
   },
   (f) =>
@@ -77,6 +71,7 @@ export const simulateCommand = Command.make(
       const timelinePath = opt(f.timeline)
       if (timelinePath && f.mode !== "timed") throw new UsageError("--timeline needs --mode timed")
       const { record, timeline } = simulate({
+        ...progressOf("simulate", "steps"),
         trace,
         traceName: f.trace,
         model,
@@ -105,4 +100,14 @@ export const simulateCommand = Command.make(
         )
       process.stdout.write(f.format === "json" ? json : formatTable(record))
     })
-).pipe(Command.withDescription("replay a routing trace against a cache/prefetch policy"))
+).pipe(
+  Command.withDescription("replay a routing trace against a cache/prefetch policy"),
+  Command.withExamples([
+    {
+      command:
+        "expertflow simulate --trace ../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl " +
+        "--model mixtral-8x7b --policy cache=lru,prefetch=fixed:1,predictor=transition --cache-slots 128",
+      description: "stall and hit rate of fixed-step prefetch on the real Mixtral trace"
+    }
+  ])
+)

@@ -5,13 +5,14 @@ import { runSweep } from "../workflows/sweep.ts"
 import { planSweep } from "../workflows/sweepFile.ts"
 import { readResults, renderReport } from "../reports/report.ts"
 import { action } from "./action.ts"
+import { defaulted } from "./flags.ts"
 
 /** `npm start`: the bundled default sweep, then its report; prints the report's path. */
 export const startCommand = Command.make(
   "start",
   {
-    sweep: Flag.String("sweep").pipe(Flag.withDefault("reports/sweeps/default.json")),
-    outDir: Flag.String("out-dir").pipe(Flag.withDefault("out/default"))
+    sweep: Flag.String("sweep").pipe(defaulted("reports/sweeps/default.json", "the sweep to run")),
+    outDir: Flag.String("out-dir").pipe(defaulted("out/default", "folder for results.jsonl and report.html"))
   },
   (f) =>
     action(async () => {
@@ -35,4 +36,7 @@ export const startCommand = Command.make(
       )
       process.stdout.write(`${report}\n`)
     })
-).pipe(Command.withDescription("run the bundled default sweep and write its HTML report"))
+).pipe(
+  Command.withDescription("run the bundled default sweep and write its HTML report (npm start)"),
+  Command.withExamples([{ command: "expertflow start", description: "prints the report's path" }])
+)

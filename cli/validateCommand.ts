@@ -1,10 +1,8 @@
-import { readFileSync } from "node:fs"
 import { Command, Flag } from "effect/cli"
-import { UsageError } from "../base/errors.ts"
-import { HardwareProfileSchema, loadModel } from "../base/profiles.ts"
-import { decodeOrThrow } from "../base/schemaDecode.ts"
+import { EXIT, UsageError } from "../base/errors.ts"
+import { loadHardware, loadModel } from "../base/profiles.ts"
 import { parseBytes } from "../base/bytes.ts"
-import { doctor, formatDoctor } from "../hw/doctor.ts"
+import { requireGpu } from "./hwCommand.ts"
 import {
   comparisonMarkdown,
   configId,
@@ -14,31 +12,35 @@ import {
   type ValidateConfig
 } from "../workflows/validate.ts"
 import { action, opt } from "./action.ts"
+import { defaulted, outputFormatFlag } from "./flags.ts"
 
 export const validateCommand = Command.make(
   "validate",
   {
     measured: Flag.optional(Flag.String("measured")).pipe(
-      Flag.withDescription("re-simulate committed measurements in this folder (no GPU)")
+      Flag.withDescription("re-simulate the measurements in this folder, no GPU needed (exit 3 beyond the bounds)")
     ),
     trace: Flag.optional(Flag.String("trace")).pipe(
-      Flag.withDescription("trace file, or synthetic:<model>:<tokens>:<requests>:<seed>")
+      Flag.withDescription("trace file, or synthetic:<model>:<tokens>:<requests>:<seed> (with a GPU: required)")
     ),
-    model: Flag.optional(Flag.String("model")),
-    hw: Flag.optional(Flag.String("hw")).pipe(Flag.withDescription("the calibrated profile (hw calibrate --out)")),
-    policies: Flag.String("policies").pipe(Flag.atLeast(0), Flag.withDescription("policy spec (repeat the flag)")),
-    cacheSlots: Flag.Int("cache-slots").pipe(Flag.atLeast(0), Flag.withDescription("cache size (repeat the flag)")),
-    batch: Flag.Int("batch").pipe(Flag.withDefault(1)),
-    tokens: Flag.Int("tokens").pipe(
-      Flag.withDefault(64),
-      Flag.withDescription("replay the first N tokens of the trace")
+    model: Flag.optional(Flag.String("model")).pipe(Flag.withDescription("model preset id (with a GPU: required)")),
+    hw: Flag.optional(Flag.String("hw")).pipe(
+      Flag.withDescription("the calibrated profile (hw calibrate --out), or a datasheet preset id")
     ),
-    hostMem: Flag.String("host-mem").pipe(
-      Flag.withDefault("32GiB"),
-      Flag.withDescription("pinned host memory for the expert store")
+    policies: Flag.String("policy").pipe(
+      Flag.withAlias("policies"),
+      Flag.atLeast(0),
+      Flag.withDescription("policy spec; repeat the flag for several (--policies is the old spelling)")
     ),
-    out: Flag.String("out").pipe(Flag.withDefault("validation")),
-    format: Flag.Literals("format", ["table", "json"] as const).pipe(Flag.withDefault("table" as const))
+    cacheSlots: Flag.Int("cache-slots").pipe(
+      Flag.atLeast(0),
+      Flag.withDescription("cache size in slots; repeat the flag for several")
+    ),
+    batch: Flag.Int("batch").pipe(defaulted(1, "continuous-batching width")),
+    tokens: Flag.Int("tokens").pipe(defaulted(64, "replay the first N tokens of the trace")),
+    hostMem: Flag.String("host-mem").pipe(defaulted("32GiB", "pinned host memory for the expert store")),
+    out: Flag.String("out").pipe(defaulted("validation", "output folder (records, timelines, comparison)")),
+    format: outputFormatFlag
   },
   (f) =>
     action(async () => {
@@ -46,7 +48,7 @@ export const validateCommand = Command.make(
       if (measuredDir) {
         const s = revalidate(measuredDir)
         process.stdout.write(f.format === "json" ? `${JSON.stringify(s)}\n` : comparisonMarkdown(s))
-        if (!s.within_bounds) process.exitCode = 1
+        if (!s.within_bounds) process.exitCode = EXIT.regression
         return
       }
       const trace = opt(f.trace),
@@ -54,18 +56,14 @@ export const validateCommand = Command.make(
         hwFile = opt(f.hw)
       if (!trace || !model || !hwFile || f.policies.length === 0 || f.cacheSlots.length === 0) {
         throw new UsageError(
-          "validate needs --trace, --model, --hw (a calibrated profile), and at least one --policies and " +
+          "validate needs --trace, --model, --hw (a calibrated profile), and at least one --policy and " +
             "--cache-slots; or --measured DIR"
         )
       }
       loadModel(model)
-      const hw = decodeOrThrow(HardwareProfileSchema, JSON.parse(readFileSync(hwFile, "utf8")), hwFile)
-      const r = doctor()
-      if (!r.ok) {
-        process.stderr.write(formatDoctor(r))
-        process.exitCode = 2
-        return
-      }
+      // A calibrated profile (hw calibrate --out), or a datasheet preset id.
+      const hw = loadHardware(hwFile)
+      requireGpu()
       // A file, or synthetic:<model>:<tokens>:<requests>:<seed> (the seeded generator).
       const syn = /^synthetic:([^:]+):(\d+):(\d+):(\d+)$/.exec(trace)
       const traceSpec = syn
@@ -91,4 +89,14 @@ export const validateCommand = Command.make(
       )
       process.stdout.write(f.format === "json" ? `${JSON.stringify(s)}\n` : comparisonMarkdown(s))
     })
-).pipe(Command.withDescription("run policies on the GPU and in the simulator; compare total and stall time"))
+).pipe(
+  Command.withDescription("run policies on the GPU and in the simulator; compare total and stall time"),
+  Command.withExamples([
+    {
+      command:
+        "expertflow validate --trace synthetic:olmoe-1b-7b:64:4:1 --model olmoe-1b-7b --hw h100.json " +
+        "--policy cache=lru --policy cache=lru,prefetch=fixed:1,predictor=oracle --cache-slots 256",
+      description: "measured and simulated, side by side"
+    }
+  ])
+)

@@ -5,7 +5,8 @@
  * prefetch precision falls, by more than the tolerance. `--update` rewrites the baseline (review
  * the diff in the commit).
  */
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync } from "node:fs"
+import { readInput } from "../base/readInput.ts"
 import { writeFileAtomic } from "../base/atomicWrite.mjs"
 import { InputError, UsageError } from "../base/errors.ts"
 import { runCell, type CellResult } from "../workflows/runCell.ts"
@@ -75,7 +76,7 @@ export function check(suiteFile: string, baselineFile: string, tol: Tolerance, u
     throw new InputError(baselineFile, "file", "path", "no baseline file; create one with --update")
   let base: Baseline
   try {
-    base = JSON.parse(readFileSync(baselineFile, "utf8"))
+    base = JSON.parse(readInput(baselineFile, "utf8"))
   } catch (e) {
     throw new InputError(baselineFile, "document", "(json)", (e as Error).message)
   }

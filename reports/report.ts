@@ -3,8 +3,8 @@
  * a sortable table of every metric, and provenance. No scripts or styles are fetched; the only
  * script is the table sorter, inline. Same inputs → same bytes.
  */
-import { readFileSync } from "node:fs"
 import { InputError } from "../base/errors.ts"
+import { readInput } from "../base/readInput.ts"
 import type { CellResult } from "../workflows/runCell.ts"
 import { TOOL_VERSION } from "../base/version.ts"
 import { charts } from "./charts.ts"
@@ -13,7 +13,8 @@ import type { Summary } from "../workflows/validate.ts"
 export function readResults(files: string[]): CellResult[] {
   const out: CellResult[] = []
   for (const file of files) {
-    readFileSync(file, "utf8")
+    const before = out.length
+    readInput(file, "utf8")
       .split("\n")
       .forEach((line, i) => {
         if (line.trim() === "") return
@@ -35,6 +36,7 @@ export function readResults(files: string[]): CellResult[] {
           ...rec
         } as CellResult)
       })
+    if (out.length === before) throw new InputError(file, "file", "(records)", "no result records: the file is empty")
   }
   return out
 }

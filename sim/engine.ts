@@ -59,6 +59,8 @@ export interface TimedInputs {
   }>
   /** When given, every decision is also recorded as commands for a hardware executor. */
   readonly commands?: CommandLog
+  /** Told every 256 steps and at the end how far the replay is (steps done, steps in all). */
+  readonly onProgress?: (done: number, total: number) => void
 }
 
 export interface TimedCounts {
@@ -384,6 +386,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const pf = inp.prefetcher
   const runOrder = new Int32Array(E)
   for (let s = 0; s < a.steps; s++) {
+    if (inp.onProgress && (s & 255) === 0) inp.onProgress(s, a.steps)
     const tokens = a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!
     const layerNs = timing.layerNs(tokens)
     const hostNs = inp.hostNsBeforeStep ? inp.hostNsBeforeStep[s]! : 0
@@ -506,6 +509,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     }
   }
   c.totalNs = t
+  inp.onProgress?.(a.steps, a.steps)
   for (let k = 0; k < numKeys; k++) if (unusedPrefetch[k]) c.prefetchWasted++
   // Transfers still running when the last expert finished count only up to the end.
   for (const k of new Set(inflight)) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t

@@ -53,12 +53,13 @@ describe("CUDA bindings (real libraries, no GPU needed)", () => {
       expect(e).toBeInstanceOf(LibraryNotFound)
     }
   })
-  it("hw doctor: exit 0 with a device, else exit 2 with the precise reason", () => {
+  it("hw doctor: exit 0 with a device, else exit 4 (environment) with the precise reason on stderr", () => {
     const r = cli(["hw", "doctor"])
     if (report.ok) expect(r.code).toBe(0)
     else {
-      expect(r.code).toBe(2)
-      expect(r.stdout).toContain(`not usable: ${report.reason}`)
+      expect(r.code).toBe(4)
+      expect(r.stdout).toBe("")
+      expect(r.stderr).toContain(`environment: the GPU path cannot run: ${report.reason}`)
     }
   })
 })
@@ -107,7 +108,7 @@ describe("validate (machinery, with the ideal virtual GPU; never a measurement)"
       JSON.stringify({ ...profile, h2dBandwidthGBps: profile.h2dBandwidthGBps * 1.2 })
     )
     expect(revalidate(dir).within_bounds).toBe(false)
-    expect(cli(["validate", "--measured", dir]).code).toBe(1)
+    expect(cli(["validate", "--measured", dir]).code).toBe(3) // drift beyond the bounds: a regression
   })
 })
 

@@ -58,7 +58,7 @@ describe("expertflow sweep", () => {
 
   it("rerunning skips finished cells", () => {
     const r = cli(["sweep", file, "--out", one])
-    expect(r.stdout).toMatch(/0 cells run, 72 already done/)
+    expect(r.stderr).toMatch(/0 cells run, 72 already done/) // a summary: stderr
   })
 
   it("survives kill -9 at any moment: rerun finds every cell exactly once, equal to an uninterrupted run", async () => {
@@ -154,7 +154,7 @@ describe("expertflow check (the CI regression gate)", () => {
     const degraded = join(dir, "degraded.json")
     writeFileSync(degraded, JSON.stringify(suite))
     const r = cli(["check", "--baseline", "reports/baseline.json", "--suite", degraded])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(3) // a regression found, not a usage error
     expect(r.stdout).toMatch(/REGRESSION .* \| ef-a \| .*(stall_fraction|hit_rate|prefetch_precision)/)
   })
 })

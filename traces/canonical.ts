@@ -11,8 +11,8 @@
  * Python writer needs only numpy + json + zlib (see traces/recorder/eft_writer.py). Every column
  * carries its length and CRC32, so truncation and corruption are caught before a replay starts.
  */
-import { readFileSync } from "node:fs"
 import { crc32 } from "node:zlib"
+import { readInput } from "../base/readInput.ts"
 import { Schema } from "effect"
 import { InputError } from "../base/errors.ts"
 import { writeFileAtomic } from "../base/atomicWrite.mjs"
@@ -146,7 +146,7 @@ export const isCanonical = (head: Uint8Array): boolean =>
 
 /** Read and fully validate a canonical trace file. */
 export function readTrace(path: string): Trace {
-  const buf = readFileSync(path)
+  const buf = readInput(path)
   if (!isCanonical(buf)) throw new InputError(path, "header", "magic", `not an ExpertFlow trace (expected "${MAGIC}")`)
   if (buf.length < 12) throw new InputError(path, "header", "length", "file truncated inside the header")
   const hlen = buf.readUInt32LE(8)

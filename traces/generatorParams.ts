@@ -2,8 +2,8 @@
  * Parameters of the realistic trace generator (traces/generator.ts), as JSON: written by
  * `trace fit`, shipped per model preset in traces/generator-presets/, or written by hand.
  */
-import { readFileSync } from "node:fs"
 import { Schema } from "effect"
+import { readInput } from "../base/readInput.ts"
 import { InputError } from "../base/errors.ts"
 import { decodeOrThrow } from "../base/schemaDecode.ts"
 import { loadModel } from "../base/profiles.ts"
@@ -46,7 +46,7 @@ export function loadGeneratorParams(pathOrPreset: string): GeneratorParams {
   if (preset !== undefined) return decodeOrThrow(GeneratorParamsSchema, preset, `generator preset ${pathOrPreset}`)
   let json: unknown
   try {
-    json = JSON.parse(readFileSync(pathOrPreset, "utf8"))
+    json = JSON.parse(readInput(pathOrPreset, "utf8"))
   } catch (e) {
     throw new InputError(pathOrPreset, "document", "(json)", (e as Error).message)
   }

@@ -1,5 +1,5 @@
 /** Load a trace in any known format, detected from its first bytes unless the caller says. */
-import { closeSync, existsSync, openSync, readSync } from "node:fs"
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
 import { InputError } from "../base/errors.ts"
 import { isCanonical, readTrace } from "./canonical.ts"
 import type { Trace, TraceModel } from "./trace.ts"
@@ -11,6 +11,7 @@ export type TraceFormat = (typeof TRACE_FORMATS)[number]
 
 export function detectFormat(path: string): TraceFormat {
   if (!existsSync(path)) throw new InputError(path, "file", "path", "no such file")
+  if (statSync(path).isDirectory()) throw new InputError(path, "file", "path", "is a folder, not a trace file")
   const fd = openSync(path, "r")
   const head = new Uint8Array(64)
   const n = readSync(fd, head, 0, 64, 0)

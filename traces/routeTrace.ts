@@ -13,8 +13,8 @@
  * accounting (global byte-budgeted LRU, lookups per layer batch, eviction after the batch, repeats
  * refresh recency, the prompt as one batch) becomes the trace's default accounting.
  */
-import { readFileSync } from "node:fs"
 import { InputError } from "../base/errors.ts"
+import { readInput } from "../base/readInput.ts"
 import { type Accounting, GAP, type Trace } from "./trace.ts"
 
 export const ROUTE_TRACE_MAGIC = "# route_trace v1"
@@ -54,7 +54,7 @@ function intField(path: string, where: string, field: string, text: string | und
 }
 
 export function importRouteTrace(path: string): Trace {
-  const lines = readFileSync(path, "utf8").split("\n")
+  const lines = readInput(path, "utf8").split("\n")
   if (lines[0]?.trim() !== ROUTE_TRACE_MAGIC)
     throw new InputError(path, "line 1", "header", `expected '${ROUTE_TRACE_MAGIC}'`)
   let L = -1,

@@ -5,7 +5,7 @@
  * (with the CRCs) is written last, padded with spaces to the length reserved for it; the file is
  * written under a temporary name and renamed at the end, so a failure leaves nothing behind.
  */
-import { ftruncateSync, writeSync } from "node:fs"
+import { fstatSync, ftruncateSync, writeSync } from "node:fs"
 import { crc32 } from "node:zlib"
 import { writeViaTemp } from "../base/atomicWrite.mjs"
 import type { Chunk } from "./generator.ts"
@@ -67,6 +67,6 @@ export function writeChunkedTrace(
     writeSync(fd, pre, 0, 12, 0)
     writeSync(fd, final, 0, final.length, 12)
     // The file ends at the last column's aligned end (zero padding), whatever the chunks covered.
-    ftruncateSync(fd, dataStart + offset)
+    if (fstatSync(fd).isFile()) ftruncateSync(fd, dataStart + offset)
   })
 }

@@ -8,8 +8,8 @@
  * Lines may come in any order; tokens are stored by (request, token). A (token, layer) that no line
  * covers is a gap: accepted, reported by `trace stats`, never read as "no experts needed".
  */
-import { readFileSync } from "node:fs"
 import { InputError } from "../base/errors.ts"
+import { readInput } from "../base/readInput.ts"
 import { GAP, type Trace, type TraceModel } from "./trace.ts"
 
 interface Row {
@@ -31,7 +31,15 @@ const pick = (o: Record<string, unknown>, names: string[]): [string, unknown] | 
   return undefined
 }
 
-export function importVllmJsonl(path: string, model: TraceModel, text = readFileSync(path, "utf8")): Trace {
+/** A value as the user wrote it, as far as JSON lets us see: 1e999 parses to Infinity. */
+const shown = (v: unknown): string =>
+  typeof v === "number" && !Number.isFinite(v)
+    ? `${v} (a number too large for a double, e.g. 1e999)`
+    : typeof v === "string"
+      ? v
+      : JSON.stringify(v)
+
+export function importVllmJsonl(path: string, model: TraceModel, text = readInput(path, "utf8")): Trace {
   const { layers: L, experts: E, topK: K } = model
   const lines = text.split("\n")
   const endsWithNewline = text.endsWith("\n")
@@ -44,8 +52,8 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
     const where = `line ${lineNo}`
     let obj: unknown
     try {
-      // Python's json writes NaN/Infinity bare; read them as null so the field check names them.
-      obj = JSON.parse(raw.replace(/\b(NaN|-?Infinity)\b/g, "null"))
+      // Python's json writes NaN/Infinity bare; read them as strings so the field check shows them.
+      obj = JSON.parse(raw.replace(/(?<!")\b(NaN|-?Infinity)\b(?!")/g, '"$1"'))
     } catch (e) {
       const truncated = i === lines.length - 1 && !endsWithNewline
       throw new InputError(
@@ -63,7 +71,7 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
       if (!f) throw new InputError(path, where, names[0]!, "missing field")
       const [name, v] = f
       if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
-        throw new InputError(path, where, name, `expected a non-negative integer, got ${JSON.stringify(v)}`)
+        throw new InputError(path, where, name, `expected a non-negative integer, got ${shown(v)}`)
       if (max !== undefined && v >= max) throw new InputError(path, where, name, `${v} out of range (must be < ${max})`)
       return v
     }
@@ -98,12 +106,7 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
     })
     const weights = wv.map((w, k) => {
       if (typeof w !== "number" || !Number.isFinite(w) || w < 0)
-        throw new InputError(
-          path,
-          where,
-          `${wName}[${k}]`,
-          `weight ${w === null ? "NaN/Infinity" : JSON.stringify(w)} is not a finite non-negative number`
-        )
+        throw new InputError(path, where, `${wName}[${k}]`, `weight ${shown(w)} is not a finite non-negative number`)
       return w
     })
     let tokenId: number | undefined
@@ -157,6 +160,7 @@ export function importVllmJsonl(path: string, model: TraceModel, text = readFile
     }
     rows.push({ line: lineNo, request, token, layer, experts, weights, tokenId, phase, probs, lookahead, predicted })
   }
+  if (rows.length === 0) throw new InputError(path, "file", "(records)", "no routing records: the file is empty")
   return buildTrace(path, model, rows, Math.max(0, lookaheadDepth))
 }
 

@@ -1,6 +1,6 @@
 import type { ResultRecord } from "../sim/result.ts"
 import { loadHardware, loadModel } from "../base/profiles.ts"
-import { modelFromTrace, simulate } from "./simulate.ts"
+import { checkSimulation, modelFromTrace, type SimulationInput, simulate } from "./simulate.ts"
 import type { Cell } from "./sweepFile.ts"
 import { parseBytes } from "../base/bytes.ts"
 import { traceName, traceOf } from "./workloads.ts"
@@ -15,8 +15,8 @@ export type CellResult = ResultRecord & {
   cache_spec: string
 }
 
-/** Run one cell; `tokens` replays only the trace's first tokens (a sweep worker's warm-up). */
-export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult {
+/** The simulation inputs of one cell; `tokens` replays only the trace's first tokens (a warm-up). */
+function cellInput(cell: Cell, tokens?: number): SimulationInput {
   const trace = tokens === undefined ? traceOf(cell.trace) : prefixTokens(traceOf(cell.trace), tokens)
   const model = cell.trace.model === undefined ? modelFromTrace(trace) : loadModel(cell.trace.model)
   const c = cell.cache
@@ -28,7 +28,7 @@ export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult 
         : "cacheBytes" in c
           ? { cacheBytes: parseBytes(c.cacheBytes) }
           : { cacheSlots: Math.max(1, Math.round(c.fraction * model.layers * model.experts)) }
-  const { record } = simulate({
+  return {
     trace,
     traceName: traceName(cell.trace),
     model,
@@ -40,7 +40,12 @@ export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult 
     perLayer: false,
     seed: cell.seed,
     timeline: false
-  })
+  }
+}
+
+/** Run one cell; `tokens` replays only the trace's first tokens (a sweep worker's warm-up). */
+export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult {
+  const { record } = simulate(cellInput(cell, tokens))
   return {
     sweep,
     cell_index: cell.index,
@@ -49,4 +54,9 @@ export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult 
     cache_spec: cell.cacheLabel,
     ...record
   }
+}
+
+/** Check one cell without running it (what would stop it: trace, model, spec, budget). */
+export function checkCell(cell: Cell): void {
+  checkSimulation(cellInput(cell))
 }

@@ -48,6 +48,8 @@ export interface SimulationInput {
   readonly gpuMemBytes?: number
   /** List every row whose simulated residency differs from the trace's recorded verdict. */
   readonly explain?: boolean
+  /** Called as a timed replay advances (steps done, steps in all): progress for long runs. */
+  readonly onProgress?: (done: number, total: number) => void
   readonly batch: number
   /** Partition slots per layer, unless the policy spec sets layout=. */
   readonly perLayer: boolean
@@ -197,7 +199,8 @@ function cacheSizeOf(inp: SimulationInput, m: ModelProfile, L: number, E: number
   return { bytes, bytesOfLayer: byLayer }
 }
 
-export function simulate(inp: SimulationInput): SimulationOutput {
+/** What a run checks before it replays anything (a sweep checks every cell this way first). */
+function checkInputs(inp: SimulationInput): { spec: PolicySpec; model: ModelProfile; accounting: Accounting } {
   const spec = parsePolicySpec(inp.policy)
   checkSpec(spec)
   checkTraceMatchesModel(inp.trace, inp.model, inp.traceName)
@@ -208,15 +211,51 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       `timed mode needs the model's compute dimensions: pass --model (a preset or profile JSON); ` +
         `the trace header of ${inp.traceName} gives only expert bytes`
     )
-  const model = withTraceBytes(inp.model, inp.trace)
-  const accounting = accountingOf(spec, inp.trace, inp.mode)
+  if (
+    inp.mode === "cache-only" &&
+    (spec.prefetch !== "none" || spec.scheduler !== "none" || !evictionPolicies[spec.cache]!.cacheOnly)
+  )
+    throw new UsageError(
+      `cache-only mode replays a plain eviction policy (lru, lfu, fifo, belady); '${spec.text}' needs --mode timed`
+    )
+  return { spec, model: withTraceBytes(inp.model, inp.trace), accounting: accountingOf(spec, inp.trace, inp.mode) }
+}
+
+const layoutOf = (spec: PolicySpec, inp: SimulationInput): boolean =>
+  spec.layout === null ? inp.perLayer : spec.layout === "per-layer"
+
+/**
+ * Every check of `simulate` that can fail on the inputs, without replaying: the spec, the model
+ * against the trace, the budget against every layer batch. (A token scheduler's regrouping is not
+ * rebuilt here; its batches have the same width.)
+ */
+export function checkSimulation(inp: SimulationInput): void {
+  const { spec, model, accounting } = checkInputs(inp)
+  const key = `${inp.batch}:${accounting.prefill}`
+  let streams = checkedStreams.get(inp.trace)
+  if (!streams) {
+    streams = new Map()
+    checkedStreams.set(inp.trace, streams)
+  }
+  let stream = streams.get(key)
+  if (!stream) {
+    stream = buildAccessStream(inp.trace, inp.batch, undefined, { prefill: accounting.prefill })
+    streams.set(key, stream)
+  }
+  makeGeometry(stream, cacheSizeOf(inp, model, stream.layers, stream.experts), layoutOf(spec, inp))
+}
+/** Streams built by checks, per trace: a sweep checks many cells of one trace. */
+const checkedStreams = new WeakMap<Trace, Map<string, AccessStream>>()
+
+export function simulate(inp: SimulationInput): SimulationOutput {
+  const { spec, model, accounting } = checkInputs(inp)
   const { stream, schedule, training } = workload(spec, inp, {
     prefill: accounting.prefill,
     lastUseOrder: accounting.duplicates === "refresh"
   })
   const L = stream.layers,
     E = stream.experts
-  const perLayer = spec.layout === null ? inp.perLayer : spec.layout === "per-layer"
+  const perLayer = layoutOf(spec, inp)
   const geometry = makeGeometry(stream, cacheSizeOf(inp, model, L, E), perLayer)
   const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E, stream.steps) : null
   const eviction = makeEviction(
@@ -259,11 +298,6 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     expert_bytes: eBytes
   }
   if (inp.mode === "cache-only") {
-    if (spec.prefetch !== "none" || spec.scheduler !== "none" || !evictionPolicies[spec.cache]!.cacheOnly) {
-      throw new UsageError(
-        `cache-only mode replays a plain eviction policy (lru, lfu, fifo, belady); '${spec.text}' needs --mode timed`
-      )
-    }
     const recorded = inp.trace.residency !== undefined
     const r = replayCacheOnly(stream, geometry, eviction, future ? future.next : null, accounting, recorded)
     const loadedBytes = geometry.unitOfLayer ? r.loadedUnits : r.misses * eBytes
@@ -345,6 +379,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     timeline,
     order: spec.order,
     hostNsBeforeStep: hostNs,
+    ...(inp.onProgress ? { onProgress: inp.onProgress } : {}),
     ...(pins ? { pins } : {}),
     ...(commands ? { commands } : {})
   })

@@ -9,12 +9,14 @@
  * index ≡ I mod N); `mergeResults` puts shard files back into exactly the one-machine file.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs"
+import { readInput } from "../base/readInput.ts"
 import { availableParallelism } from "node:os"
 import type { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
-import { InputError } from "../base/errors.ts"
+import { InputError, UsageError } from "../base/errors.ts"
+import { checkCell } from "./runCell.ts"
 import { writeFileAtomic } from "../base/atomicWrite.mjs"
-import type { Cell, SweepPlan } from "./sweepFile.ts"
+import { type Cell, SweepFileError, type SweepPlan } from "./sweepFile.ts"
 import { workerEntry } from "./workerBundle.ts"
 import { spawnWorkers } from "./workerPool.ts"
 
@@ -93,6 +95,7 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
     const donor = queues.reduce((best, q, i) => (q.length > queues[best]!.length ? i : best), 0)
     return queues[donor]!.pop()
   }
+  checkBeforeRunning(plan, todo)
   const fd = openSync(opts.out, "a")
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar(
@@ -128,9 +131,16 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
       )
       pool.forEach((w, i) => {
         w.on("error", rejectAll)
-        w.on("message", (m: { index: number; line?: string; error?: string }) => {
+        w.on("message", (m: { index: number; line?: string; error?: string; kind?: string }) => {
           if (m.error !== undefined) {
-            rejectAll(new Error(`cell ${m.index} (${plan.cells[m.index]!.policy}): ${m.error}`))
+            const where = `cell ${m.index} (${plan.cells[m.index]!.policy})`
+            rejectAll(
+              m.kind === "input"
+                ? new InputError(plan.file, where, "(run)", m.error)
+                : m.kind === "usage"
+                  ? new UsageError(`${where}: ${m.error}`)
+                  : new Error(`${where}: ${m.error}`)
+            )
             return
           }
           writeSync(fd, `${m.line!}\n`) // one write per line; a killed process's writes are in the page cache
@@ -153,11 +163,33 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
   return { ran: written, skipped }
 }
 
+/**
+ * Every cell that would fail (unreadable trace, model mismatch, impossible cache size, a spec the
+ * mode cannot run) is found before the first runs, all reported at once, and the results file is
+ * never created: a sweep that cannot run leaves nothing behind.
+ */
+function checkBeforeRunning(plan: SweepPlan, todo: Cell[]): void {
+  const problems: string[] = []
+  const seen = new Set<string>()
+  for (const c of todo) {
+    try {
+      checkCell(c)
+    } catch (e) {
+      if (!(e instanceof InputError || e instanceof UsageError)) throw e
+      const cell = `${c.trace.id} · ${c.policyLabel} · ${c.cacheLabel} · batch ${c.batch}`
+      // One line per distinct cause: 40 cells of one broken trace say it once.
+      if (!seen.has(e.message)) problems.push(`cells[${c.index}] (${cell}): ${e.message}`)
+      seen.add(e.message)
+    }
+  }
+  if (problems.length > 0) throw new SweepFileError(plan.file, problems)
+}
+
 /** Combine shard results into the file one machine would have written for `plan`. */
 export function mergeResults(plan: SweepPlan, inputs: string[], out: string): number {
   const byId = new Map<string, string>()
   for (const file of inputs) {
-    readFileSync(file, "utf8")
+    readInput(file, "utf8")
       .split("\n")
       .forEach((line, i) => {
         if (line.trim() === "") return

@@ -14,7 +14,8 @@
  * Every problem in a file is reported at once, each with its path in the file; nothing runs.
  * Relative trace paths are resolved against the sweep file's folder.
  */
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync } from "node:fs"
+import { readInput } from "../base/readInput.ts"
 import { dirname, resolve } from "node:path"
 import { createHash } from "node:crypto"
 import { Schema } from "effect"
@@ -118,7 +119,7 @@ export const cacheLabel = (c: CacheSpec): string =>
 const policyOf = (p: typeof PolicyEntry.Type) => (typeof p === "string" ? { label: p, spec: p } : p)
 
 /** Parse, check and expand a sweep file; every problem is listed with its path. */
-export function planSweep(path: string, text = readFileSync(path, "utf8")): SweepPlan {
+export function planSweep(path: string, text = readInput(path, "utf8")): SweepPlan {
   let json: unknown
   try {
     json = JSON.parse(text)

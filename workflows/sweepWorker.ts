@@ -9,6 +9,7 @@
 import { parentPort, workerData } from "node:worker_threads"
 import { planSweep } from "./sweepFile.ts"
 import { runCell } from "./runCell.ts"
+import { InputError, UsageError } from "../base/errors.ts"
 
 const WARM_UP_STEPS = 8
 
@@ -25,6 +26,7 @@ parentPort!.on("message", (index: number) => {
   try {
     parentPort!.postMessage({ index, line: JSON.stringify(runCell(plan.name, plan.cells[index]!)) })
   } catch (e) {
-    parentPort!.postMessage({ index, error: (e as Error).message })
+    const kind = e instanceof InputError ? "input" : e instanceof UsageError ? "usage" : "internal"
+    parentPort!.postMessage({ index, error: (e as Error).message, kind })
   }
 })

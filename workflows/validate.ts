@@ -12,7 +12,8 @@
  * DIR/comparison.json, DIR/comparison.md              the table
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs"
+import { readInput } from "../base/readInput.ts"
+import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { writeFileAtomic } from "../base/atomicWrite.mjs"
@@ -242,7 +243,7 @@ export function revalidate(dir: string): Summary {
   const profileFile = join(dir, "profile.json")
   if (!existsSync(profileFile))
     throw new InputError(profileFile, "file", "path", "no profile.json: not a validate output folder")
-  const hw = decodeOrThrow(HardwareProfileSchema, JSON.parse(readFileSync(profileFile, "utf8")), profileFile)
+  const hw = decodeOrThrow(HardwareProfileSchema, JSON.parse(readInput(profileFile, "utf8")), profileFile)
   const rows: Comparison[] = []
   for (const entry of readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
@@ -251,8 +252,8 @@ export function revalidate(dir: string): Summary {
     const cfgFile = join(dir, entry, "config.json"),
       measFile = join(dir, entry, "measured.json")
     if (!existsSync(cfgFile) || !existsSync(measFile)) continue
-    const c = JSON.parse(readFileSync(cfgFile, "utf8")) as ValidateConfig
-    const measured = JSON.parse(readFileSync(measFile, "utf8")) as ResultRecord
+    const c = JSON.parse(readInput(cfgFile, "utf8")) as ValidateConfig
+    const measured = JSON.parse(readInput(measFile, "utf8")) as ResultRecord
     if (typeof measured.total_ns !== "number" || measured.total_ns <= 0)
       throw new InputError(measFile, "document", "total_ns", "missing or not positive")
     rows.push(compare(c, measured, simulateConfig(c, hw, false).record))

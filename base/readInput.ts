@@ -1,0 +1,23 @@
+/**
+ * Reading a file the user named: a missing path, a folder or an unreadable file is bad input
+ * (exit 2) that names the path, never an anonymous system error.
+ */
+import { readFileSync, statSync } from "node:fs"
+import { InputError } from "./errors.ts"
+
+export function readInput(path: string): Buffer
+export function readInput(path: string, encoding: "utf8"): string
+export function readInput(path: string, encoding?: "utf8"): Buffer | string {
+  let isDir = false
+  try {
+    isDir = statSync(path).isDirectory()
+  } catch {
+    throw new InputError(path, "file", "path", "no such file")
+  }
+  if (isDir) throw new InputError(path, "file", "path", "is a folder, not a file")
+  try {
+    return encoding ? readFileSync(path, encoding) : readFileSync(path)
+  } catch (e) {
+    throw new InputError(path, "file", "path", `cannot read: ${(e as Error).message}`)
+  }
+}
