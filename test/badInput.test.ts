@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@jest/globals"
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { InputError } from "../base/errors.ts"
 import { loadHardware, loadModel } from "../base/profiles.ts"
 import { simulate } from "../workflows/simulate.ts"
 import { importVllmJsonl } from "../traces/vllmJsonl.ts"
 import { cli } from "./helpers/cli.ts"
+import { tempDir } from "./helpers/fixtures.ts"
 
 const model = { name: "m", layers: 2, experts: 4, topK: 2 }
 const line = (o: object) =>
@@ -76,7 +76,7 @@ describe("bad input names the file, record and field", () => {
 })
 
 describe("the CLI exits 2 on bad input and writes nothing", () => {
-  const dir = mkdtempSync(join(tmpdir(), "ef-bad-"))
+  const dir = tempDir("ef-bad-")
   it("bad JSONL: exit 2, one clear line, no output file", () => {
     const bad = join(dir, "bad.jsonl")
     writeFileSync(bad, `${[line({}), line({ layer: 1, experts: [0, 9] })].join("\n")}\n`)

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@jest/globals"
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as esbuild from "esbuild"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
+import { tempDir } from "./helpers/fixtures.ts"
 
 describe("the bundle cache (CLI and sweep workers)", () => {
-  const src = mkdtempSync(join(tmpdir(), "ef-bundle-src-")),
+  const src = tempDir("ef-bundle-src-"),
     cache = join(src, "cache")
   const entry = join(src, "entry.ts"),
     dep = join(src, "dep.ts")

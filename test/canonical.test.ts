@@ -1,14 +1,13 @@
 import { describe, expect, it } from "@jest/globals"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { InputError } from "../base/errors.ts"
 import { readTrace, writeTrace } from "../traces/canonical.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import { toLibCacheSimCsv } from "../traces/libcachesim.ts"
-import { tinyTrace } from "./helpers/fixtures.ts"
+import { tinyTrace, tempDir } from "./helpers/fixtures.ts"
 
-const dir = mkdtempSync(join(tmpdir(), "ef-eft-"))
+const dir = tempDir("ef-eft-")
 
 describe("canonical .eft format", () => {
   it("round-trips every column, optional ones included", () => {

@@ -1,16 +1,17 @@
-import { describe, expect, it } from "@jest/globals"
+import { describe, expect } from "@jest/globals"
 import { loadModel, loadHardware } from "../base/profiles.ts"
 import { simulate } from "../workflows/simulate.ts"
 import { loadTrace } from "../traces/load.ts"
-import { MIXTRAL_TRACE } from "./helpers/fixtures.ts"
+import { haveSharedTrace, MIXTRAL_TRACE, withShared } from "./helpers/fixtures.ts"
 
 // The real Mixtral trace's reference figures (its README; libCacheSim on the same access stream).
 describe("golden: real Mixtral-8x7B trace, cache-only, unified cache", () => {
   const model = loadModel("mixtral-8x7b")
-  const trace = loadTrace(MIXTRAL_TRACE, model)
+  const withTrace = withShared(MIXTRAL_TRACE, "the golden numbers of the real Mixtral trace")
+  const trace = haveSharedTrace ? loadTrace(MIXTRAL_TRACE, model) : null
   const run = (policy: string, slots: number) =>
     simulate({
-      trace,
+      trace: trace!,
       traceName: "mixtral",
       model,
       hardware: loadHardware("h100-pcie"),
@@ -23,7 +24,7 @@ describe("golden: real Mixtral-8x7B trace, cache-only, unified cache", () => {
       timeline: false
     }).record
 
-  it.each([
+  withTrace.each([
     ["cache=lru", 64, 14149],
     ["cache=lru", 128, 9251],
     ["cache=belady", 64, 8283],
@@ -35,8 +36,8 @@ describe("golden: real Mixtral-8x7B trace, cache-only, unified cache", () => {
     expect(r.hits + r.misses).toBe(21558)
   })
 
-  it("reports the 37 gap cells and never counts them as accesses", () => {
-    expect(trace.tokens).toBe(338)
+  withTrace("reports the 37 gap cells and never counts them as accesses", () => {
+    expect(trace!.tokens).toBe(338)
     expect(run("cache=lru", 64).unknown_token_layers).toBe(37)
   })
 })

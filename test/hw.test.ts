@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@jest/globals"
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { CudaError, loadCudart } from "../hw/cudart.ts"
 import { loadCublas } from "../hw/cublas.ts"
@@ -9,7 +8,7 @@ import { findLibrary, LibraryNotFound } from "../hw/libraries.ts"
 import { configId, revalidate, runValidation, virtualRunner, type ValidateConfig } from "../workflows/validate.ts"
 import { loadHardware } from "../base/profiles.ts"
 import { cli } from "./helpers/cli.ts"
-import { repoRoot } from "./helpers/fixtures.ts"
+import { repoRoot, tempDir } from "./helpers/fixtures.ts"
 
 const report = doctor()
 const haveRuntime = !("error" in report.cudart)
@@ -80,7 +79,7 @@ describe("validate (machinery, with the ideal virtual GPU; never a measurement)"
     })
   )
   it("writes both records and timelines, and re-simulation flags drift beyond the bounds", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ef-validate-"))
+    const dir = tempDir("ef-validate-")
     const s = await runValidation(configs, hw, dir, virtualRunner(hw))
     expect(s.configs).toHaveLength(4)
     expect(s.total_error_max).toBe(0) // an ideal GPU is the model itself
@@ -135,7 +134,7 @@ describe("committed GPU measurements (hw/measurements/<gpu>/)", () => {
 
 describe("on a GPU", () => {
   ;(report.ok ? it : it.skip)("validates LRU and oracle prefetch on a synthetic trace", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ef-gpu-"))
+    const dir = tempDir("ef-gpu-")
     const r = cli([
       "validate",
       "--trace",

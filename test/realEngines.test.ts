@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals"
 import fc from "fast-check"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { buildAccessStream } from "../traces/batching.ts"
 import { importRouteTrace } from "../traces/routeTrace.ts"
@@ -16,7 +15,7 @@ import { expertBytes, loadHardware, loadModel, type ModelProfile } from "../base
 import { expertBytesIn, parseWeightFormat } from "../base/weightFormats.ts"
 import { modelFromTrace, simulate } from "../workflows/simulate.ts"
 import { cli } from "./helpers/cli.ts"
-import { repoRoot, tinyModel, tinyTrace } from "./helpers/fixtures.ts"
+import { repoRoot, tinyModel, tinyTrace, tempDir } from "./helpers/fixtures.ts"
 
 const GEMMA_DIR = join(repoRoot, "..", "shared", "traces", "bigmoeonedge-gemma4")
 const GEMMA = join(GEMMA_DIR, "gemma.route.csv")
@@ -338,7 +337,7 @@ describe("route traces: bad input names file, line and field (exit 2)", () => {
   ]
   for (const [what, lines, message] of cases)
     it(what, () => {
-      const dir = mkdtempSync(join(tmpdir(), "ef-route-"))
+      const dir = tempDir("ef-route-")
       try {
         const file = join(dir, "bad.csv")
         writeFileSync(file, `${lines.join("\n")}\n`)
@@ -362,7 +361,7 @@ describe("route traces: bad input names file, line and field (exit 2)", () => {
     })
 
   it("a budget smaller than one layer's batch", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ef-route-"))
+    const dir = tempDir("ef-route-")
     try {
       const file = join(dir, "ok.csv")
       writeFileSync(file, `${[...header, ...rows].join("\n")}\n`)

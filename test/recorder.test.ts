@@ -1,11 +1,10 @@
 import { describe, expect, it } from "@jest/globals"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { readTrace } from "../traces/canonical.ts"
 import { importVllmJsonl } from "../traces/vllmJsonl.ts"
-import { repoRoot } from "./helpers/fixtures.ts"
+import { repoRoot, tempDir } from "./helpers/fixtures.ts"
 
 /** A Python with torch: Debian's python3-torch lives under /usr/bin/python3 (pyenv's python3 may lack it). */
 const python = ["/usr/bin/python3", "python3"].find(
@@ -30,7 +29,7 @@ describe("the PyTorch recorder", () => {
   ;(python ? it : it.skip)(
     "records a tiny MoE; the canonical file and the JSONL fallback round-trip every field",
     () => {
-      const dir = mkdtempSync(join(tmpdir(), "ef-rec-"))
+      const dir = tempDir("ef-rec-")
       const r = spawnSync(python!, [join(repoRoot, "test", "recorder_roundtrip.py"), dir], { encoding: "utf8" })
       expect(r.stderr).toBe("")
       expect(r.status).toBe(0)
@@ -72,7 +71,7 @@ describe("the PyTorch recorder", () => {
   )
 
   ;(transformers ? it : it.skip)("records a tiny randomly initialised Mixtral through the transformers path", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ef-hf-"))
+    const dir = tempDir("ef-hf-")
     const script = `
 import sys, torch; sys.path.insert(0, "${join(repoRoot, "traces", "recorder")}")
 from transformers import MixtralConfig, MixtralForCausalLM

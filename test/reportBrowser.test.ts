@@ -1,11 +1,10 @@
 import { describe, expect, it } from "@jest/globals"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { chromium } from "playwright-core"
 import { cli } from "./helpers/cli.ts"
-import { repoRoot } from "./helpers/fixtures.ts"
+import { repoRoot, tempDir } from "./helpers/fixtures.ts"
 
 const CHROMIUM = "/usr/bin/chromium"
 const haveChromium = existsSync(CHROMIUM)
@@ -15,7 +14,7 @@ if (!haveChromium) console.log(`skipping the browser test: ${CHROMIUM} is absent
 
 describe("the HTML report in headless Chromium", () => {
   ;(haveChromium ? it : it.skip)("opens offline with every chart and its marks, no errors, no requests", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ef-report-"))
+    const dir = tempDir("ef-report-")
     const file = join(dir, "sweep.json")
     writeFileSync(
       file,

@@ -1,14 +1,13 @@
 import { describe, expect, it } from "@jest/globals"
 import { spawn } from "node:child_process"
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { cli } from "./helpers/cli.ts"
-import { repoRoot } from "./helpers/fixtures.ts"
+import { repoRoot, tempDir } from "./helpers/fixtures.ts"
 import { planSweep } from "../workflows/sweepFile.ts"
 import { runCell } from "../workflows/runCell.ts"
 
-const dir = mkdtempSync(join(tmpdir(), "ef-sweep-"))
+const dir = tempDir("ef-sweep-")
 const sweep = (name: string, extra: object = {}) => {
   const file = join(dir, `${name}.json`)
   writeFileSync(

@@ -1,12 +1,37 @@
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { fileURLToPath } from "node:url"
 import { dirname, join } from "node:path"
+import { it } from "@jest/globals"
 import type { HardwareProfile, ModelProfile } from "../../base/profiles.ts"
 import { GAP, type Trace } from "../../traces/trace.ts"
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
-export const MIXTRAL_TRACE = join(repoRoot, "..", "shared", "traces", "mixtral-8x7b-vllm", "humaneval_2_routing.jsonl")
+/** The sibling data folder (../shared); CI has it, a plain clone may not. */
+export const SHARED = join(repoRoot, "..", "shared")
+export const MIXTRAL_TRACE = join(SHARED, "traces", "mixtral-8x7b-vllm", "humaneval_2_routing.jsonl")
 export const haveSharedTrace = existsSync(MIXTRAL_TRACE)
+
+/**
+ * `it`, or `it.skip` with the reason printed once, for tests that read `file` from ../shared:
+ * a clone without it runs everything else and says what it left out.
+ */
+export function withShared(file: string, what: string) {
+  if (existsSync(file)) return it
+  console.log(`skipping ${what}: ${file} is absent (the ../shared data folder is not beside the repo)`)
+  return it.skip
+}
+
+const made: string[] = []
+/** A temporary folder, removed when the test file ends (test/helpers/cleanup.ts). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
 
 /** A tiny trace from per-token routing: routes[t][l] = expert ids (or null for a gap). */
 export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number, requests?: number[]): Trace {
