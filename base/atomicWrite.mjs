@@ -10,7 +10,18 @@
  *   - a missing folder: an error naming it (code ENOENT, `path` = the folder).
  * Temporary files are removed on failure and when the process is stopped by SIGINT or SIGTERM.
  */
-import { closeSync, existsSync, fsyncSync, lstatSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync
+} from "node:fs"
 import { basename, dirname, join, resolve } from "node:path"
 
 /** Temporary files being written now: removed if the process is interrupted. */
@@ -58,6 +69,62 @@ const isDanglingLink = (path) => {
   }
 }
 
+/** Where `path` is written: "-" (stdout), in place (devices, FIFOs, symlinks), or through a temp file. */
+function targetOf(path) {
+  if (path === "-") return { kind: "stdout" }
+  if (inPlace(path)) return { kind: "in-place" }
+  requireFolder(path)
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const e = new Error(`${path} is a folder, not a file`)
+    Object.assign(e, { code: "EISDIR", path })
+    throw e
+  }
+  removeStaleTemps(path)
+  removeLiveOnSignals()
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  try {
+    return { kind: "temp", tmp, fd: openSync(tmp, "w") }
+  } catch (e) {
+    // Name the file the user asked for, not our temporary one.
+    Object.assign(e, { path })
+    throw e
+  }
+}
+
+/** Temp files of `path` left by a process that died without cleaning up (kill -9). */
+function removeStaleTemps(path) {
+  const prefix = `.${basename(path)}.`
+  for (const name of readdirSync(dirname(path))) {
+    if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue
+    const pid = Number(name.slice(prefix.length, -4))
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+    } catch (e) {
+      if (e.code === "ESRCH") rmSync(join(dirname(path), name), { force: true })
+    }
+  }
+}
+
+function finish(t, path, failed) {
+  if (t.kind !== "temp") return
+  try {
+    if (!failed) fsyncSync(t.fd)
+    closeSync(t.fd)
+    if (!failed) renameSync(t.tmp, path)
+  } finally {
+    if (failed || existsSync(t.tmp)) rmSync(t.tmp, { force: true })
+    live.delete(t.tmp)
+  }
+}
+
+function open(path) {
+  const t = targetOf(path)
+  if (t.kind === "temp") live.add(t.tmp)
+  const fd = t.kind === "stdout" ? 1 : t.kind === "in-place" ? openSync(path, "w") : t.fd
+  return { t, fd }
+}
+
 /**
  * Write `path` (see the rules above); `write(fd)` writes the content. A directory at `path` is an
  * error (EISDIR), as is a missing folder.
@@ -65,45 +132,35 @@ const isDanglingLink = (path) => {
  * @param {(fd: number) => void} write
  */
 export function writeViaTemp(path, write) {
-  if (path === "-") {
-    write(1)
-    return
-  }
-  if (inPlace(path)) {
-    const fd = openSync(path, "w")
-    try {
-      write(fd)
-    } finally {
-      closeSync(fd)
-    }
-    return
-  }
-  requireFolder(path)
-  if (existsSync(path) && statSync(path).isDirectory()) {
-    const e = new Error(`${path} is a folder, not a file`)
-    Object.assign(e, { code: "EISDIR", path })
-    throw e
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  removeLiveOnSignals()
-  const fd = openSync(tmp, "w")
-  live.add(tmp)
+  const { t, fd } = open(path)
   try {
     write(fd)
-    fsyncSync(fd)
-    closeSync(fd)
-    renameSync(tmp, path)
   } catch (e) {
-    try {
-      closeSync(fd)
-    } catch {
-      /* already closed */
-    }
-    rmSync(tmp, { force: true })
+    if (t.kind === "in-place") closeSync(fd)
+    finish(t, path, true)
     throw e
-  } finally {
-    live.delete(tmp)
   }
+  if (t.kind === "in-place") closeSync(fd)
+  finish(t, path, false)
+}
+
+/**
+ * `writeViaTemp` for long writes that yield to the event loop (trace gen): an interrupt then stops
+ * the process mid-way and its temporary file is removed.
+ * @param {string} path
+ * @param {(fd: number) => Promise<void>} write
+ */
+export async function writeViaTempAsync(path, write) {
+  const { t, fd } = open(path)
+  try {
+    await write(fd)
+  } catch (e) {
+    if (t.kind === "in-place") closeSync(fd)
+    finish(t, path, true)
+    throw e
+  }
+  if (t.kind === "in-place") closeSync(fd)
+  finish(t, path, false)
 }
 
 /**

@@ -15,7 +15,7 @@ const o = { tokens, requests: 1000, seed: 1 }
 const out = ".cache/deepseek-v3-1m.eft"
 const t0 = performance.now()
 const D = lookaheadDepthOf(p)
-writeChunkedTrace(
+await writeChunkedTrace(
   out,
   p.model,
   { kind: "synthetic", description: describe(p, o), recording: "bench" },

@@ -124,7 +124,7 @@ const genCmd = Command.make(
     out: Flag.String("out").pipe(Flag.withDescription("the .eft file to write (required)"))
   },
   (f) =>
-    action(() => {
+    action(async () => {
       if (f.tokens < 1 || f.requests < 1) throw new UsageError("--tokens and --requests must be ≥ 1")
       if (f.lookahead < 0) throw new UsageError("--lookahead must be ≥ 0")
       if (f.generator === "zipf") {
@@ -156,7 +156,7 @@ const genCmd = Command.make(
           progress.onProgress?.(c.from + c.tokens, f.tokens)
         }
       }
-      writeChunkedTrace(f.out, params.model, source, f.tokens, D, params.prefillFraction > 0, chunks())
+      await writeChunkedTrace(f.out, params.model, source, f.tokens, D, params.prefillFraction > 0, chunks())
       process.stderr.write(`wrote ${f.out}: ${source.description}\n`)
     })
 ).pipe(

@@ -59,15 +59,15 @@ describe("the generator, calibrated to the OLMoE routing aggregates", () => {
 })
 
 describe("generation is deterministic and streams to the canonical format", () => {
-  it("the streamed file reads back equal to the trace built in memory, and twice gives the same bytes", () => {
+  it("the streamed file reads back equal to the trace built in memory, and twice gives the same bytes", async () => {
     const dir = tempDir("ef-gen-")
     const p = presetParams("qwen1.5-moe-a2.7b")
     const o = { tokens: 300, requests: 5, seed: 9, chunkTokens: 64 }
     const mem = generateTrace(p, o)
     const write = (f: string) =>
       writeChunkedTrace(f, p.model, mem.source, o.tokens, mem.lookaheadDepth, false, generateChunks(p, o))
-    write(join(dir, "a.eft"))
-    write(join(dir, "b.eft"))
+    await write(join(dir, "a.eft"))
+    await write(join(dir, "b.eft"))
     expect(readFileSync(join(dir, "a.eft")).equals(readFileSync(join(dir, "b.eft")))).toBe(true)
     const back = readTrace(join(dir, "a.eft"))
     for (const k of ["request", "position", "experts", "weights", "lookahead"] as const)

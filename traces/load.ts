@@ -11,7 +11,10 @@ export type TraceFormat = (typeof TRACE_FORMATS)[number]
 
 export function detectFormat(path: string): TraceFormat {
   if (!existsSync(path)) throw new InputError(path, "file", "path", "no such file")
-  if (statSync(path).isDirectory()) throw new InputError(path, "file", "path", "is a folder, not a trace file")
+  const st = statSync(path)
+  if (st.isDirectory()) throw new InputError(path, "file", "path", "is a folder, not a trace file")
+  if (!st.isFile())
+    throw new InputError(path, "file", "path", "not a regular file (a pipe or device): save the trace to a file first")
   const fd = openSync(path, "r")
   const head = new Uint8Array(64)
   const n = readSync(fd, head, 0, 64, 0)

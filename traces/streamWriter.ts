@@ -7,13 +7,13 @@
  */
 import { fstatSync, ftruncateSync, writeSync } from "node:fs"
 import { crc32 } from "node:zlib"
-import { writeViaTemp } from "../base/atomicWrite.mjs"
+import { writeViaTempAsync } from "../base/atomicWrite.mjs"
 import type { Chunk } from "./generator.ts"
 import type { TraceModel, TraceSource } from "./trace.ts"
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8 // not bitwise: columns can pass 2 GiB
 
-export function writeChunkedTrace(
+export async function writeChunkedTrace(
   path: string,
   model: TraceModel,
   source: TraceSource,
@@ -21,7 +21,7 @@ export function writeChunkedTrace(
   lookaheadDepth: number,
   hasPhase: boolean,
   chunks: Iterable<Chunk>
-): void {
+): Promise<void> {
   const { layers: L, topK: K } = model
   const D = lookaheadDepth
   const specs: Array<[string, "int32" | "uint8" | "uint16" | "float32", number, number]> = [
@@ -43,7 +43,7 @@ export function writeChunkedTrace(
     JSON.stringify({ format: "expertflow-trace", version: 1, model, source, tokens, lookaheadDepth: D, columns: cols })
   const reserved = Buffer.byteLength(header(columns)) // the placeholder CRCs have the widest form
   const dataStart = align8(12 + reserved)
-  writeViaTemp(path, (fd) => {
+  await writeViaTempAsync(path, async (fd) => {
     const crcs = new Map<string, number>(columns.map((c) => [c.name, 0]))
     const put = (name: string, bytes: Uint8Array, at: number) => {
       const col = columns.find((c) => c.name === name)!
@@ -52,6 +52,8 @@ export function writeChunkedTrace(
     }
     const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
     for (const c of chunks) {
+      // Yield between chunks: an interrupt (Ctrl-C, SIGTERM) is handled mid-way, not at the end.
+      await new Promise((r) => setImmediate(r))
       put("request", view(c.request), c.from * 4)
       put("position", view(c.position), c.from * 4)
       if (hasPhase) put("phase", view(c.phase), c.from)
