@@ -2,10 +2,15 @@
  * Charts of a set of result records, as vega-lite specs rendered to SVG on the server (no browser,
  * no network, byte-identical across runs). Each chart says how many marks it draws, so a browser
  * test can check the page shows them all.
+ *
+ * One colour per policy in every chart (one palette, fixed from the policies' order); small
+ * multiples instead of overlapping lines; stall relative to on-demand LRU beside absolute
+ * seconds, so a 1% difference is visible; SVGs scale to the page (viewBox), labels are never cut.
  */
 import * as vega from "vega"
 import { compile, type TopLevelSpec } from "vega-lite"
 import type { CellResult } from "../workflows/runCell.ts"
+import { groupOf, isOfflineBound, isOnDemandLru } from "./decision.ts"
 
 export interface Chart {
   id: string
@@ -16,187 +21,282 @@ export interface Chart {
   markSelector: string
 }
 
-const isBound = (r: CellResult) => /belady/.test(r.policy) && /oracle/.test(r.policy)
-const panel = (r: CellResult) => `${r.trace} · ${r.hardware}`
-const font = {
+/** Tableau 20's strong and light halves: enough distinct colours for 20 policies. */
+const COLOURS = [
+  "#4e79a7",
+  "#f28e2b",
+  "#e15759",
+  "#76b7b2",
+  "#59a14f",
+  "#edc948",
+  "#b07aa1",
+  "#ff9da7",
+  "#9c755f",
+  "#bab0ac",
+  "#a0cbe8",
+  "#ffbe7d",
+  "#ff9d9a",
+  "#86bcb6",
+  "#8cd17d",
+  "#f1ce63",
+  "#d4a6c8",
+  "#fabfd2",
+  "#d7b5a6",
+  "#79706e"
+]
+
+const config = {
   config: {
     font: "Helvetica, Arial, sans-serif",
     view: { stroke: "#ddd" },
-    axis: { labelFontSize: 10, titleFontSize: 11 },
-    legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 260 }
+    axis: { labelFontSize: 10, titleFontSize: 11, labelLimit: 0 },
+    legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 0, orient: "bottom", columns: 2 },
+    header: { labelFontSize: 11, labelLimit: 0, titleFontSize: 11 },
+    facet: { spacing: 14 }
   }
 }
+
+/** Row facets: the row's name level, right-aligned against its panels, never cut. */
+const rowHeader = { labelAngle: 0, labelAlign: "right", labelFontWeight: "bold" }
 
 async function render(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" })
   const svg = await view.toSVG()
   view.finalize()
-  return svg
+  // Scale with the page: the drawing keeps its proportions and shrinks to fit, never clipped.
+  return svg.replace(
+    /^<svg([^>]*?) width="([\d.]+)" height="([\d.]+)"/,
+    (_m, rest: string, w: string, h: string) =>
+      `<svg${rest} width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" style="max-width:100%;height:auto"`
+  )
 }
 
 export async function charts(results: CellResult[]): Promise<Chart[]> {
-  const timed = results.filter((r) => r.mode === "timed")
-  const out: Chart[] = []
-  const rows = timed.map((r) => ({
-    panel: panel(r),
-    policy: r.policy_label,
-    cache: r.cache_slots,
-    cacheLabel: r.cache_spec,
-    bound: isBound(r),
-    bar: `${r.policy_label} · ${r.cache_slots} slots`,
-    stall_s: r.stall_ns / 1e9,
-    stall_fraction: r.stall_fraction,
-    hit_rate: r.hit_rate,
-    tokens_per_s: r.tokens_per_s,
-    precision: r.prefetch_precision,
-    recall: r.prefetch_recall
-  }))
-  const panels = [...new Set(rows.map((r) => r.panel))]
-  const policies = [...new Set(rows.map((r) => r.policy))]
-  const bars = [...new Set(rows.map((r) => r.bar))].sort((a, b) => {
-    const pa = policies.indexOf(a.split(" · ")[0]!),
-      pb = policies.indexOf(b.split(" · ")[0]!)
-    return pa - pb || parseInt(a.split(" · ")[1]!, 10) - parseInt(b.split(" · ")[1]!, 10)
-  })
-  const cols = Math.min(2, panels.length)
-  const facet = {
-    facet: { field: "panel", type: "nominal" as const, title: null },
-    columns: cols,
-    resolve: { scale: { x: "independent" as const, y: "independent" as const } }
-  }
+  const policies = [...new Set(results.map((r) => r.policy_label))]
   const color = {
     field: "policy",
     type: "nominal" as const,
     title: "policy",
-    sort: policies,
-    scale: { scheme: "tableau10" }
+    scale: { domain: policies, range: policies.map((_, i) => COLOURS[i % COLOURS.length]!) }
   }
+  const timed = results.filter((r) => r.mode === "timed")
+  const sizes = [...new Set(results.map((r) => r.cache_spec))].sort(
+    (a, b) => sizeOfLabel(results, a) - sizeOfLabel(results, b)
+  )
+  const out: Chart[] = []
+  if (timed.length > 0) out.push(...(await stallCharts(timed, policies, sizes, color)))
+  if (timed.length > 0) out.push(...(await curveCharts(timed, policies, color)))
+  out.push(...(await prefetchChart(timed, color)))
+  out.push(...(await horizonChart(timed, color)))
+  out.push(...(await heatChart(timed, policies)))
+  out.push(...(await byteBudgetCharts(results, color)))
+  return out
+}
 
-  if (rows.length > 0) {
-    out.push({
-      id: "fig-stall",
-      title: "Stall time by policy",
-      caption:
-        "Seconds the compute stream waited for expert weights, per policy and cache size (one bar per run). " +
-        "Shorter is better; each panel is one trace on one GPU profile, on its own scale.",
-      markSelector: ".mark-rect.role-mark path",
-      marks: rows.length,
-      svg: await render({
-        ...font,
-        data: { values: rows },
-        ...facet,
-        resolve: { scale: { x: "independent", y: "independent" } },
-        spec: {
-          width: 280,
-          height: { step: 11 },
-          mark: { type: "bar" },
-          encoding: {
-            y: { field: "bar", type: "nominal", sort: bars, title: null, axis: { labelFontSize: 9, labelLimit: 220 } },
-            x: { field: "stall_s", type: "quantitative", title: "stall (s)" },
-            color: { field: "policy", type: "nominal", sort: policies, title: "policy", scale: { scheme: "tableau10" } }
-          }
-        }
-      } as TopLevelSpec)
-    })
-    const lineChart = async (
-      id: string,
-      title: string,
-      field: string,
-      axis: string,
-      caption: string
-    ): Promise<Chart> => {
-      const series = new Set(rows.map((r) => `${r.panel}|${r.policy}`)).size
-      return {
-        id,
-        title,
-        caption,
-        markSelector: ".mark-line.role-mark path",
-        marks: series,
-        svg: await render({
-          ...font,
-          data: { values: rows },
-          ...facet,
-          spec: {
-            width: 300,
-            height: 200,
-            layer: [
-              {
-                mark: { type: "line", point: false },
-                encoding: {
-                  x: { field: "cache", type: "quantitative", title: "expert slots on the GPU" },
-                  y: { field, type: "quantitative", title: axis, axis: { format: "%" } },
-                  color,
-                  strokeDash: {
-                    field: "bound",
-                    type: "nominal",
-                    title: "offline bound",
-                    scale: {
-                      domain: [false, true],
-                      range: [
-                        [1, 0],
-                        [5, 3]
-                      ]
-                    }
-                  },
-                  size: { condition: { test: "datum.bound", value: 3 }, value: 1.5 }
-                }
-              },
-              {
-                mark: { type: "point", filled: true, size: 25 },
-                encoding: { x: { field: "cache", type: "quantitative" }, y: { field, type: "quantitative" }, color }
-              }
-            ]
-          }
-        } as TopLevelSpec)
-      }
+const sizeOfLabel = (results: CellResult[], label: string): number => {
+  const r = results.find((x) => x.cache_spec === label)!
+  return r.cache_bytes ?? r.cache_slots
+}
+
+type Color = { field: string; type: "nominal"; title: string; scale: { domain: string[]; range: string[] } }
+
+/** Stall against on-demand LRU (a dot per policy, 100% = LRU), then absolute seconds and throughput. */
+async function stallCharts(timed: CellResult[], policies: string[], sizes: string[], color: Color): Promise<Chart[]> {
+  const lruOf = (r: CellResult) =>
+    timed.find((o) => isOnDemandLru(o.policy) && groupOf(o) === groupOf(r) && o.cache_spec === r.cache_spec)
+  const rows = timed.map((r) => {
+    const lru = lruOf(r)
+    return {
+      group: groupOf(r),
+      cache: r.cache_spec,
+      policy: r.policy_label,
+      stall_s: r.stall_ns / 1e9,
+      tokens_per_s: r.tokens_per_s,
+      relative: lru && lru.stall_ns > 0 ? r.stall_ns / lru.stall_ns : null
     }
-    out.push(
-      await lineChart(
-        "fig-stall-cache",
-        "Stall fraction against cache size",
-        "stall_fraction",
-        "stall / total time",
-        "Share of the run spent waiting for experts as the GPU holds more of them. The dashed heavy line is the " +
-          "offline bound (oracle prefetch with Belady eviction): the gap to it is what a better policy could still win."
-      )
-    )
-    out.push(
-      await lineChart(
-        "fig-hit-cache",
-        "Hit rate against cache size",
-        "hit_rate",
-        "hit rate (resident at the gate)",
-        "Experts already resident when their layer's gate runs, per access. Prefetched experts still in flight " +
-          "count as late hits, not hits."
-      )
-    )
+  })
+  const facet = {
+    facet: {
+      row: { field: "group", type: "nominal" as const, title: null, header: rowHeader },
+      column: { field: "cache", type: "nominal" as const, title: null, sort: sizes }
+    },
+    resolve: { scale: { x: "independent" as const } }
+  }
+  const y = { field: "policy", type: "nominal" as const, sort: policies, title: null }
+  const height = policies.length * 16
+  const out: Chart[] = []
+  const rel = rows.filter((r) => r.relative !== null)
+  if (rel.length > 0)
     out.push({
-      id: "fig-throughput",
-      title: "Throughput",
-      caption: "Tokens per second of simulated time, per policy and cache size (one bar per run). Longer is better.",
-      markSelector: ".mark-rect.role-mark path",
-      marks: rows.length,
+      id: "fig-relative",
+      title: "Stall against on-demand LRU",
+      caption:
+        "Each policy's stall as a share of on-demand LRU's in the same run setting (the line at 100%). Left of " +
+        "the line is better; the axis is zoomed to the values, so a 1% difference shows. Rows: trace · GPU; " +
+        "columns: cache size.",
+      markSelector: ".policy_dot_marks path",
+      marks: rel.length,
       svg: await render({
-        ...font,
-        data: { values: rows },
+        ...config,
+        data: { values: rel },
         ...facet,
-        resolve: { scale: { x: "independent", y: "independent" } },
         spec: {
-          width: 280,
-          height: { step: 11 },
-          mark: "bar",
-          encoding: {
-            y: { field: "bar", type: "nominal", sort: bars, title: null, axis: { labelFontSize: 9, labelLimit: 220 } },
-            x: { field: "tokens_per_s", type: "quantitative", title: "tokens/s" },
-            color: { field: "policy", type: "nominal", sort: policies, title: "policy", scale: { scheme: "tableau10" } }
-          }
+          width: 170,
+          height,
+          layer: [
+            {
+              name: "policy_dot",
+              mark: { type: "point", filled: true, size: 70 },
+              encoding: {
+                y,
+                x: {
+                  field: "relative",
+                  type: "quantitative",
+                  title: "stall / on-demand LRU",
+                  scale: { zero: false, padding: 8 },
+                  axis: { format: "%", tickCount: 4 }
+                },
+                color
+              }
+            },
+            { mark: { type: "rule", color: "#888", strokeDash: [3, 3] }, encoding: { x: { datum: 1 } } }
+          ]
         }
       } as TopLevelSpec)
     })
-  }
-  const pf = rows.filter((r) => r.precision !== null && r.recall !== null)
-  if (pf.length > 0) {
+  for (const [id, field, title, axis, caption] of [
+    [
+      "fig-stall",
+      "stall_s",
+      "Stall time by policy",
+      "stall (s)",
+      "Seconds the compute stream waited for expert weights. Shorter is better. Rows: trace · GPU; columns: cache size."
+    ],
+    [
+      "fig-throughput",
+      "tokens_per_s",
+      "Throughput",
+      "tokens/s",
+      "Tokens per second of simulated time. Longer is better. Rows: trace · GPU; columns: cache size."
+    ]
+  ] as const)
     out.push({
+      id,
+      title,
+      caption,
+      markSelector: ".mark-rect.role-mark path",
+      marks: rows.length,
+      svg: await render({
+        ...config,
+        data: { values: rows },
+        ...facet,
+        spec: {
+          width: 170,
+          height,
+          mark: "bar",
+          encoding: { y, x: { field, type: "quantitative", title: axis, axis: { tickCount: 4 } }, color }
+        }
+      } as TopLevelSpec)
+    })
+  return out
+}
+
+/**
+ * Stall fraction and hit rate against cache size as small multiples: one panel per policy (its
+ * colour), with on-demand LRU (grey) and the offline bound (dashed) drawn in every panel.
+ */
+async function curveCharts(timed: CellResult[], policies: string[], color: Color): Promise<Chart[]> {
+  const refOf = (r: CellResult, pick: (o: CellResult) => boolean, f: (o: CellResult) => number) => {
+    const o = timed.filter((x) => pick(x) && groupOf(x) === groupOf(r) && x.cache_spec === r.cache_spec).map(f)
+    return o.length > 0 ? Math.min(...o) : null
+  }
+  const chart = async (id: string, title: string, f: (r: CellResult) => number, axis: string, caption: string) => {
+    const deployed = policies.filter((p) => !isOfflineBound(timed.find((r) => r.policy_label === p)?.policy ?? ""))
+    const rows = timed
+      .filter((r) => deployed.includes(r.policy_label))
+      .map((r) => ({
+        group: groupOf(r),
+        policy: r.policy_label,
+        cache: r.cache_bytes !== undefined ? r.cache_bytes / 2 ** 20 : r.cache_slots,
+        value: f(r),
+        lru: refOf(r, (o) => isOnDemandLru(o.policy), f),
+        bound: refOf(r, (o) => isOfflineBound(o.policy), f)
+      }))
+    const x = { field: "cache", type: "quantitative" as const, title: "cache size", axis: { tickCount: 3 } }
+    return {
+      id,
+      title,
+      caption,
+      markSelector: ".mark-line.policy_line_marks path",
+      marks: new Set(rows.map((r) => `${r.group}|${r.policy}`)).size,
+      svg: await render({
+        ...config,
+        data: { values: rows },
+        facet: {
+          row: { field: "group", type: "nominal", title: null, header: rowHeader },
+          column: { field: "policy", type: "nominal", title: null, sort: deployed }
+        },
+        resolve: { scale: { x: "independent" } },
+        spec: {
+          width: 120,
+          height: 90,
+          layer: [
+            {
+              mark: { type: "line", color: "#bbb", strokeWidth: 1.5, strokeCap: "round" },
+              encoding: { x, y: { field: "lru", type: "quantitative" } }
+            },
+            {
+              mark: { type: "line", color: "#777", strokeDash: [4, 3], strokeWidth: 1.2 },
+              encoding: { x, y: { field: "bound", type: "quantitative" } }
+            },
+            {
+              name: "policy_line",
+              mark: { type: "line", point: true, strokeWidth: 2 },
+              encoding: {
+                x,
+                y: { field: "value", type: "quantitative", title: axis, axis: { format: "%", tickCount: 4 } },
+                color: { ...color, legend: null }
+              }
+            }
+          ]
+        }
+      } as TopLevelSpec)
+    }
+  }
+  return [
+    await chart(
+      "fig-stall-cache",
+      "Stall fraction against cache size",
+      (r) => r.stall_fraction,
+      "stall / total",
+      "One panel per policy: its share of time spent waiting for experts (colour), on-demand LRU (grey) and the " +
+        "offline bound (dashed, oracle prediction or Belady eviction). The gap to the dashed line is what a better " +
+        "policy could still win."
+    ),
+    await chart(
+      "fig-hit-cache",
+      "Hit rate against cache size",
+      (r) => r.hit_rate,
+      "hit rate",
+      "One panel per policy: experts resident when their layer's gate runs (colour), against on-demand LRU (grey) " +
+        "and the offline bound (dashed). Prefetched experts still in flight count as late hits, not hits."
+    )
+  ]
+}
+
+async function prefetchChart(timed: CellResult[], color: Color): Promise<Chart[]> {
+  const pf = timed
+    .filter((r) => r.prefetch_precision !== null && r.prefetch_recall !== null)
+    .map((r) => ({
+      group: groupOf(r),
+      policy: r.policy_label,
+      cache: r.cache_spec,
+      precision: r.prefetch_precision,
+      recall: r.prefetch_recall
+    }))
+  if (pf.length === 0) return []
+  return [
+    {
       id: "fig-prefetch",
       title: "Prefetch precision and recall",
       caption:
@@ -205,60 +305,73 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       markSelector: ".mark-symbol.role-mark path",
       marks: pf.length,
       svg: await render({
-        ...font,
+        ...config,
         data: { values: pf },
-        ...facet,
+        facet: { field: "group", type: "nominal", title: null },
+        columns: 2,
         spec: {
-          width: 260,
-          height: 220,
+          width: 240,
+          height: 200,
           mark: { type: "point", filled: true, size: 60 },
           encoding: {
             x: { field: "recall", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" } },
             y: { field: "precision", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" } },
             color,
-            shape: { field: "cacheLabel", type: "nominal", title: "cache size" }
+            shape: { field: "cache", type: "nominal", title: "cache size" }
           }
         }
       } as TopLevelSpec)
-    })
-  }
-  // S over time for adaptive runs: one line per run, as a step function over (step, layer) gates.
-  const sRows: Array<{ run: string; gate: number; S: number }> = []
-  let sRuns = 0
+    }
+  ]
+}
+
+/** EF-A's S over time: one line per adaptive run, as a step function over (step, layer) gates. */
+async function horizonChart(timed: CellResult[], color: Color): Promise<Chart[]> {
+  const rows: Array<{ run: string; policy: string; gate: number; S: number }> = []
+  let runs = 0
   for (const r of timed) {
     const S = r.policy_detail.S as { changes: Array<[number, number, number]> } | undefined
     if (!S) continue
-    sRuns++
+    runs++
     const layers = r.per_layer_hit_rate.length
-    const run = `${r.policy_label} · ${r.trace} · ${r.hardware} · ${r.cache_spec}`
-    for (const [s, l, v] of S.changes) sRows.push({ run, gate: s * layers + l, S: v })
-    sRows.push({ run, gate: r.steps * layers, S: S.changes.at(-1)![2] })
+    const run = `${groupOf(r)} · ${r.cache_spec}`
+    for (const [s, l, v] of S.changes) rows.push({ run, policy: r.policy_label, gate: s * layers + l, S: v })
+    rows.push({ run, policy: r.policy_label, gate: r.steps * layers, S: S.changes.at(-1)![2] })
   }
-  if (sRuns > 0) {
-    out.push({
+  if (runs === 0) return []
+  return [
+    {
       id: "fig-s",
       title: "Prefetch step S over time (adaptive policies)",
       caption:
-        "EF-A's adaptive horizon S at each layer gate (step × layers + layer). " +
-        "It starts from ⌈N_e·E_s/(C_s·T_l)⌉ " +
-        "and moves with the stall and over-prefetch counters; it is capped at L − 1.",
+        "EF-A's adaptive horizon S at each layer gate (step × layers + layer), one panel per run. It starts from " +
+        "⌈N_e·E_s/(C_s·T_l)⌉ and moves with the stall and over-prefetch counters; it is capped at L − 1.",
       markSelector: ".mark-line.role-mark path",
-      marks: sRuns,
+      marks: runs,
       svg: await render({
-        ...font,
-        data: { values: sRows },
-        width: 640,
-        height: 220,
-        mark: { type: "line", interpolate: "step-after" },
-        encoding: {
-          x: { field: "gate", type: "quantitative", title: "layer gate (step × L + layer)" },
-          y: { field: "S", type: "quantitative", title: "S (layers ahead)" },
-          color: { field: "run", type: "nominal", title: "run", legend: { labelLimit: 420 } }
+        ...config,
+        data: { values: rows },
+        facet: { field: "run", type: "nominal", title: null },
+        columns: 3,
+        resolve: { scale: { x: "independent" } },
+        spec: {
+          width: 200,
+          height: 90,
+          mark: { type: "line", interpolate: "step-after" },
+          encoding: {
+            x: { field: "gate", type: "quantitative", title: "layer gate", axis: { tickCount: 3 } },
+            y: { field: "S", type: "quantitative", title: "S (layers ahead)", axis: { tickCount: 3 } },
+            color,
+            detail: { field: "run" }
+          }
         }
       } as TopLevelSpec)
-    })
-  }
-  // Per-layer hit rate heat map: for each trace, the runs at its middle cache size on its first GPU.
+    }
+  ]
+}
+
+/** Per-layer hit rate: for each trace, the runs at its middle cache size on its first GPU. */
+async function heatChart(timed: CellResult[], policies: string[]): Promise<Chart[]> {
   const heat: Array<{ trace: string; policy: string; layer: number; hit: number }> = []
   for (const trace of [...new Set(timed.map((r) => r.trace))]) {
     const mine = timed.filter((r) => r.trace === trace)
@@ -271,8 +384,9 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       })
     }
   }
-  if (heat.length > 0) {
-    out.push({
+  if (heat.length === 0) return []
+  return [
+    {
       id: "fig-heat",
       title: "Hit rate per layer",
       caption:
@@ -281,7 +395,7 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
       markSelector: ".mark-rect.role-mark path",
       marks: heat.length,
       svg: await render({
-        ...font,
+        ...config,
         data: { values: heat },
         facet: {
           row: {
@@ -303,15 +417,14 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
               field: "hit",
               type: "quantitative",
               title: "hit rate",
-              scale: { scheme: "viridis", domain: [0, 1] }
+              scale: { scheme: "viridis", domain: [0, 1] },
+              legend: { orient: "right" }
             }
           }
         }
       } as TopLevelSpec)
-    })
-  }
-  out.push(...(await byteBudgetCharts(results)))
-  return out
+    }
+  ]
 }
 
 /**
@@ -319,12 +432,12 @@ export async function charts(results: CellResult[]): Promise<Chart[]> {
  * against the budget, with one decode token's working set marked: below that line a global LRU
  * keeps nothing from one token to the next on layer-cyclic access, and its hit rate falls to 0.
  */
-async function byteBudgetCharts(results: CellResult[]): Promise<Chart[]> {
+async function byteBudgetCharts(results: CellResult[], color: Color): Promise<Chart[]> {
   const sized = results.filter((r) => r.cache_bytes !== undefined && r.working_set_bytes !== undefined)
   if (sized.length === 0) return []
   const MiB = 2 ** 20
   const rows = sized.map((r) => ({
-    panel: `${r.trace} · ${r.mode === "timed" ? r.hardware : "cache-only"}`,
+    group: groupOf(r),
     policy: r.policy_label,
     mib: r.cache_bytes! / MiB,
     hit_rate: r.hit_rate,
@@ -332,8 +445,7 @@ async function byteBudgetCharts(results: CellResult[]): Promise<Chart[]> {
     timed: r.mode === "timed",
     working_set_mib: r.working_set_bytes! / MiB
   }))
-  const policies = [...new Set(rows.map((r) => r.policy))]
-  const panels = [...new Set(rows.map((r) => r.panel))]
+  const groups = new Set(rows.map((r) => r.group)).size
   const chart = async (
     id: string,
     title: string,
@@ -347,12 +459,12 @@ async function byteBudgetCharts(results: CellResult[]): Promise<Chart[]> {
       `${title} for runs given a byte budget. The dashed line is one decode token's working set (top-k experts ` +
       "of every layer): below it a global LRU on layer-cyclic access keeps nothing for the next token.",
     markSelector: ".mark-line.role-mark path",
-    marks: new Set(values.map((r) => `${r.panel}|${r.policy}`)).size,
+    marks: new Set(values.map((r) => `${r.group}|${r.policy}`)).size,
     svg: await render({
-      ...font,
+      ...config,
       data: { values },
-      facet: { field: "panel", type: "nominal", title: null },
-      columns: Math.min(2, panels.length),
+      facet: { field: "group", type: "nominal", title: null },
+      columns: Math.min(2, groups),
       resolve: { scale: { x: "independent", y: "independent" } },
       spec: {
         width: 320,
@@ -363,13 +475,7 @@ async function byteBudgetCharts(results: CellResult[]): Promise<Chart[]> {
             encoding: {
               x: { field: "mib", type: "quantitative", title: "expert cache (MiB)" },
               y: { field, type: "quantitative", title: axis },
-              color: {
-                field: "policy",
-                type: "nominal",
-                sort: policies,
-                title: "policy",
-                scale: { scheme: "tableau10" }
-              }
+              color
             }
           },
           {

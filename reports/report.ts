@@ -8,6 +8,7 @@ import { readInput } from "../base/readInput.ts"
 import type { CellResult } from "../workflows/runCell.ts"
 import { TOOL_VERSION } from "../base/version.ts"
 import { charts } from "./charts.ts"
+import { decisionRows, policyNotes } from "./decision.ts"
 import type { Summary } from "../workflows/validate.ts"
 
 export function readResults(files: string[]): CellResult[] {
@@ -88,6 +89,47 @@ ${pctv(s.bounds.stall_error_of_total_median)}).</p>`
   }
 }
 
+/** The decision table: per setting and cache size, which policy, by how much, and how far from the bound. */
+function decisionSection(results: CellResult[]): string {
+  const rows = decisionRows(results)
+  if (rows.length === 0) return ""
+  const signed = (x: number | null, none: string) =>
+    x === null ? none : `${x > 0 ? "+" : x < 0 ? "−" : "±"}${Math.abs(x * 100).toFixed(1)}%`
+  const amount = (r: (typeof rows)[number], v: number) => (r.metric === "stall" ? `${v.toFixed(3)} s` : `${v} misses`)
+  const body = rows
+    .map((r) => {
+      const cells = [
+        esc(r.group),
+        esc(r.cache),
+        `<b>${esc(r.best)}</b>`,
+        `${amount(r, r.value)} (${(r.share * 100).toFixed(1)}%)`,
+        signed(r.vsOnDemand, "no on-demand LRU run"),
+        r.runnerUp ? `${esc(r.runnerUp)} (${signed(r.runnerUpGap, "")})` : "—",
+        r.bound === null
+          ? "no bound run"
+          : `${amount(r, r.bound)}: ${(r.toBound! * 100).toFixed(1)}% of the best's ${r.metric} left to win`
+      ]
+      return `<tr>${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`
+    })
+    .join("\n")
+  const notes = policyNotes(results)
+  const noteList =
+    notes.length === 0
+      ? ""
+      : `<p><b>Read with care:</b></p><ul class="notes">${notes
+          .map((n) => `<li><b>${esc(n.policy)}</b> ${esc(n.note)}.</li>`)
+          .join("")}</ul>`
+  return `<section id="decision"><h2>Which policy, at which cache size</h2>
+<p>For each trace, GPU and cache size: the best deployable policy (lowest stall; in cache-only runs, fewest
+misses), what it saves against on-demand LRU, how close the runner-up comes, and what the offline bound (oracle
+prediction or Belady eviction, not deployable) says is still left.</p>
+<div class="wide"><table id="decision-table"><thead><tr><th>trace · GPU</th><th>cache</th><th>best policy</th>
+<th>its stall (of time)</th><th>vs on-demand LRU</th><th>runner-up (more stall)</th><th>offline bound</th></tr>
+</thead><tbody>
+${body}
+</tbody></table></div>${noteList}</section>`
+}
+
 export async function renderReport(
   results: CellResult[],
   opts: { command: string; files: string[]; sections?: Section[] }
@@ -158,17 +200,22 @@ export async function renderReport(
 <html lang="en"><head><meta charset="utf-8"><title>ExpertFlow report</title>
 <style>
 body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;color:#222;padding:0 16px}
-h1{font-size:22px}h2{font-size:17px;margin:28px 0 8px}figure{margin:0 0 24px}figcaption{color:#555;max-width:900px}
+h1{font-size:22px}h2{font-size:17px;margin:28px 0 8px}figure{margin:0 0 24px;max-width:100%}
+figcaption{color:#555;max-width:900px}figure svg{display:block}
 table{border-collapse:collapse;font-size:12px}
-th,td{border:1px solid #ddd;padding:3px 6px;text-align:right;white-space:nowrap}
-th{background:#f4f4f4;cursor:pointer;position:sticky;top:0}
-td:nth-child(-n+7){text-align:left}dt{font-weight:bold}dd{margin:0 0 8px 16px}
-.scroll{overflow:auto;max-height:600px}
+th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
+th{background:#f4f4f4;position:sticky;top:0;vertical-align:bottom}
+#metrics th{cursor:pointer}#metrics td{white-space:nowrap}
+#metrics td:nth-child(-n+7){text-align:left}#decision-table td{text-align:left}
+dt{font-weight:bold}dd{margin:0 0 8px 16px;overflow-wrap:anywhere}
+.wide{overflow-x:auto;max-width:100%}.scroll{overflow:auto;max-width:100%;max-height:80vh}
+ul.notes{margin-top:4px}
 </style></head>
 <body data-rendered="1">
 <h1>ExpertFlow policy comparison</h1>
 <p>${results.length} runs · ${uniq((r) => r.trace).length} trace(s) · ${uniq((r) => r.hardware).length} GPU profile(s)
 · ${uniq((r) => r.policy).length} policies. Simulated time; see provenance at the end.</p>
+${decisionSection(results)}
 ${figures}
 ${extra}
 <h2>All metrics</h2><p>Click a column to sort.</p><div class="scroll">${table}</div>
