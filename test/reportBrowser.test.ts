@@ -14,7 +14,7 @@ if (!haveChromium) console.log(`skipping the browser test: ${CHROMIUM} is absent
 
 describe("the HTML report in headless Chromium", () => {
   ;(haveChromium ? it : it.skip)(
-    "at 1024 and 1600 px: the decision table first, every chart with its marks, no clipped text, no errors, no requests",
+    "at 1024 and 1600 px: decision table first, every chart with its marks, no clipped text, no errors or requests",
     async () => {
       const dir = tempDir("ef-report-")
       const file = join(dir, "sweep.json")
