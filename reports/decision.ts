@@ -112,7 +112,8 @@ export function policyNotes(results: CellResult[]): PolicyNote[] {
           dropped > 0
             ? `issued no prefetch in ${runs.length} run(s): all ${dropped} it asked for were dropped, no slot could ` +
               "be freed for them"
-            : `issued no prefetch in ${runs.length} run(s): every expert it predicted was already resident or on its way`
+            : `issued no prefetch in ${runs.length} run(s): every expert it predicted was already resident or ` +
+              "on its way"
       })
     else if (prefetching && dropped > issued)
       notes.push({ policy, note: `dropped ${dropped} prefetches for want of room, more than the ${issued} it issued` })
