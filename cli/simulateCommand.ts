@@ -30,10 +30,10 @@ export const simulateCommand = Command.make(
       Flag.withDescription("expert slots on the GPU, every expert one size (one of the three budgets)")
     ),
     cacheBytes: Flag.optional(Flag.String("cache-bytes")).pipe(
-      Flag.withDescription("the expert cache's byte budget, e.g. 4000MiB; sizes may differ by layer")
+      Flag.withDescription("the expert cache's byte budget, e.g. 4000MiB; sizes may differ by layer (one of the three)")
     ),
     gpuMem: Flag.optional(Flag.String("gpu-mem")).pipe(
-      Flag.withDescription("GPU memory, e.g. 20GiB; the expert cache gets what the resident weights leave")
+      Flag.withDescription("GPU memory, e.g. 20GiB; the cache gets what resident weights leave (one of the three)")
     ),
     batch: Flag.Int("batch").pipe(defaulted(1, "continuous-batching width (sequences per step)")),
     perLayer: Flag.Boolean("per-layer").pipe(

@@ -18,7 +18,7 @@ export const validateCommand = Command.make(
   "validate",
   {
     measured: Flag.optional(Flag.String("measured")).pipe(
-      Flag.withDescription("re-simulate the measurements in this folder, no GPU needed (exit 3 beyond the bounds)")
+      Flag.withDescription("re-simulate the measurements in this folder, no GPU needed (optional; exit 3 off bounds)")
     ),
     trace: Flag.optional(Flag.String("trace")).pipe(
       Flag.withDescription("trace file, or synthetic:<model>:<tokens>:<requests>:<seed> (with a GPU: required)")
