@@ -25,7 +25,9 @@ export const validateCommand = Command.make(
     ),
     model: Flag.optional(Flag.String("model")).pipe(Flag.withDescription("model preset id (with a GPU: required)")),
     hw: Flag.optional(Flag.String("hw")).pipe(
-      Flag.withDescription("the calibrated profile (hw calibrate --out), or a datasheet preset id")
+      Flag.withDescription(
+        "the calibrated profile (hw calibrate --out), or a datasheet preset id (with a GPU: required)"
+      )
     ),
     policies: Flag.String("policy").pipe(
       Flag.withAlias("policies"),
