@@ -38,10 +38,10 @@ describe("a CLI that explains itself", () => {
       expect(r.code).toBe(0)
       for (const line of section(r.stdout, "FLAGS")) {
         // "  --flag type    description": a description after the flag and its type.
-        const m = /^\s+(--\S+)(?: \S+)?\s{2,}(\S.*)$/.exec(line)
+        const m = /^\s+(--[^\s,]+(?:, --?[^\s,]+)*)(?: \S+)?\s{2,}(\S.*)$/.exec(line)
         expect([line, m !== null]).toEqual([line, true])
         const description = m![2]!
-        const boolean = !/^\s+--\S+ \S+\s{2,}/.test(line)
+        const boolean = !/^\s+--[^\s,]+(?:, --?[^\s,]+)* \S+\s{2,}/.test(line)
         // Every flag with a value says its default, or that it is required or optional.
         if (!boolean)
           expect([line, /default|required|\(one of|repeat|optional/.test(description)]).toEqual([line, true])
