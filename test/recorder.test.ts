@@ -70,6 +70,34 @@ describe("the PyTorch recorder", () => {
     }
   )
 
+  ;(python ? it : it.skip)(
+    "records the experts each router actually routes to: DeepSeek-V3 (sigmoid, groups, bias; both layouts), " +
+      "DeepSeek-V2 (group-limited greedy), GPT-OSS (top-k then softmax), lookahead included",
+    () => {
+      const out = join(tempDir("ef-replicas-"), "replicas.json")
+      const r = spawnSync(
+        python!,
+        [join(repoRoot, "test", "recorder_replicas.py"), join(repoRoot, "traces", "recorder"), out],
+        {
+          encoding: "utf8"
+        }
+      )
+      expect(r.stderr).toBe("")
+      expect(r.status).toBe(0)
+      const result = JSON.parse(readFileSync(out, "utf8")) as Record<string, Record<string, unknown>>
+      expect(Object.keys(result)).toHaveLength(4)
+      for (const [arch, v] of Object.entries(result)) {
+        // Every (token, layer) of 2 requests × 4 layers, and every lookahead d = 1, 2 that exists.
+        expect([arch, v.token_layer_agreement, v.lookahead_agreement, v.derived_layers]).toEqual([
+          arch,
+          "36/36",
+          "45/45",
+          []
+        ])
+      }
+    }
+  )
+
   ;(transformers ? it : it.skip)("records a tiny randomly initialised Mixtral through the transformers path", () => {
     const dir = tempDir("ef-hf-")
     const script = `

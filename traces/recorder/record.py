@@ -21,12 +21,14 @@ def main():
     p.add_argument("--prompts", required=True)
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--lookahead", type=int, default=0)
+    p.add_argument("--routers", default=None,
+                   help="regex of the MoE blocks' module names, when finding them by structure fails")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForCausalLM.from_pretrained(a.model, torch_dtype="auto", device_map="auto")
-    rec = RoutingRecorder.from_hf(model, lookahead=a.lookahead)
+    rec = RoutingRecorder.from_hf(model, lookahead=a.lookahead, routers=a.routers)
     with open(a.prompts) as f:
         prompts = [line.strip() for line in f if line.strip()]
     with torch.no_grad():
