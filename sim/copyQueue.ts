@@ -41,6 +41,12 @@ export class CopyQueue {
   private readonly where: Uint8Array
   private readonly seq: Int32Array
   private nextSeq = 1
+  /**
+   * Queued prefetches per cache group, newest on top, as (key, seq) pairs; entries that died
+   * (started, cancelled, promoted) are popped lazily, so finding the newest live one is amortized
+   * O(1) instead of a scan of the whole queue.
+   */
+  private readonly stacks: Array<{ keys: number[]; seqs: number[] }>
 
   /**
    * `durNs`: one transfer's time; with `durOfLayer` (experts of different sizes), a key of layer
@@ -52,11 +58,15 @@ export class CopyQueue {
     private readonly durNs: number,
     private readonly sink: TransferSink,
     private readonly durOfLayer: Float64Array | null = null,
-    private readonly experts = 1
+    private readonly experts = 1,
+    /** Cache group of each key's layer (⌊key / experts⌋); null: one group. */
+    private readonly groupOfLayer: Int32Array | null = null
   ) {
     this.free = new Float64Array(engines)
     this.where = new Uint8Array(numKeys)
     this.seq = new Int32Array(numKeys)
+    const groups = groupOfLayer ? Math.max(...groupOfLayer) + 1 : 1
+    this.stacks = Array.from({ length: groups }, () => ({ keys: [], seqs: [] }))
   }
 
   enqueue(key: number, readyAt: number, demand: boolean): void {
@@ -64,6 +74,11 @@ export class CopyQueue {
     this.where[key] = demand ? DEMAND : PREFETCH
     this.seq[key] = s
     ;(demand ? this.demand : this.prefetch).push(key, s, readyAt)
+    if (!demand) {
+      const st = this.stacks[this.groupOfLayer ? this.groupOfLayer[Math.floor(key / this.experts)]! : 0]!
+      st.keys.push(key)
+      st.seqs.push(s)
+    }
   }
 
   /** A queued prefetch became needed now: move it to the demand queue. */
@@ -76,12 +91,14 @@ export class CopyQueue {
     this.where[key] = NONE
   }
 
-  /** The most recently queued prefetch whose key passes `ok`, or -1. */
-  newestPrefetch(ok: (key: number) => boolean): number {
-    const q = this.prefetch
-    for (let i = q.keys.length - 1; i >= q.head; i--) {
-      const k = q.keys[i]!
-      if (this.where[k] === PREFETCH && this.seq[k] === q.seqs[i] && ok(k)) return k
+  /** The most recently queued prefetch of cache group `group` that has not started, or -1. */
+  newestPrefetch(group: number): number {
+    const st = this.stacks[group]!
+    while (st.keys.length > 0) {
+      const k = st.keys[st.keys.length - 1]!
+      if (this.where[k] === PREFETCH && this.seq[k] === st.seqs[st.seqs.length - 1]) return k
+      st.keys.pop()
+      st.seqs.pop()
     }
     return -1
   }

@@ -24,6 +24,7 @@ import { actualSet } from "../policies/predictor.ts"
 import type { Prefetcher, PrefetchHost } from "../policies/prefetcher.ts"
 import type { CacheGeometry } from "../policies/cacheGeometry.ts"
 import { CopyQueue } from "./copyQueue.ts"
+import { KeyHeap } from "../policies/structures/keyHeap.ts"
 import type { TimingModel } from "./timing.ts"
 import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_HOST, TRACK_STALL } from "./timeline.ts"
 import type { CommandLog } from "./commandLog.ts"
@@ -115,7 +116,16 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const used = new Float64Array(g.capacities.length)
   const unit = g.unitOfLayer
   const sizeOf = (key: number) => (unit ? unit[(key / E) | 0]! : 1)
-  const inflight: number[] = []
+  // Transfers in flight, ordered by (arrival, start order): all of them (landing) and per cache
+  // group (the earliest one a demand load may wait for). Heaps, not scans: thousands of
+  // prefetches may be in flight at DeepSeek-V3 scale.
+  const flying = new KeyHeap(numKeys, [numKeys])
+  const flyingIn = new KeyHeap(numKeys, g.maxKeys)
+  let starts = 0
+  const settle = (key: number) => {
+    flying.remove(key)
+    flyingIn.remove(key)
+  }
   // Slot ids (global; each group owns a contiguous range): the executor needs real addresses.
   // A byte budget over mixed sizes has no fixed slots: its keys get slot -1.
   const slotOf = new Int32Array(numKeys).fill(-1)
@@ -173,7 +183,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       onStart(key, start, end, engine, demand) {
         state[key] = INFLIGHT
         arrival[key] = end
-        inflight.push(key)
+        settle(key) // an earlier flight of this key, dropped before it landed
+        starts++
+        flying.insert(key, 0, end, starts)
+        flyingIn.insert(key, groupOf(key), end, starts)
         if (log)
           log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
         c.transfers++
@@ -183,21 +196,17 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       }
     },
     unit ? (timing.transferNsOfLayer ?? null) : null,
-    E
+    E,
+    g.groupOfLayer
   )
 
   /** Mark transfers that have arrived by time `now` as resident. */
   const land = (now: number) => {
-    let w = 0
-    for (let i = 0; i < inflight.length; i++) {
-      const k = inflight[i]!
-      if (state[k] !== INFLIGHT) continue
-      if (arrival[k] <= now) {
-        state[k] = RESIDENT
-        blocked[k] = pinned[k]!
-      } else inflight[w++] = k
+    for (let k = flying.min(0); k >= 0 && arrival[k]! <= now; k = flying.min(0)) {
+      settle(k)
+      state[k] = RESIDENT
+      blocked[k] = pinned[k]!
     }
-    inflight.length = w
   }
 
   const drop = (key: number, group: number) => {
@@ -208,6 +217,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     } else freeSlots[group]!.push(slotOf[key]!)
     slotOf[key] = -1
     if (state[key] === QUEUED) queue.cancel(key)
+    if (state[key] === INFLIGHT) settle(key)
     state[key] = ABSENT
     blocked[key] = 0
     if (unusedPrefetch[key]) {
@@ -231,15 +241,12 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       return t
     }
     if (!demand) return -1
-    const q = queue.newestPrefetch((k) => groupOf(k) === group)
+    const q = queue.newestPrefetch(group)
     if (q >= 0) {
       drop(q, group)
       return t
     }
-    let w = -1
-    for (const k of inflight) {
-      if (state[k] === INFLIGHT && pinned[k] === 0 && groupOf(k) === group && (w < 0 || arrival[k] < arrival[w]!)) w = k
-    }
+    const w = flyingIn.minUnblocked(group, pinned)
     if (w < 0) throw new Error("engine: no slot for a demand load (cache geometry was not validated)")
     const freeAt = arrival[w]!
     drop(w, group)
@@ -262,16 +269,12 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         continue
       }
       if (!demand) return -1
-      const q = queue.newestPrefetch((k) => groupOf(k) === group)
+      const q = queue.newestPrefetch(group)
       if (q >= 0) {
         drop(q, group)
         continue
       }
-      let w = -1
-      for (const k of inflight) {
-        if (state[k] === INFLIGHT && pinned[k] === 0 && groupOf(k) === group && (w < 0 || arrival[k] < arrival[w]!))
-          w = k
-      }
+      const w = flyingIn.minUnblocked(group, pinned)
       if (w < 0) throw new Error("engine: no room for a demand load (cache geometry was not validated)")
       freeAt = Math.max(freeAt, arrival[w]!)
       drop(w, group)
@@ -480,6 +483,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
             c.stallEvents++
             t = at
           }
+          settle(key)
           state[key] = RESIDENT
         }
         const tokensHere = counts === null ? 1 : counts[i]!
@@ -512,6 +516,6 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   inp.onProgress?.(a.steps, a.steps)
   for (let k = 0; k < numKeys; k++) if (unusedPrefetch[k]) c.prefetchWasted++
   // Transfers still running when the last expert finished count only up to the end.
-  for (const k of new Set(inflight)) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t
+  for (let k = 0; k < numKeys; k++) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t
   return c
 }

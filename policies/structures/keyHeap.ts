@@ -81,6 +81,12 @@ export class KeyHeap {
     if (!this.siftUp(h, i)) this.siftDown(h, i)
   }
 
+  /** The group's smallest key, or -1 when it is empty. */
+  min(group: number): number {
+    const h = this.heaps[group]!
+    return h.size > 0 ? h.keys[0]! : -1
+  }
+
   /** The primary priority a present key holds. */
   primaryOf(key: number): number {
     return this.heaps[this.groupOf[key]!]!.p1[this.pos[key]!]!

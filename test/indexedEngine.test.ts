@@ -1,0 +1,99 @@
+import { describe, expect, it } from "@jest/globals"
+import fc from "fast-check"
+import { buildAccessStream } from "../traces/batching.ts"
+import type { Trace } from "../traces/trace.ts"
+import { makeGeometry } from "../policies/cacheGeometry.ts"
+import { computeNextUse } from "../policies/nextUse.ts"
+import { makeEviction, predictors, prefetchers } from "../policies/registry.ts"
+import { parsePolicySpec } from "../policies/spec.ts"
+import { crossFit } from "../policies/training.ts"
+import type { CommandLog } from "../sim/commandLog.ts"
+import { runTimed, type TimedInputs } from "../sim/engine.ts"
+import type { TimingModel } from "../sim/timing.ts"
+import { traceArb } from "./helpers/arbitraries.ts"
+import { runTimed as runReference } from "./reference/engine.ts"
+
+// The engine before its hot paths were indexed (test/reference/: the copy-queue scan for the
+// newest prefetch, the in-flight list scans), kept to prove the indexed engine decides the same.
+const SPECS = [
+  "cache=lru",
+  "cache=belady",
+  "cache=lfu",
+  "cache=fifo",
+  "cache=lru,prefetch=fixed:1,predictor=oracle",
+  "cache=lru,prefetch=fixed:2,predictor=transition",
+  "cache=lru,prefetch=window:2,predictor=prev-token",
+  "cache=belady,prefetch=window:3,predictor=oracle",
+  "cache=two-level-lru,prefetch=adaptive,predictor=transition",
+  "cache=plec,prefetch=path,predictor=route-path",
+  "cache=ring,prefetch=window:2,predictor=all",
+  "cache=lru,prefetch=window:2,predictor=eam,order=resident-first"
+]
+
+const timing = (transferNs: number): TimingModel => ({
+  transferNs,
+  expertBytes: 1,
+  expertNs: (t) => 7 * t + 3,
+  layerNs: (t) => 5 + t
+})
+
+/** Fresh inputs for one replay: policies carry state, so each engine gets its own. */
+function inputs(trace: Trace, specText: string, slots: number, batch: number, perLayer: boolean, engines: number) {
+  const spec = parsePolicySpec(specText)
+  const stream = buildAccessStream(trace, batch)
+  const g = makeGeometry(stream, { slots }, perLayer)
+  const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, g)
+  const training = crossFit(stream, trace)
+  const predictor =
+    spec.predictor === null
+      ? null
+      : predictors[spec.predictor]!.make({ stream, trace, traceName: "t", top: spec.top, training, args: [] })
+  const L = trace.model.layers
+  const commands: CommandLog = { commands: [], preloaded: [] }
+  const inp: TimedInputs = {
+    stream,
+    geometry: g,
+    timing: timing(40),
+    eviction,
+    future: eviction.needsFuture ? computeNextUse(stream) : null,
+    predictor,
+    prefetcher: prefetchers[spec.prefetch]!(
+      spec.prefetchArgs.map((a) => (/^\d+$/.test(a) ? String(Math.min(Number(a), L - 1)) : a)),
+      { layers: L, experts: trace.model.experts, topK: trace.model.topK, slots },
+      specText
+    ),
+    copyEngines: engines,
+    timeline: null,
+    order: spec.order,
+    commands
+  }
+  return inp
+}
+
+describe("the indexed engine decides exactly as the scanning one did (fast-check)", () => {
+  it("same counts, same times, same command log, for every policy family", () => {
+    fc.assert(
+      fc.property(
+        traceArb.filter((t) => t.model.layers >= 2),
+        fc.constantFrom(...SPECS),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 2 }),
+        (trace, spec, extra, batch, perLayer, engines) => {
+          const a = buildAccessStream(trace, batch)
+          let need = 1
+          for (let c = 0; c < a.steps * a.layers; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
+          const slots = (perLayer ? need * trace.model.layers : need) + extra
+          const x = inputs(trace, spec, slots, batch, perLayer, engines)
+          const y = inputs(trace, spec, slots, batch, perLayer, engines)
+          const now = runTimed(x)
+          const before = runReference(y)
+          expect(now).toEqual(before)
+          expect(x.commands).toEqual(y.commands)
+        }
+      ),
+      { numRuns: 300, seed: 20261201 }
+    )
+  })
+})
