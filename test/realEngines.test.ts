@@ -28,22 +28,27 @@ try {
 }
 const withGemma = haveGemma ? it : it.skip
 
+/** A cache-only replay of the Gemma route trace at the engine's 4000 MiB budget. */
+const replayGemma = (policy: string) => {
+  const trace = importRouteTrace(GEMMA)
+  return simulate({
+    trace,
+    traceName: GEMMA,
+    model: modelFromTrace(trace),
+    hardware: loadHardware("h100-pcie"),
+    policy,
+    mode: "cache-only",
+    cacheBytes: 4000 * 2 ** 20,
+    batch: 1,
+    perLayer: false,
+    seed: 0,
+    timeline: false
+  }).record
+}
+
 describe("a real engine's own cache verdicts (BigMoeOnEdge, Gemma-4-26B-A4B Q4_K_M, 4000 MiB)", () => {
   withGemma("cache-only LRU under the engine's accounting reproduces its hit rate and its residency rows", () => {
-    const trace = importRouteTrace(GEMMA)
-    const { record } = simulate({
-      trace,
-      traceName: GEMMA,
-      model: modelFromTrace(trace),
-      hardware: loadHardware("h100-pcie"),
-      policy: "cache=lru",
-      mode: "cache-only",
-      cacheBytes: 4000 * 2 ** 20,
-      batch: 1,
-      perLayer: false,
-      seed: 0,
-      timeline: false
-    })
+    const record = replayGemma("cache=lru")
     // The engine's own figure: `cache_hit_pct=76.8` on the summary line of its metrics.
     const summary = readFileSync(join(GEMMA_DIR, "gemma.metrics"), "utf8")
       .split("\n")
@@ -60,21 +65,7 @@ describe("a real engine's own cache verdicts (BigMoeOnEdge, Gemma-4-26B-A4B Q4_K
   })
 
   withGemma("without the engine's rules the replay is measurably further from its verdicts", () => {
-    const trace = importRouteTrace(GEMMA)
-    const run = (policy: string) =>
-      simulate({
-        trace,
-        traceName: GEMMA,
-        model: modelFromTrace(trace),
-        hardware: loadHardware("h100-pcie"),
-        policy,
-        mode: "cache-only",
-        cacheBytes: 4000 * 2 ** 20,
-        batch: 1,
-        perLayer: false,
-        seed: 0,
-        timeline: false
-      }).record.recorded_residency!.agreeing_rows
+    const run = (policy: string) => replayGemma(policy).recorded_residency!.agreeing_rows
     expect(run("cache=lru,evict=insert,dup=first,prefill=token")).toBeLessThan(run("cache=lru"))
   })
 
