@@ -28,6 +28,9 @@ export interface EvictionPolicy {
   repin?(mask: Uint8Array, isResident: (key: number) => boolean, groupOf: (key: number) => number): void
   /** A predicted expert turned out not to be needed at its layer (run-time correction). */
   onUnwanted?(key: number): void
+  /** `blocked[key]` became 1 / 0 (sent only when the context says the caller reports every change). */
+  block?(key: number): void
+  unblock?(key: number): void
 }
 
 export const NEVER = 0x7fffffff
@@ -44,4 +47,6 @@ export interface EvictionContext {
   readonly experts: number
   /** Keys pinned on the GPU (static pinning). */
   readonly pinned?: Uint8Array
+  /** The caller calls block/unblock on every change of `blocked` (the engine and cache-only replay do). */
+  readonly notifiesBlocking?: boolean
 }

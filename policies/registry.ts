@@ -105,9 +105,11 @@ export function makeEviction(
   stream: AccessStream,
   g: CacheGeometry,
   pinned?: Uint8Array,
-  spec = name
+  spec = name,
+  notifiesBlocking = true
 ): EvictionPolicy {
   const ctx: EvictionContext = {
+    notifiesBlocking,
     numKeys: stream.layers * stream.experts,
     capacities: g.capacities,
     maxKeys: g.maxKeys,

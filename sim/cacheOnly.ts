@@ -133,7 +133,10 @@ function generalLoop(
     for (let i = from; i < end; i++) {
       const key = base + keys[i]!
       const nu = nextUse === null ? 0 : nextUse[i]!
-      if (batch) blocked[key] = 1
+      if (batch && blocked[key] === 0) {
+        blocked[key] = 1
+        policy.block?.(key)
+      }
       if (resident[key] === 1) {
         h++
         if (hitOfAccess) hitOfAccess[i] = 1
@@ -157,7 +160,13 @@ function generalLoop(
     }
     if (batch) {
       evictUntil(group, cap)
-      for (let i = from; i < end; i++) blocked[base + keys[i]!] = 0
+      for (let i = from; i < end; i++) {
+        const key = base + keys[i]!
+        if (blocked[key] === 1) {
+          blocked[key] = 0
+          policy.unblock?.(key)
+        }
+      }
     }
     if (occupied > peak) peak = occupied
     hits += h

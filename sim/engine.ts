@@ -122,6 +122,13 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const flying = new KeyHeap(numKeys, [numKeys])
   const flyingIn = new KeyHeap(numKeys, g.maxKeys)
   let starts = 0
+  /** `blocked[key] = v`, telling the policy of a change (it may keep blocked keys aside). */
+  const setBlocked = (key: number, v: number) => {
+    if (blocked[key] === v) return
+    blocked[key] = v
+    if (v) policy.block?.(key)
+    else policy.unblock?.(key)
+  }
   const settle = (key: number) => {
     flying.remove(key)
     flyingIn.remove(key)
@@ -205,7 +212,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     for (let k = flying.min(0); k >= 0 && arrival[k]! <= now; k = flying.min(0)) {
       settle(k)
       state[k] = RESIDENT
-      blocked[k] = pinned[k]!
+      setBlocked(k, pinned[k]!)
     }
   }
 
@@ -219,7 +226,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     if (state[key] === QUEUED) queue.cancel(key)
     if (state[key] === INFLIGHT) settle(key)
     state[key] = ABSENT
-    blocked[key] = 0
+    setBlocked(key, 0)
     if (unusedPrefetch[key]) {
       unusedPrefetch[key] = 0
       c.prefetchWasted++
@@ -290,7 +297,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     issuedAt[key] = lastCompute
     policy.insert(key, group, cursor, nextUseOfKey[key]!)
     state[key] = QUEUED
-    blocked[key] = 1
+    setBlocked(key, 1)
     queue.enqueue(key, readyAt, demand)
   }
 
@@ -448,7 +455,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           predictedFor[key] = -1
         }
         pinned[key] = 1
-        blocked[key] = 1
+        setBlocked(key, 1)
       }
       // Run-time correction: experts predicted for this layer that it does not need are demoted.
       if (policy.onUnwanted) {
@@ -496,7 +503,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         t += ns
         c.computeNs += ns
         pinned[key] = 0
-        blocked[key] = 0
+        setBlocked(key, 0)
         if (policy.onDone) policy.onDone(key)
         if (pf?.onExpertDone) {
           queue.advanceTo(t)

@@ -9,12 +9,14 @@ import { parsePolicySpec } from "../policies/spec.ts"
 import { crossFit } from "../policies/training.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
 import { runTimed, type TimedInputs } from "../sim/engine.ts"
+import { replayCacheOnly } from "../sim/cacheOnly.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
 import { runTimed as runReference } from "./reference/engine.ts"
 
 // The engine before its hot paths were indexed (test/reference/: the copy-queue scan for the
-// newest prefetch, the in-flight list scans), kept to prove the indexed engine decides the same.
+// newest prefetch, the in-flight list scans; policies scanning past blocked keys), kept to prove
+// the indexed engine (with LRU keeping blocked keys aside) decides the same.
 const SPECS = [
   "cache=lru",
   "cache=belady",
@@ -38,11 +40,19 @@ const timing = (transferNs: number): TimingModel => ({
 })
 
 /** Fresh inputs for one replay: policies carry state, so each engine gets its own. */
-function inputs(trace: Trace, specText: string, slots: number, batch: number, perLayer: boolean, engines: number) {
+function inputs(
+  trace: Trace,
+  specText: string,
+  slots: number,
+  batch: number,
+  perLayer: boolean,
+  engines: number,
+  notifiesBlocking: boolean
+) {
   const spec = parsePolicySpec(specText)
   const stream = buildAccessStream(trace, batch)
   const g = makeGeometry(stream, { slots }, perLayer)
-  const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, g)
+  const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, g, undefined, specText, notifiesBlocking)
   const training = crossFit(stream, trace)
   const predictor =
     spec.predictor === null
@@ -85,12 +95,37 @@ describe("the indexed engine decides exactly as the scanning one did (fast-check
           let need = 1
           for (let c = 0; c < a.steps * a.layers; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
           const slots = (perLayer ? need * trace.model.layers : need) + extra
-          const x = inputs(trace, spec, slots, batch, perLayer, engines)
-          const y = inputs(trace, spec, slots, batch, perLayer, engines)
+          // The indexed engine with policies that keep blocked keys aside; the scanning one without.
+          const x = inputs(trace, spec, slots, batch, perLayer, engines, true)
+          const y = inputs(trace, spec, slots, batch, perLayer, engines, false)
           const now = runTimed(x)
           const before = runReference(y)
           expect(now).toEqual(before)
           expect(x.commands).toEqual(y.commands)
+        }
+      ),
+      { numRuns: 300, seed: 20261201 }
+    )
+  })
+
+  it("cache-only: LRU keeping blocked keys aside equals the scanning LRU under every accounting", () => {
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom("insert" as const, "batch" as const),
+        fc.constantFrom("first" as const, "refresh" as const),
+        (trace, extra, batch, evict, duplicates) => {
+          const stream = buildAccessStream(trace, batch, undefined, { lastUseOrder: duplicates === "refresh" })
+          let need = 1
+          for (let c = 0; c < stream.steps * stream.layers; c++)
+            need = Math.max(need, stream.offsets[c + 1]! - stream.offsets[c]!)
+          const g = makeGeometry(stream, { slots: need + extra }, false)
+          const acc = { evict, duplicates, prefill: "chunk" as const }
+          const run = (notifies: boolean) =>
+            replayCacheOnly(stream, g, makeEviction("lru", [], stream, g, undefined, "lru", notifies), null, acc, true)
+          expect(run(true)).toEqual(run(false))
         }
       ),
       { numRuns: 300, seed: 20261201 }
