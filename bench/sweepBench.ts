@@ -1,7 +1,9 @@
 /**
  * Sweep and report benchmarks (part of `npm run bench`): a 200-cell sweep on the real Mixtral
- * trace with 1 and with 2 workers (median of `runs` each, default 5), then the default report's size and
- * the time headless Chromium takes to load it with every chart. Prints one JSON line.
+ * trace and a 16-cell sweep whose cells take ≥ 1 s each (DeepSeek-V3 Zipf trace, batch 8), each
+ * with 1 and with 2 workers (median of `runs` each, default 5; 3 for the heavy one), then the
+ * default report's size and the time headless Chromium takes to load it with every chart. Prints
+ * one JSON line.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, rmSync, statSync } from "node:fs"
@@ -13,54 +15,71 @@ const runsAt = process.argv.indexOf("--runs")
 const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 5
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const log = (s: string) => process.stderr.write(`${s}\n`)
-/** Runs the CLI; returns wall seconds of the whole command and the stdout line. */
+/** Runs the CLI; returns wall seconds of the whole command and its stderr (where summaries go). */
 const cli = (args: string[]): [number, string] => {
   const t0 = performance.now()
   const r = spawnSync(process.execPath, [join(root, "bin/expertflow.js"), ...args], { encoding: "utf8" })
   if (r.status !== 0) throw new Error(`expertflow ${args.join(" ")} failed: ${r.stderr}`)
-  return [(performance.now() - t0) / 1000, r.stdout]
+  return [(performance.now() - t0) / 1000, r.stderr]
 }
 
 const out: Record<string, unknown> = {}
-if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl"))) {
-  // The sweep's own time (workers started, cells run, lines written), the CPU time every thread of
-  // the process spent in it, and the whole command's wall time. One untimed run first builds the
-  // worker bundle cache (workflows/workerBundle.ts) as any earlier sweep would have; runs alternate.
+/**
+ * The sweep's own time (workers started, cells run, lines written), the CPU time every thread of
+ * the process spent in it, and the whole command's wall time, with 1 and 2 workers. One untimed
+ * run first builds the worker bundle cache (workflows/workerBundle.ts) as any earlier sweep would
+ * have; runs alternate.
+ */
+function scaling(name: string, file: string, n: number): void {
   const sweep = (workers: number) => {
-    const file = join(root, ".cache", `sweep200-w${workers}.jsonl`)
-    rmSync(file, { force: true })
-    return cli(["sweep", "bench/sweep200.json", "--workers", String(workers), "--out", file])
+    const results = join(root, ".cache", `${name}-w${workers}.jsonl`)
+    rmSync(results, { force: true })
+    return cli(["sweep", file, "--workers", String(workers), "--out", results])
   }
   sweep(1)
   const times: Record<number, { sweep: number[]; cpu: number[]; wall: number[] }> = {
     1: { sweep: [], cpu: [], wall: [] },
     2: { sweep: [], cpu: [], wall: [] }
   }
-  for (let r = 0; r < runs; r++) {
+  for (let r = 0; r < n; r++) {
     for (const workers of [1, 2]) {
-      const [wall, stdout] = sweep(workers)
-      const m = /in ([0-9.]+) s, ([0-9.]+) CPU-s/.exec(stdout)
-      if (!m) throw new Error(`unexpected sweep output: ${stdout}`)
+      const [wall, summary] = sweep(workers)
+      const m = /in ([0-9.]+) s, ([0-9.]+) CPU-s/.exec(summary)
+      if (!m) throw new Error(`unexpected sweep output: ${summary}`)
       times[workers]!.sweep.push(Number(m[1]))
       times[workers]!.cpu.push(Number(m[2]))
       times[workers]!.wall.push(wall)
-      log(
-        `200-cell sweep, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ` +
-          `${wall.toFixed(2)} s`
-      )
+      log(`${name}, ${workers} worker(s), run ${r + 1}: sweep ${m[1]} s (${m[2]} CPU-s), command ${wall.toFixed(2)} s`)
     }
   }
   for (const workers of [1, 2]) {
-    out[`sweep200_s_workers${workers}`] = median(times[workers]!.sweep)
-    out[`sweep200_cpu_s_workers${workers}`] = median(times[workers]!.cpu)
-    out[`sweep200_command_s_workers${workers}`] = Number(median(times[workers]!.wall).toFixed(2))
+    out[`${name}_s_workers${workers}`] = median(times[workers]!.sweep)
+    out[`${name}_cpu_s_workers${workers}`] = median(times[workers]!.cpu)
+    out[`${name}_command_s_workers${workers}`] = Number(median(times[workers]!.wall).toFixed(2))
   }
-  out.sweep200_speedup = Number(((out.sweep200_s_workers1 as number) / (out.sweep200_s_workers2 as number)).toFixed(2))
-  out.sweep200_command_speedup = Number(
-    ((out.sweep200_command_s_workers1 as number) / (out.sweep200_command_s_workers2 as number)).toFixed(2)
+  const ratio = (a: unknown, b: unknown) => Number(((a as number) / (b as number)).toFixed(2))
+  out[`${name}_speedup`] = ratio(out[`${name}_s_workers1`], out[`${name}_s_workers2`])
+  out[`${name}_command_speedup`] = ratio(out[`${name}_command_s_workers1`], out[`${name}_command_s_workers2`])
+  log(`${name}: speed-up with 2 workers ${out[`${name}_speedup`]}×, whole command ${out[`${name}_command_speedup`]}×`)
+}
+
+if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl")))
+  scaling("sweep200", "bench/sweep200.json", runs)
+else log("skipping the 200-cell sweep: ../shared/traces is absent")
+// 16 cells of ≥ 1 s each: the trace policyBench generates (DeepSeek-V3, Zipf 0.8, 10,000 tokens).
+if (!existsSync(join(root, ".cache", "deepseek-v3-zipf-10000.eft"))) {
+  cli(
+    ["trace", "gen", "--preset", "deepseek-v3", "--generator", "zipf", "--skew", "0.8", "--tokens", "10000"].concat([
+      "--requests",
+      "8",
+      "--seed",
+      "1",
+      "--out",
+      join(root, ".cache", "deepseek-v3-zipf-10000.eft")
+    ])
   )
-  log(`speed-up with 2 workers: sweep ${out.sweep200_speedup}×, whole command ${out.sweep200_command_speedup}×`)
-} else log("skipping the 200-cell sweep: ../shared/traces is absent")
+}
+scaling("sweep16", "bench/sweep16.json", Math.min(runs, 3))
 
 const dir = join(root, ".cache", "bench-default")
 rmSync(dir, { recursive: true, force: true })
