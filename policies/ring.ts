@@ -5,34 +5,60 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * layer comes back last (the layer just computed) goes first. Within a layer, the lowest expert
  * id goes first. Use with `prefetch=window:R,predictor=all` to hold every expert of the next R
  * layers, as SE-MoE does.
+ *
+ * When the caller reports every (un)blocking, the policy counts each layer's evictable experts
+ * (resident, not blocked) and skips layers with none: O(L + E) per victim instead of O(L·E),
+ * which matters when `predictor=all` asks for hundreds of slots per gate.
  */
 export class RingPolicy implements EvictionPolicy {
   readonly name = "ring"
   readonly needsFuture = false
   private readonly resident: Uint8Array
+  private readonly counting: boolean
+  /** Blocked as the caller last reported, and each layer's resident, unblocked experts. */
+  private readonly blockedNow: Uint8Array
+  private readonly evictable: Int32Array
   private layer = 0
   constructor(private readonly ctx: EvictionContext) {
     this.resident = new Uint8Array(ctx.numKeys)
+    this.counting = ctx.notifiesBlocking === true
+    this.blockedNow = new Uint8Array(ctx.numKeys)
+    this.evictable = new Int32Array(ctx.layers)
   }
   onLayer(flat: number): void {
     this.layer = flat % this.ctx.layers
   }
+  private count(key: number, delta: number): void {
+    if (this.counting && this.blockedNow[key] === 0) this.evictable[Math.floor(key / this.ctx.experts)]! += delta
+  }
   insert(key: number): void {
     this.resident[key] = 1
+    this.count(key, 1)
   }
   touch(): void {}
   remove(key: number): void {
     this.resident[key] = 0
+    this.count(key, -1)
   }
   replace(victim: number, key: number): void {
-    this.resident[victim] = 0
-    this.resident[key] = 1
+    this.remove(victim)
+    this.insert(key)
+  }
+  block(key: number): void {
+    if (this.resident[key] === 1 && this.blockedNow[key] === 0) this.count(key, -1)
+    this.blockedNow[key] = 1
+  }
+  unblock(key: number): void {
+    this.blockedNow[key] = 0
+    if (this.resident[key] === 1) this.count(key, 1)
   }
   victim(_group: number, blocked: Uint8Array): number {
     const { layers: L, experts: E } = this.ctx
     // Farthest ahead in the cycle first: the current layer (next needed a whole cycle later), then backwards.
     for (let d = 0; d < L; d++) {
-      const base = ((this.layer - d + L) % L) * E
+      const layer = (this.layer - d + L) % L
+      if (this.counting && this.evictable[layer] === 0) continue
+      const base = layer * E
       for (let e = 0; e < E; e++) if (this.resident[base + e] === 1 && blocked[base + e] === 0) return base + e
     }
     return -1
