@@ -106,7 +106,8 @@ export function makeEviction(
   g: CacheGeometry,
   pinned?: Uint8Array,
   spec = name,
-  notifiesBlocking = true
+  /** The caller reports every (un)blocking, so policies may index blocked keys (timed replays). */
+  notifiesBlocking = false
 ): EvictionPolicy {
   const ctx: EvictionContext = {
     notifiesBlocking,

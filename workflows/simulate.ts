@@ -264,7 +264,9 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     stream,
     geometry,
     pins ? pins[0]!.mask : undefined,
-    spec.text
+    spec.text,
+    // Blocking happens in timed replays and cache-only eviction after the batch; both report it.
+    inp.mode === "timed" || accounting.evict === "batch"
   )
   const future = eviction.needsFuture ? computeNextUse(stream) : null
   const eBytes = expertBytes(model)
