@@ -5,9 +5,8 @@
 import { readFileSync, statSync } from "node:fs"
 import { InputError } from "./errors.ts"
 
-export function readInput(path: string): Buffer
-export function readInput(path: string, encoding: "utf8"): string
-export function readInput(path: string, encoding?: "utf8"): Buffer | string {
+/** A path that names a file (not a folder): else bad input naming it. */
+export function requireFile(path: string): void {
   let isDir = false
   try {
     isDir = statSync(path).isDirectory()
@@ -15,6 +14,12 @@ export function readInput(path: string, encoding?: "utf8"): Buffer | string {
     throw new InputError(path, "file", "path", "no such file")
   }
   if (isDir) throw new InputError(path, "file", "path", "is a folder, not a file")
+}
+
+export function readInput(path: string): Buffer
+export function readInput(path: string, encoding: "utf8"): string
+export function readInput(path: string, encoding?: "utf8"): Buffer | string {
+  requireFile(path)
   try {
     return encoding ? readFileSync(path, encoding) : readFileSync(path)
   } catch (e) {

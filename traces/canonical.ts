@@ -11,8 +11,9 @@
  * Python writer needs only numpy + json + zlib (see traces/recorder/eft_writer.py). Every column
  * carries its length and CRC32, so truncation and corruption are caught before a replay starts.
  */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs"
 import { crc32 } from "node:zlib"
-import { readInput } from "../base/readInput.ts"
+import { requireFile } from "../base/readInput.ts"
 import { Schema } from "effect"
 import { InputError } from "../base/errors.ts"
 import { writeFileAtomic } from "../base/atomicWrite.mjs"
@@ -146,15 +147,42 @@ export const isCanonical = (head: Uint8Array): boolean =>
 
 /** Read and fully validate a canonical trace file. */
 export function readTrace(path: string): Trace {
-  const buf = readInput(path)
-  if (!isCanonical(buf)) throw new InputError(path, "header", "magic", `not an ExpertFlow trace (expected "${MAGIC}")`)
-  if (buf.length < 12) throw new InputError(path, "header", "length", "file truncated inside the header")
-  const hlen = buf.readUInt32LE(8)
-  if (12 + hlen > buf.length)
-    throw new InputError(path, "header", "length", `file truncated: header needs ${hlen} bytes`)
+  requireFile(path) // a missing path or a folder: named as bad input
+  const fd = openSync(path, "r")
+  try {
+    return readTraceFrom(fd, path)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Bytes [at, at + n) of the file, or fewer at its end. */
+function readAt(fd: number, at: number, n: number): Uint8Array {
+  const out = new Uint8Array(n)
+  let got = 0
+  while (got < n) {
+    const r = readSync(fd, out, got, n - got, at + got)
+    if (r === 0) break
+    got += r
+  }
+  return got === n ? out : out.subarray(0, got)
+}
+
+/**
+ * The header is parsed first; then each column is read straight into its own typed array (one
+ * read, no copy of the whole file): a column must not keep the file alive, and a trace of
+ * DeepSeek-V3 size loads at the speed of the disk.
+ */
+function readTraceFrom(fd: number, path: string): Trace {
+  const size = fstatSync(fd).size
+  const pre = Buffer.from(readAt(fd, 0, Math.min(size, 12)))
+  if (!isCanonical(pre)) throw new InputError(path, "header", "magic", `not an ExpertFlow trace (expected "${MAGIC}")`)
+  if (pre.length < 12) throw new InputError(path, "header", "length", "file truncated inside the header")
+  const hlen = pre.readUInt32LE(8)
+  if (12 + hlen > size) throw new InputError(path, "header", "length", `file truncated: header needs ${hlen} bytes`)
   let json: unknown
   try {
-    json = JSON.parse(buf.subarray(12, 12 + hlen).toString("utf8"))
+    json = JSON.parse(Buffer.from(readAt(fd, 12, hlen)).toString("utf8"))
   } catch (e) {
     throw new InputError(path, "header", "(json)", `corrupt header: ${(e as Error).message}`)
   }
@@ -170,17 +198,21 @@ export function readTrace(path: string): Trace {
     const Ctor = DTYPES[c.dtype]
     const start = dataStart + c.offset
     const byteLength = c.length * Ctor.BYTES_PER_ELEMENT
-    if (start + byteLength > buf.length) {
+    if (start + byteLength > size) {
       throw new InputError(
         path,
         `column ${c.name}`,
         "data",
-        `file truncated: column needs bytes ${start}..${start + byteLength}, file has ${buf.length}`
+        `file truncated: column needs bytes ${start}..${start + byteLength}, file has ${size}`
       )
     }
-    // Copy into an aligned buffer of its own: a column must not keep the whole file alive.
     const col = new Ctor(c.length)
-    new Uint8Array(col.buffer).set(buf.subarray(start, start + byteLength))
+    const bytes = new Uint8Array(col.buffer)
+    for (let got = 0; got < byteLength; ) {
+      const r = readSync(fd, bytes, got, byteLength - got, start + got)
+      if (r === 0) throw new InputError(path, `column ${c.name}`, "data", "file truncated while reading")
+      got += r
+    }
     if (crc32(bytesOf(col)) !== c.crc32)
       throw new InputError(path, `column ${c.name}`, "crc32", "checksum mismatch: the file is corrupt")
     cols[c.name] = col
@@ -222,6 +254,8 @@ export function readTrace(path: string): Trace {
 export function validateTrace(t: Trace, file: string): void {
   const { layers: L, experts: E, topK: K } = t.model
   const seen = new Set<number>()
+  // The cell in which each expert id was last listed: a repeat inside one cell, found in O(K).
+  const listedIn = new Float64Array(E).fill(-1)
   for (let i = 0; i < t.tokens; i++) {
     if (i > 0 && t.request[i] !== t.request[i - 1]) {
       if (seen.has(t.request[i]!))
@@ -251,10 +285,9 @@ export function validateTrace(t: Trace, file: string): void {
             `weights[${k}]`,
             `weight ${w} is NaN, infinite or negative`
           )
-        for (let j = 0; j < k; j++) {
-          if (t.experts[cell * K + j] === e)
-            throw new InputError(file, `token ${i} layer ${l}`, `experts[${k}]`, `expert ${e} listed twice`)
-        }
+        if (listedIn[e] === cell)
+          throw new InputError(file, `token ${i} layer ${l}`, `experts[${k}]`, `expert ${e} listed twice`)
+        listedIn[e] = cell
       }
       const D = t.lookaheadDepth,
         P = t.predictionDepth
