@@ -18,7 +18,8 @@ export const haveSharedTrace = existsSync(MIXTRAL_TRACE)
  */
 export function withShared(file: string, what: string) {
   if (existsSync(file)) return it
-  console.log(`skipping ${what}: ${file} is absent (the ../shared data folder is not beside the repo)`)
+  // Straight to stderr: jest shows no console output for a file whose every test is skipped.
+  process.stderr.write(`skipping ${what}: ${file} is absent (the ../shared data folder is not beside the repo)\n`)
   return it.skip
 }
 
