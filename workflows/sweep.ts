@@ -95,8 +95,27 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
     const donor = queues.reduce((best, q, i) => (q.length > queues[best]!.length ? i : best), 0)
     return queues[donor]!.pop()
   }
-  checkBeforeRunning(plan, todo)
-  const fd = openSync(opts.out, "a")
+  // Workers start (and warm up) while this thread checks every cell; nothing is written, and the
+  // workers are stopped, if one cannot run.
+  const entry = await workerEntry()
+  const warmUp = (q: Cell[]) => {
+    // Each worker warms up on the first cell of each policy it was dealt (see sweepWorker.ts).
+    const seen = new Set<string>()
+    return q.filter((c) => !seen.has(c.policy) && seen.add(c.policy)).map((c) => c.index)
+  }
+  const pool: Worker[] = spawnWorkers(
+    entry,
+    queues.map((q) => ({ file: plan.file, warmUp: warmUp(q) }))
+  )
+  let fd: number
+  try {
+    checkBeforeRunning(plan, todo)
+    fd = openSync(opts.out, "a")
+  } catch (e) {
+    // Workers keep the process alive: stop them before the failure is reported.
+    await Promise.all(pool.map((w) => w.terminate()))
+    throw e
+  }
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar(
         {
@@ -110,25 +129,12 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
   bar?.start(cells.length, skipped, { rate: "0.0" })
   const started = performance.now()
   let written = 0
-  const pool: Worker[] = []
-  const entry = await workerEntry()
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
       const send = (w: Worker, i: number) => {
         const c = next(i)
         if (c) w.postMessage(c.index)
       }
-      // Each worker warms up on the first cell of each policy it was dealt (see sweepWorker.ts).
-      const warmUp = (q: Cell[]) => {
-        const seen = new Set<string>()
-        return q.filter((c) => !seen.has(c.policy) && seen.add(c.policy)).map((c) => c.index)
-      }
-      pool.push(
-        ...spawnWorkers(
-          entry,
-          queues.map((q) => ({ file: plan.file, warmUp: warmUp(q) }))
-        )
-      )
       pool.forEach((w, i) => {
         w.on("error", rejectAll)
         w.on("message", (m: { index: number; line?: string; error?: string; kind?: string }) => {
