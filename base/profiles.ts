@@ -196,11 +196,6 @@ export function expertBytesByLayer(m: ModelProfile): Float64Array {
 }
 /** The largest expert's bytes (every expert when sizes are uniform): a uniform slot's size. */
 export const expertBytes = (m: ModelProfile): number => Math.max(...expertBytesByLayer(m))
-/** True when every layer's experts have one size: then a byte budget is a slot count. */
-export const uniformExpertSize = (m: ModelProfile): boolean => {
-  const b = expertBytesByLayer(m)
-  return b.every((x) => x === b[0])
-}
 export const sharedExpertParams = (m: ModelProfile): number =>
   m.sharedExperts === 0 ? 0 : m.expertMatrices * m.hiddenSize * m.sharedExpertIntermediateSize
 /** Bytes that stay on the GPU whatever the policy: embeddings, attention, routers, shared experts. */

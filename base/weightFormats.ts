@@ -36,7 +36,7 @@ export interface WeightFormat {
 }
 
 /** GGUF block types: bytes per block and weights per block (ggml-common.h). */
-export const GGUF_BLOCKS: Readonly<Record<string, { bytes: number; weights: number }>> = {
+const GGUF_BLOCKS: Readonly<Record<string, { bytes: number; weights: number }>> = {
   q4_0: { bytes: 18, weights: 32 },
   q4_1: { bytes: 20, weights: 32 },
   q5_0: { bytes: 22, weights: 32 },
@@ -92,28 +92,23 @@ export function parseWeightFormat(text: string): WeightFormat {
       formula: "fp8 e4m3: 1 B per weight + fp32 scale per 128×128 block"
     }
   }
-  const intq = /^int([2348])-g(\d+)$/.exec(t)
-  if (intq) {
-    const bits = Number(intq[1]),
-      g = Number(intq[2])
+  // Group-quantized integers: bits/8 B per weight plus, per group, GPTQ/AWQ's fp16 scale and packed
+  // zero per output row, or HQQ's fp16 scale and fp16 zero per group of weights.
+  const grouped = /^(int|hqq)([2348])-g(\d+)$/.exec(t)
+  if (grouped) {
+    const hqq = grouped[1] === "hqq",
+      bits = Number(grouped[2]),
+      g = Number(grouped[3])
     if (g < 1) throw new UsageError(`weight format '${text}': group size must be ≥ 1`)
     return {
       id: t,
-      matrixBytes: (rows, cols) => (rows * cols * bits) / 8 + rows * ceilDiv(cols, g) * (2 + bits / 8),
+      matrixBytes: hqq
+        ? (rows, cols) => (rows * cols * bits) / 8 + ceilDiv(rows * cols, g) * 4
+        : (rows, cols) => (rows * cols * bits) / 8 + rows * ceilDiv(cols, g) * (2 + bits / 8),
       dequantOpsPerWeight: 2,
-      formula: `GPTQ/AWQ int${bits}, group ${g}: ${bits}/8 B per weight + per group fp16 scale + ${bits}-bit zero`
-    }
-  }
-  const hqq = /^hqq([2348])-g(\d+)$/.exec(t)
-  if (hqq) {
-    const bits = Number(hqq[1]),
-      g = Number(hqq[2])
-    if (g < 1) throw new UsageError(`weight format '${text}': group size must be ≥ 1`)
-    return {
-      id: t,
-      matrixBytes: (rows, cols) => (rows * cols * bits) / 8 + ceilDiv(rows * cols, g) * 4,
-      dequantOpsPerWeight: 2,
-      formula: `HQQ ${bits}-bit, group ${g}: ${bits}/8 B per weight + fp16 scale and fp16 zero per group`
+      formula: hqq
+        ? `HQQ ${bits}-bit, group ${g}: ${bits}/8 B per weight + fp16 scale and fp16 zero per group`
+        : `GPTQ/AWQ int${bits}, group ${g}: ${bits}/8 B per weight + per group fp16 scale + ${bits}-bit zero`
     }
   }
   if (t in GGUF_BLOCKS) return gguf(t)

@@ -20,7 +20,7 @@ import { type Accounting, GAP, type Trace } from "./trace.ts"
 export const ROUTE_TRACE_MAGIC = "# route_trace v1"
 
 /** The accounting of the BigMoeOnEdge engine that writes these traces (its authors' description). */
-export const LLAMA_CPP_ROUTE_ACCOUNTING: Accounting = { evict: "batch", duplicates: "refresh", prefill: "chunk" }
+const LLAMA_CPP_ROUTE_ACCOUNTING: Accounting = { evict: "batch", duplicates: "refresh", prefill: "chunk" }
 
 const COLUMNS = ["turn", "phase", "step", "layer", "slot", "expert", "weight", "residency", "expert_bytes"]
 

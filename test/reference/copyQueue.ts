@@ -1,3 +1,5 @@
+// FROZEN REFERENCE (test only): the engine as it was before its hot paths were indexed. It is the
+// oracle of test/indexedEngine.test.ts; never edit it to follow sim/, or the equivalence proves nothing.
 /**
  * The H2D link: FIFO copy queues served by `engines` copy engines. Demand loads wait in their own
  * queue, served before any prefetch that has not started; a transfer that has started is never

@@ -1,3 +1,5 @@
+// FROZEN REFERENCE (test only): the engine as it was before its hot paths were indexed. It is the
+// oracle of test/indexedEngine.test.ts; never edit it to follow sim/, or the equivalence proves nothing.
 /**
  * The timed replay: the one event loop. Per step (after an optional host-side charge, e.g. a
  * token scheduler's CPU time, and the prefetcher's step-start hook), per layer:
