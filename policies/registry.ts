@@ -12,9 +12,11 @@ import { BeladyPolicy } from "./belady.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 import { FifoPolicy } from "./fifo.ts"
 import { fixedStepPrefetcher } from "./fixedStep.ts"
-import { hybridPredictor } from "./hybrid.ts"
+import { hybridForestPredictor } from "./hybridForest.ts"
+import { hybridFusionPredictor } from "./hybridFusion.ts"
 import { LfuPolicy } from "./lfu.ts"
 import { LruPolicy } from "./lru.ts"
+import { onnxPredictor } from "./onnxPredictor.ts"
 import { oraclePredictor } from "./oracle.ts"
 import { PinnedPolicy } from "./pinned.ts"
 import { pathPrefetcher } from "./plec.ts"
@@ -66,11 +68,13 @@ export const predictors: Record<string, PredictorInfo> = {
   transition: { make: transitionPredictor, learned: true },
   popularity: { make: popularityPredictor, learned: true },
   pregate: { make: pregatePredictor, learned: false },
-  hybrid: { make: hybridPredictor, learned: true },
+  hybrid: { make: hybridForestPredictor, learned: true },
+  "hybrid-fusion": { make: hybridFusionPredictor, learned: true },
   "route-path": { make: routePathPredictor, learned: true },
   recorded: { make: recordedPredictor, learned: false },
   eam: { make: activationAwarePredictor, learned: true },
-  all: { make: allExpertsPredictor, learned: false }
+  all: { make: allExpertsPredictor, learned: false },
+  onnx: { make: onnxPredictor, learned: false }
 }
 
 export interface PrefetcherContext {

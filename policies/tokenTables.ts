@@ -40,9 +40,18 @@ export class TokenTables {
     }
   }
   /** Add P(e | token id, layer) (when the trace has token ids and the id was seen) and P(e | layer) into scores. */
-  addScores(fold: number, token: number, layer: number, scores: Float64Array, wToken: number, wPop: number): void {
+  addScores(
+    fold: number,
+    token: number,
+    layer: number,
+    scores: Float64Array,
+    wToken: number,
+    wPop: number,
+    /** The trace `token` indexes (a training slice's may differ from the replayed one). */
+    trace = this.ctx.trace
+  ): void {
     const E = this.ctx.stream.experts
-    const id = this.ctx.trace.tokenId ? this.ctx.trace.tokenId[token]! : -1
+    const id = trace.tokenId ? trace.tokenId[token]! : -1
     const row = id >= 0 ? this.byToken[fold]!.get(id) : undefined
     const base = layer * E
     if (row && wToken > 0) for (let e = 0; e < E; e++) scores[e]! += wToken * row[base + e]!

@@ -8,6 +8,7 @@
  * matters because a sweep's cells are short. `shard` runs a deterministic slice (cells with
  * index ≡ I mod N); `mergeResults` puts shard files back into exactly the one-machine file.
  */
+import { TOOL_VERSION } from "../base/version.ts"
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs"
 import { readInput } from "../base/readInput.ts"
 import { availableParallelism } from "node:os"
@@ -44,12 +45,20 @@ function resume(out: string, cells: Cell[]): Map<string, string> {
     .split("\n")
     .slice(0, -1)
     .forEach((line, i) => {
-      let id: string | undefined
+      let id: string | undefined, version: string | undefined
       try {
-        id = (JSON.parse(line) as { cell_id?: string }).cell_id
+        ;({ cell_id: id, version } = JSON.parse(line) as { cell_id?: string; version?: string })
       } catch {
         throw new InputError(out, `line ${i + 1}`, "(json)", "corrupt results line")
       }
+      if (version !== TOOL_VERSION)
+        throw new InputError(
+          out,
+          `line ${i + 1}`,
+          "version",
+          `written by ExpertFlow ${version}, this is ${TOOL_VERSION}: results are not reused across versions ` +
+            `(move the file away to run the sweep again)`
+        )
       if (id === undefined || !ids.has(id))
         throw new InputError(
           out,

@@ -14,6 +14,7 @@
  * Every problem in a file is reported at once, each with its path in the file; nothing runs.
  * Relative trace paths are resolved against the sweep file's folder.
  */
+import { TOOL_VERSION } from "../base/version.ts"
 import { existsSync } from "node:fs"
 import { readInput } from "../base/readInput.ts"
 import { dirname, resolve } from "node:path"
@@ -208,7 +209,9 @@ export function planSweep(path: string, text = readInput(path, "utf8")): SweepPl
   const cells = listed.map((c, index): Cell => {
     const trace = traces.find((t) => t.id === c.trace)!
     const policy = policies.find((p) => p.label === c.policy)!
-    const key = JSON.stringify([trace, c.hardware, policy.spec, c.cache, c.batch, mode, seed])
+    // The tool version is part of the id: a spec word may change meaning between versions (0.2.0:
+    // predictor=hybrid became the RandomForest), and a resumed sweep must not reuse older results.
+    const key = JSON.stringify([TOOL_VERSION, trace, c.hardware, policy.spec, c.cache, c.batch, mode, seed])
     return {
       index,
       id: createHash("sha256").update(key).digest("hex").slice(0, 16),

@@ -1,7 +1,6 @@
 /**
- * EF-A's hybrid cross-layer predictor (arXiv 2510.26730 §"hybrid predictor"): fuses the pre-gate
- * signal with a lightweight model trained on history. The paper corrects the pre-gate with a
- * RandomForest on CPU (inputs: pre-gate output, token ids, earlier layers' experts). Here the
+ * `predictor=hybrid-fusion`: a hand-weighted stand-in for EF-A's hybrid predictor, kept for
+ * comparison with the paper's RandomForest correction (`predictor=hybrid`, hybridForest.ts). The
  * fusion is a weighted sum of per-expert scores, each normalized to a probability (so a confident
  * history can outrank a pre-gate pick, and the pre-gate breaks ties among history's candidates):
  *   pg   · pre-gate picks for the target layer (when the trace records lookahead and d ≤ D)
@@ -9,8 +8,8 @@
  *   prev · the previous step's experts at the target layer (temporal locality; on the real
  *          Mixtral trace the strongest single signal, 40% vs 34% for transitions at d = 1)
  *   tok  · P(expert | token id, layer) and layer popularity (trained; token ids when recorded)
- * Weights are spec arguments (`predictor=hybrid:pg=0.5:hist=0.15:prev=0.25:tok=0.1`). Without pre-gate fields
- * it runs on history alone and says so in the result (policy_detail.predictor_note).
+ * Weights are spec arguments (`predictor=hybrid-fusion:pg=0.5:hist=0.15:prev=0.25:tok=0.1`). Without
+ * pre-gate fields it runs on history alone and says so in the result (policy_detail.predictor_note).
  */
 import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
 import { pregateSet } from "./pregate.ts"
@@ -18,8 +17,8 @@ import { numericArgs } from "./spec.ts"
 import { TokenTables } from "./tokenTables.ts"
 import { TransitionTables } from "./transition.ts"
 
-export function hybridPredictor(ctx: PredictorContext): Predictor {
-  const w = numericArgs(ctx.args, { pg: 0.5, hist: 0.15, prev: 0.25, tok: 0.1 }, "predictor=hybrid")
+export function hybridFusionPredictor(ctx: PredictorContext): Predictor {
+  const w = numericArgs(ctx.args, { pg: 0.5, hist: 0.15, prev: 0.25, tok: 0.1 }, "predictor=hybrid-fusion")
   const a = ctx.stream,
     E = a.experts
   const hasPregate = ctx.trace.lookahead !== null && ctx.trace.lookaheadDepth > 0
@@ -51,7 +50,7 @@ export function hybridPredictor(ctx: PredictorContext): Predictor {
     if (normalize(part, part)) for (let e = 0; e < E; e++) scores[e]! += w.tok * part[e]!
   }
   return scoringPredictor(
-    "hybrid",
+    "hybrid-fusion",
     ctx,
     scores,
     score,

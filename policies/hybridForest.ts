@@ -1,0 +1,251 @@
+/**
+ * `predictor=hybrid`: EF-A's hybrid cross-layer predictor as the paper describes it (arXiv
+ * 2510.26730, "pregating + intermediate states"): a RandomForestRegressor on the CPU, trained
+ * offline, predicts the deviation Δ between the pre-gate output and the experts actually used;
+ * the prediction is pre-gate + Δ. Its inputs are the paper's three: the pre-gate output, the
+ * batch's token ids, and earlier layers' activations. Per candidate expert e of a target
+ * (step, layer) seen from the gate of (step, curLayer), the features are:
+ *   pg    share of the step's tokens whose pre-gate picks for the target include e (0 without lookahead)
+ *   d     distance layer − curLayer (capped at DMAX)
+ *   trans P(e | the experts the current layer actually used), from the fold's transition counts
+ *   prev  1 if e served the previous step at the target layer
+ *   tok   P(e | the step's token ids, target layer) from the fold's token statistics (0 without ids)
+ *   pop   e's popularity at the target layer in the fold's training steps
+ * Every feature is quantized to a few levels, so identical decisions share one forest evaluation:
+ * that is the paper's prediction cache (a map from features to Δ). Training rows are grouped by
+ * their quantized features and labelled with the mean deviation observed (ml-cart's split search
+ * is quadratic in rows; grouping keeps training to seconds). The forest comes from
+ * `ml-random-forest` (seeded, so runs are deterministic); no trees are written here.
+ *
+ * The forest never sees the steps it is scored on (training.ts): each fold's forest is trained on
+ * its own slices only, and a row's `prev` feature is 0 where the previous step lies outside the
+ * slice. A target in the next step has no pre-gate or same-step history: like the other history
+ * predictors it is predicted by the current step's experts at that layer. A fold with no training
+ * rows has no forest: the predictor names nothing and the router decides at the gate (the paper's
+ * fallback to the live router).
+ */
+import { RandomForestRegression } from "ml-random-forest"
+import type { AccessStream } from "../traces/batching.ts"
+import { GAP, type Trace } from "../traces/trace.ts"
+import { actualSet, defaultTop, type Predictor, type PredictorContext, topByScore } from "./predictor.ts"
+import { numericArgs } from "./spec.ts"
+import { TokenTables } from "./tokenTables.ts"
+import { TransitionTables } from "./transition.ts"
+
+/** Distances the forest tells apart; farther targets share d = DMAX's leaves. */
+const DMAX = 8
+/** Levels of the probability features (square-root scale, so small probabilities stay apart). */
+const LEVELS = 16
+/** Levels of the pre-gate share. */
+const PG_LEVELS = 8
+const FEATURES = ["pg", "d", "trans", "prev", "tok", "pop"] as const
+
+export interface ForestPredictor extends Predictor {
+  /** Per fold: the training steps (of its slices) the forest learned from, in order. */
+  readonly trainedSteps: ReadonlyArray<ReadonlyArray<{ trace: Trace; step: number }>>
+  /** Per fold: distinct quantized feature vectors it was trained on (0 = no forest). */
+  readonly trainingRows: ReadonlyArray<number>
+  /** The fold's forest on one row of quantized features (FEATURES order); null without a forest. */
+  correction(fold: number, row: ReadonlyArray<number>): number | null
+}
+
+const qProb = (p: number) => Math.min(LEVELS - 1, Math.floor(Math.sqrt(Math.max(0, p)) * LEVELS))
+
+/** Quantized features of every expert for one (step, curLayer → layer) query. */
+class FeatureBuilder {
+  readonly keys: Int32Array
+  readonly pg: Float64Array
+  /** Unquantized history score (trans + tok + prev), to order experts whose features quantize alike. */
+  readonly tie: Float64Array
+  private readonly trans: Float64Array
+  private readonly tok: Float64Array
+  private readonly pop: Float64Array
+  private readonly prev: Uint8Array
+  private readonly transitions: TransitionTables
+  private readonly tokens: TokenTables
+  constructor(ctx: PredictorContext) {
+    const E = ctx.stream.experts
+    this.keys = new Int32Array(E)
+    this.pg = new Float64Array(E)
+    this.tie = new Float64Array(E)
+    this.trans = new Float64Array(E)
+    this.tok = new Float64Array(E)
+    this.pop = new Float64Array(E)
+    this.prev = new Uint8Array(E)
+    this.transitions = new TransitionTables(ctx)
+    this.tokens = new TokenTables(ctx)
+  }
+
+  /** Fill keys (and pg, the pre-gate share) for target (step, layer) seen from (step, curLayer). */
+  build(a: AccessStream, t: Trace, fold: number, step: number, curLayer: number, layer: number, firstStep: number) {
+    const E = a.experts,
+      L = a.layers
+    const d = layer - curLayer
+    const t0 = a.stepTokenOffsets[step]!,
+      t1 = a.stepTokenOffsets[step + 1]!
+    // Pre-gate share: how many of the step's tokens had e picked for `layer` at `curLayer`.
+    this.pg.fill(0)
+    const D = t.lookaheadDepth,
+      K = t.model.topK
+    if (t.lookahead && d <= D) {
+      for (let i = t0; i < t1; i++) {
+        const base = ((a.stepTokens[i]! * L + curLayer) * D + d - 1) * K
+        for (let k = 0; k < K; k++) {
+          const e = t.lookahead[base + k]!
+          if (e !== GAP) this.pg[e]!++
+        }
+      }
+      for (let e = 0; e < E; e++) this.pg[e]! /= Math.max(1, t1 - t0)
+    }
+    // Earlier layers' activations: transitions out of the experts the current layer used.
+    this.trans.fill(0)
+    if (d <= this.transitions.maxDistance) {
+      const table = this.transitions.table(fold, d)
+      const src = actualSet(a, step, curLayer)
+      for (let i = 0; i < src.length; i++) {
+        const row = (curLayer * E + src[i]!) * E
+        for (let e = 0; e < E; e++) this.trans[e]! += table[row + e]!
+      }
+    }
+    normalizeInPlace(this.trans)
+    this.tok.fill(0)
+    for (let i = t0; i < t1; i++) this.tokens.addScores(fold, a.stepTokens[i]!, layer, this.tok, 1, 0, t)
+    normalizeInPlace(this.tok)
+    this.pop.fill(0)
+    this.tokens.addScores(fold, 0, layer, this.pop, 0, 1, t)
+    if (d > this.transitions.maxDistance) this.trans.set(this.pop)
+    this.prev.fill(0)
+    if (step > firstStep) {
+      const p = actualSet(a, step - 1, layer)
+      for (let i = 0; i < p.length; i++) this.prev[p[i]!] = 1
+    }
+    const dq = Math.min(d, DMAX)
+    for (let e = 0; e < E; e++) {
+      const pgq = Math.round(this.pg[e]! * PG_LEVELS)
+      this.tie[e] = this.trans[e]! + this.tok[e]! + this.prev[e]!
+      this.keys[e] =
+        ((((pgq * 16 + dq) * 16 + qProb(this.trans[e]!)) * 2 + this.prev[e]!) * 16 + qProb(this.tok[e]!)) * 16 +
+        qProb(this.pop[e]!)
+    }
+  }
+}
+
+function normalizeInPlace(x: Float64Array): void {
+  let sum = 0
+  for (let i = 0; i < x.length; i++) sum += x[i]!
+  if (sum > 0) for (let i = 0; i < x.length; i++) x[i]! /= sum
+}
+
+/** The forest's input row for a packed key (the quantized features, in FEATURES order). */
+function unpack(key: number): number[] {
+  const pop = key % 16,
+    tok = Math.floor(key / 16) % 16,
+    prev = Math.floor(key / 256) % 2,
+    trans = Math.floor(key / 512) % 16,
+    d = Math.floor(key / 8192) % 16,
+    pg = Math.floor(key / 131072)
+  return [pg, d, trans, prev, tok, pop]
+}
+
+export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
+  const opt = numericArgs(
+    ctx.args,
+    { trees: 16, depth: 6, steps: 192, rows: 1200, seed: 7 },
+    "predictor=hybrid (RandomForest correction)"
+  )
+  const a = ctx.stream,
+    E = a.experts,
+    L = a.layers
+  const features = new FeatureBuilder(ctx)
+  const folds = ctx.training.folds.map((slices, fold) => {
+    // Training rows: (training step, current layer, distance, expert) → deviation of the truth from the pre-gate share.
+    const sum = new Map<number, number>(),
+      count = new Map<number, number>()
+    const steps: Array<{ trace: Trace; step: number }> = []
+    const mark = new Uint8Array(E)
+    for (const s of slices) {
+      const n = s.to - s.from
+      const take = Math.min(n, opt.steps)
+      for (let j = 0; j < take; j++) {
+        const step = s.from + Math.floor((j * n) / take)
+        steps.push({ trace: s.trace, step })
+        for (let cur = 0; cur < L - 1; cur++)
+          for (let layer = cur + 1; layer < L && layer - cur <= DMAX; layer++) {
+            features.build(s.stream, s.trace, fold, step, cur, layer, s.from)
+            const truth = actualSet(s.stream, step, layer)
+            for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
+            for (let e = 0; e < E; e++) {
+              const key = features.keys[e]!
+              sum.set(key, (sum.get(key) ?? 0) + mark[e]! - features.pg[e]!)
+              count.set(key, (count.get(key) ?? 0) + 1)
+            }
+            for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
+          }
+      }
+    }
+    // The most frequent feature vectors, each labelled with its mean deviation.
+    const keys = [...count.keys()].sort((x, y) => count.get(y)! - count.get(x)! || x - y).slice(0, opt.rows)
+    keys.sort((x, y) => x - y)
+    let forest: RandomForestRegression | null = null
+    if (keys.length >= 2) {
+      forest = new RandomForestRegression({
+        nEstimators: opt.trees,
+        maxFeatures: FEATURES.length,
+        replacement: true,
+        useSampleBagging: true,
+        noOOB: true,
+        seed: opt.seed + fold,
+        treeOptions: { maxDepth: opt.depth, minNumSamples: 3 }
+      })
+      forest.train(
+        keys.map(unpack),
+        keys.map((k) => sum.get(k)! / count.get(k)!)
+      )
+    }
+    return { forest, steps, rows: forest ? keys.length : 0, cache: new Map<number, number>() }
+  })
+  const scores = new Float64Array(E)
+  const missing: number[] = []
+  const score = (step: number, layer: number, curLayer: number): boolean => {
+    const f = folds[ctx.training.foldOf(step)]!
+    if (!f.forest) return false
+    features.build(a, ctx.trace, ctx.training.foldOf(step), step, curLayer, layer, 0)
+    missing.length = 0
+    for (let e = 0; e < E; e++) if (!f.cache.has(features.keys[e]!)) missing.push(features.keys[e]!)
+    if (missing.length > 0) {
+      const unique = [...new Set(missing)]
+      const delta = f.forest.predict(unique.map(unpack))
+      for (let i = 0; i < unique.length; i++) f.cache.set(unique[i]!, delta[i]!)
+    }
+    for (let e = 0; e < E; e++) scores[e] = features.pg[e]! + f.cache.get(features.keys[e]!)! + 1e-6 * features.tie[e]!
+    return true
+  }
+  const hasPregate = ctx.trace.lookahead !== null && ctx.trace.lookaheadDepth > 0
+  return {
+    name: "hybrid",
+    note:
+      `RandomForest correction of the pre-gate (ml-random-forest, ${opt.trees} trees, depth ${opt.depth}; ` +
+      `${folds.map((f) => f.rows).join("/")} training rows per fold)` +
+      (hasPregate ? "" : "; no pre-gate lookahead in the trace: the forest corrects an empty pre-gate (history only)"),
+    trainedSteps: folds.map((f) => f.steps),
+    trainingRows: folds.map((f) => f.rows),
+    correction: (fold, row) => folds[fold]?.forest?.predict([[...row]])[0] ?? null,
+    predict(step, layer, curStep, curLayer, out) {
+      if (step !== curStep) {
+        const set = actualSet(a, curStep, layer)
+        out.set(set)
+        return set.length
+      }
+      if (!score(step, layer, curLayer)) return 0
+      return topByScore(scores, defaultTop(ctx, step), out)
+    },
+    distribution(step, layer, curStep, curLayer, out) {
+      if (step !== curStep || !score(step, layer, curLayer)) return false
+      let sum = 0
+      for (let e = 0; e < E; e++) sum += Math.max(0, scores[e]!)
+      if (sum <= 0) return false
+      for (let e = 0; e < E; e++) out[e] = Math.max(0, scores[e]!) / sum
+      return true
+    }
+  }
+}
