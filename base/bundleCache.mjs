@@ -58,7 +58,7 @@ export function cachedBundle(esbuild, entry, cacheDir = defaultCacheDir) {
     metafile: true,
     logLevel: "silent",
     outfile: join(cacheDir, `${name}.mjs`),
-    external: ["koffi", "esbuild", "tsx", "playwright-core"],
+    external: ["koffi", "onnxruntime-node", "esbuild", "tsx", "playwright-core"],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
   })
   const inputs = Object.keys(built.metafile.inputs)

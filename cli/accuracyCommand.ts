@@ -1,5 +1,6 @@
 import { Command, Flag } from "effect/cli"
-import { accuracyCurve } from "../workflows/accuracy.ts"
+import { type AccuracyCurve, accuracyCurve } from "../workflows/accuracy.ts"
+import { onnxRoutesFor } from "../workflows/runOnnxPredictor.ts"
 import { UsageError } from "../base/errors.ts"
 import { loadModel } from "../base/profiles.ts"
 import { buildAccessStream } from "../traces/batching.ts"
@@ -25,7 +26,7 @@ export const accuracyCommand = Command.make(
     format: outputFormatFlag
   },
   (f) =>
-    action(() => {
+    action(async () => {
       const modelName = opt(f.model)
       if (modelName === undefined && !carriesModel(f.trace))
         throw new UsageError(`--model is needed: ${f.trace} does not say its model's shape`)
@@ -36,11 +37,21 @@ export const accuracyCommand = Command.make(
       const training = trainPath
         ? separateTrace(buildAccessStream(loadTrace(trainPath, model), f.batch), loadTrace(trainPath, model), trainPath)
         : crossFit(stream, trace)
-      const names = f.predictors.split(",").map((s) => s.trim())
-      for (const n of names)
-        if (!(n in predictors))
-          throw new UsageError(`unknown predictor '${n}' (known: ${Object.keys(predictors).join(", ")})`)
-      const curves = names.map((n) => accuracyCurve(n, trace, f.trace, stream, training, f.maxDistance))
+      // NAME or NAME:ARG:ARG (onnx:FILE), as in a policy spec's predictor=.
+      const named = f.predictors.split(",").map((s) => {
+        const [name, ...args] = s.trim().split(":")
+        return { name: name!, args }
+      })
+      for (const { name } of named)
+        if (!(name in predictors))
+          throw new UsageError(`unknown predictor '${name}' (known: ${Object.keys(predictors).join(", ")})`)
+      const curves: AccuracyCurve[] = []
+      for (const { name, args } of named) {
+        const onnx = name === "onnx" && args[0] ? await onnxRoutesFor(args[0], trace, f.trace) : undefined
+        curves.push(
+          accuracyCurve(name, trace, f.trace, stream, training, f.maxDistance, 0, { args, ...(onnx ? { onnx } : {}) })
+        )
+      }
       if (f.format === "json") {
         process.stdout.write(`${JSON.stringify({ trace: f.trace, training: training.description, curves })}\n`)
         return

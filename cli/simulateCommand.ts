@@ -6,6 +6,7 @@ import { formatTable } from "../sim/result.ts"
 import { toChromeTrace } from "../sim/timeline.ts"
 import { carriesModel, loadTrace } from "../traces/load.ts"
 import { modelFromTrace, simulate } from "../workflows/simulate.ts"
+import { onnxModelOf, onnxRoutesFor } from "../workflows/runOnnxPredictor.ts"
 import { parseBytes } from "../base/bytes.ts"
 import { action, opt } from "./action.ts"
 import { defaulted, modelFlag, outputFormatFlag, seedFlag, traceFormatFlag } from "./flags.ts"
@@ -55,7 +56,7 @@ export const simulateCommand = Command.make(
     )
   },
   (f) =>
-    action(() => {
+    action(async () => {
       const slots = opt(f.cacheSlots),
         mem = opt(f.gpuMem),
         cacheBytes = opt(f.cacheBytes)
@@ -70,7 +71,10 @@ export const simulateCommand = Command.make(
       const trainPath = opt(f.train)
       const timelinePath = opt(f.timeline)
       if (timelinePath && f.mode !== "timed") throw new UsageError("--timeline needs --mode timed")
+      const onnxFile = onnxModelOf(f.policy)
+      const onnx = onnxFile ? await onnxRoutesFor(onnxFile, trace, f.trace) : undefined
       const { record, timeline } = simulate({
+        ...(onnx ? { onnx } : {}),
         ...progressOf("simulate", "steps"),
         trace,
         traceName: f.trace,

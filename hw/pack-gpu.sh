@@ -16,7 +16,7 @@ fi
 cp "$work/node/package/bin/node" "$pkg/bin/node"
 strip "$pkg/bin/node" 2>/dev/null || echo "note: strip not available; node left unstripped"
 npx esbuild cli/main.ts --bundle --platform=node --format=esm --target=node20 --minify \
-  --external:koffi --external:esbuild --external:tsx --external:playwright-core \
+  --external:koffi --external:onnxruntime-node --external:esbuild --external:tsx --external:playwright-core \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
   --outfile="$pkg/app/expertflow.mjs" --log-level=warning
 # koffi's runtime file set (shared/research/ecosystem.md §3).

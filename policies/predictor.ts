@@ -1,5 +1,6 @@
 import type { AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
+import type { OnnxRoutes } from "./onnxRoutes.ts"
 import type { Training } from "./training.ts"
 
 /**
@@ -14,6 +15,8 @@ export interface Predictor {
   distribution?(step: number, layer: number, curStep: number, curLayer: number, out: Float64Array): boolean
   /** A remark for the result (e.g. "no pre-gate lookahead in trace: history only"). */
   readonly note?: string
+  /** Host time the predictor costs before step `step` runs, when it is charged (ns). */
+  hostNs?(step: number): number
 }
 
 export interface PredictorContext {
@@ -27,6 +30,8 @@ export interface PredictorContext {
   readonly training: Training
   /** Predictor options from the policy spec (e.g. `predictor=transition:decay=0.5`). */
   readonly args: ReadonlyArray<string>
+  /** An ONNX model's decisions, computed before the replay (`predictor=onnx`). */
+  readonly onnx?: OnnxRoutes
 }
 
 /** Set of experts at (step, layer) in the stream. */

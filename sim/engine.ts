@@ -401,7 +401,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     const layerNs = timing.layerNs(tokens)
     const hostNs = inp.hostNsBeforeStep ? inp.hostNsBeforeStep[s]! : 0
     if (hostNs > 0) {
-      if (tl) tl.add(TRACK_HOST, "token scheduler", "host", t, t + hostNs)
+      if (tl) tl.add(TRACK_HOST, "host decisions (scheduler, predictor)", "host", t, t + hostNs)
       t += hostNs
       c.hostNs += hostNs
     }

@@ -4,6 +4,7 @@
  * recall |P ∩ A| / |A| (EF-H's B_acc per target) and precision; then fit
  * f(d) = a·e^(−b·d) + c to the recall curve (grid over b, least squares for a and c).
  */
+import type { OnnxRoutes } from "../policies/onnxRoutes.ts"
 import { linearRegression } from "simple-statistics"
 import type { AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
@@ -29,9 +30,19 @@ export function accuracyCurve(
   stream: AccessStream,
   training: Training,
   maxDistance: number,
-  top = 0
+  top = 0,
+  /** Predictor arguments (`onnx:FILE` → ["FILE"]) and an ONNX model's precomputed routes. */
+  extra: { args?: ReadonlyArray<string>; onnx?: OnnxRoutes } = {}
 ): AccuracyCurve {
-  const p = predictors[name]!.make({ stream, trace, traceName, top, training, args: [] })
+  const p = predictors[name]!.make({
+    stream,
+    trace,
+    traceName,
+    top,
+    training,
+    args: extra.args ?? [],
+    ...(extra.onnx ? { onnx: extra.onnx } : {})
+  })
   const L = stream.layers
   const out = new Uint16Array(stream.experts)
   const mark = new Uint8Array(stream.experts)

@@ -5,6 +5,8 @@ import type { Cell } from "./sweepFile.ts"
 import { parseBytes } from "../base/bytes.ts"
 import { traceName, traceOf } from "./workloads.ts"
 import { prefixTokens } from "../traces/trace.ts"
+import type { OnnxRoutes } from "../policies/onnxRoutes.ts"
+import { onnxModelOf, onnxRoutesFor } from "./runOnnxPredictor.ts"
 
 /** One line of a results file: the result record plus where it sits in its sweep. */
 export type CellResult = ResultRecord & {
@@ -44,8 +46,8 @@ function cellInput(cell: Cell, tokens?: number): SimulationInput {
 }
 
 /** Run one cell; `tokens` replays only the trace's first tokens (a sweep worker's warm-up). */
-export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult {
-  const { record } = simulate(cellInput(cell, tokens))
+export function runCell(sweep: string, cell: Cell, tokens?: number, onnx?: OnnxRoutes): CellResult {
+  const { record } = simulate({ ...cellInput(cell, tokens), ...(onnx ? { onnx } : {}) })
   return {
     sweep,
     cell_index: cell.index,
@@ -54,6 +56,13 @@ export function runCell(sweep: string, cell: Cell, tokens?: number): CellResult 
     cache_spec: cell.cacheLabel,
     ...record
   }
+}
+
+/** Run one cell, first computing its ONNX predictor's routes when its spec names one. */
+export async function runCellAsync(sweep: string, cell: Cell): Promise<CellResult> {
+  const file = onnxModelOf(cell.policy)
+  if (!file) return runCell(sweep, cell)
+  return runCell(sweep, cell, undefined, await onnxRoutesFor(file, traceOf(cell.trace), traceName(cell.trace)))
 }
 
 /** Check one cell without running it (what would stop it: trace, model, spec, budget). */

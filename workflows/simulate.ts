@@ -8,6 +8,7 @@ import { parsePolicySpec, type PolicySpec } from "../policies/spec.ts"
 import { checkSpec, evictionPolicies, makeEviction, predictors, prefetchers } from "../policies/registry.ts"
 import { crossFit, separateTrace, type Training } from "../policies/training.ts"
 import type { Predictor } from "../policies/predictor.ts"
+import type { OnnxRoutes } from "../policies/onnxRoutes.ts"
 import { popularKeys } from "../policies/pinned.ts"
 import { parseSchedulerArgs, scheduleTokens, type Schedule } from "../policies/tokenScheduler.ts"
 import { makeGeometry, type CacheGeometry, type CacheSize } from "../policies/cacheGeometry.ts"
@@ -58,6 +59,8 @@ export interface SimulationInput {
   readonly timeline: boolean
   /** Record every decision as commands for a hardware executor (timed mode). */
   readonly commands?: boolean
+  /** The decisions of the spec's ONNX predictor (`predictor=onnx:FILE`), from workflows/runOnnxPredictor.ts. */
+  readonly onnx?: OnnxRoutes
 }
 
 export interface SimulationOutput {
@@ -351,7 +354,8 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       traceName: inp.traceName,
       top: spec.top,
       training,
-      args: spec.predictorArgs
+      args: spec.predictorArgs,
+      ...(inp.onnx ? { onnx: inp.onnx } : {})
     })
   }
   const prefetcher = prefetchers[spec.prefetch]!(
@@ -367,6 +371,10 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     schedule.unitStart.forEach((s, u) => {
       hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge
     })
+  }
+  if (predictor?.hostNs) {
+    hostNs ??= new Float64Array(stream.steps)
+    for (let s = 0; s < stream.steps; s++) hostNs[s]! += predictor.hostNs(s)
   }
   const commands: CommandLog | undefined = inp.commands ? { commands: [], preloaded: [] } : undefined
   const c = runTimed({

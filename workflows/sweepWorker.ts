@@ -8,7 +8,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import { planSweep } from "./sweepFile.ts"
-import { runCell } from "./runCell.ts"
+import { runCell, runCellAsync } from "./runCell.ts"
+import { onnxModelOf } from "./runOnnxPredictor.ts"
 import { InputError, UsageError } from "../base/errors.ts"
 
 const WARM_UP_STEPS = 8
@@ -17,14 +18,14 @@ const plan = planSweep(workerData.file as string)
 for (const index of workerData.warmUp as number[]) {
   const cell = plan.cells[index]!
   try {
-    runCell(plan.name, cell, WARM_UP_STEPS * cell.batch)
+    if (onnxModelOf(cell.policy) === null) runCell(plan.name, cell, WARM_UP_STEPS * cell.batch)
   } catch {
     /* the real run reports it */
   }
 }
-parentPort!.on("message", (index: number) => {
+parentPort!.on("message", async (index: number) => {
   try {
-    parentPort!.postMessage({ index, line: JSON.stringify(runCell(plan.name, plan.cells[index]!)) })
+    parentPort!.postMessage({ index, line: JSON.stringify(await runCellAsync(plan.name, plan.cells[index]!)) })
   } catch (e) {
     const kind = e instanceof InputError ? "input" : e instanceof UsageError ? "usage" : "internal"
     parentPort!.postMessage({ index, error: (e as Error).message, kind })

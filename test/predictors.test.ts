@@ -1,0 +1,146 @@
+import { describe, expect, it } from "@jest/globals"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { spawnSync } from "node:child_process"
+import { loadModel } from "../base/profiles.ts"
+import { hybridForestPredictor } from "../policies/hybridForest.ts"
+import { crossFit } from "../policies/training.ts"
+import { buildAccessStream } from "../traces/batching.ts"
+import { generateTrace } from "../traces/generator.ts"
+import { defaultParams, withLookahead } from "../traces/generatorParams.ts"
+import { loadTrace } from "../traces/load.ts"
+import { cli } from "./helpers/cli.ts"
+import { repoRoot, tempDir } from "./helpers/fixtures.ts"
+
+const ONNX = join(repoRoot, "policies", "onnx")
+const MODEL = join(ONNX, "tiny-route-predictor.onnx")
+const TRACE = join(ONNX, "tiny-trace.jsonl")
+const PROFILE = join(ONNX, "tiny-model.json")
+
+describe("EF-A's RandomForest hybrid (predictor=hybrid)", () => {
+  const trace = generateTrace(withLookahead(defaultParams("qwen1.5-moe-a2.7b"), 4), {
+    tokens: 240,
+    requests: 4,
+    seed: 5
+  })
+  const stream = buildAccessStream(trace, 2)
+  const training = crossFit(stream, trace)
+  const ctx = { stream, trace, traceName: "syn", top: 0, training, args: ["steps=48"] }
+
+  it("never trains a fold's forest on the steps that fold predicts", () => {
+    const p = hybridForestPredictor(ctx)
+    expect(p.trainedSteps.length).toBe(2)
+    p.trainedSteps.forEach((steps, fold) => {
+      expect(steps.length).toBeGreaterThan(0)
+      for (const { step } of steps) expect(training.foldOf(step)).not.toBe(fold)
+    })
+    expect(p.trainingRows.every((n) => n > 1)).toBe(true)
+  })
+
+  it("learns the same forest whatever the scored steps hold", () => {
+    // Scramble the routes of the steps fold 0 predicts: its forest (trained on the other half) must not move.
+    const scrambled = { ...trace, experts: trace.experts.slice() }
+    const half = Math.floor(stream.steps / 2)
+    const lastToken = stream.stepTokens[stream.stepTokenOffsets[half]! - 1]!
+    const { layers: L, topK: K, experts: E } = trace.model
+    for (let i = 0; i < (lastToken + 1) * L * K; i += K)
+      for (let k = 0; k < K; k++) scrambled.experts[i + k] = (scrambled.experts[i + k]! * 7 + 3) % E
+    const s2 = buildAccessStream(scrambled, 2)
+    const a = hybridForestPredictor(ctx)
+    const b = hybridForestPredictor({ ...ctx, stream: s2, trace: scrambled, training: crossFit(s2, scrambled) })
+    expect(b.trainingRows[0]).toBe(a.trainingRows[0])
+    let differs = false
+    for (const row of [
+      [0, 1, 0, 0, 0, 3],
+      [4, 2, 6, 1, 0, 5],
+      [8, 3, 12, 1, 0, 9],
+      [2, 8, 2, 0, 0, 1]
+    ]) {
+      expect(b.correction(0, row)).toBe(a.correction(0, row))
+      differs ||= b.correction(1, row) !== a.correction(1, row)
+    }
+    // Fold 1's forest did learn from the scrambled half: the check above can fail.
+    expect(differs).toBe(true)
+  })
+
+  it("is deterministic", () => {
+    const a = hybridForestPredictor(ctx),
+      b = hybridForestPredictor(ctx)
+    const outA = new Uint16Array(60),
+      outB = new Uint16Array(60)
+    for (let s = 0; s < stream.steps; s += 7) {
+      const nA = a.predict(s, 5, s, 2, outA),
+        nB = b.predict(s, 5, s, 2, outB)
+      expect(Array.from(outB.subarray(0, nB))).toEqual(Array.from(outA.subarray(0, nA)))
+    }
+  })
+})
+
+describe("ONNX predictors (predictor=onnx:FILE)", () => {
+  const trace = loadTrace(TRACE, loadModel(PROFILE))
+  // In a child process: onnxruntime-node's tensors do not cross jest's VM realm.
+  const onnxRoutes = (...flags: string[]) => {
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "test", "helpers", "runOnnxPredictor.ts"), MODEL, TRACE, PROFILE, ...flags],
+      { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" }, timeout: 120_000 }
+    )
+    if (r.status !== 0) throw new Error(r.stderr)
+    return JSON.parse(r.stdout)
+  }
+
+  it("gives the decisions of its PyTorch origin on the fixture", () => {
+    const fixture = JSON.parse(readFileSync(join(ONNX, "tiny-route-predictor.fixture.json"), "utf8"))
+    const routes = onnxRoutes()
+    expect(routes.perLayer).toBe(true)
+    expect(routes.inputs).toEqual(["token_ids", "past_routes"])
+    const { layers: L, topK: K } = trace.model
+    expect(fixture.decisions.length).toBe(trace.tokens * L)
+    for (const d of fixture.decisions as Array<{ token: number; layer: number; experts: number[][] }>) {
+      const q = d.layer + 1
+      for (let l = 0; l < L; l++) {
+        const at = ((d.token * L + q) * L + l) * K
+        expect(routes.ids.slice(at, at + K)).toEqual(d.experts[l])
+      }
+    }
+  })
+
+  it("names the trace field a model's input needs", () => {
+    const err = onnxRoutes("--no-token-ids")
+    expect(err.kind).toBe("input")
+    expect(err.error).toContain(`${TRACE}: header: field 'tokenId'`)
+    expect(err.error).toContain("token_ids")
+  })
+
+  it("runs through simulate, charges host time on request, and fails cleanly without token ids", () => {
+    const spec = `cache=lru,prefetch=fixed:1,predictor=onnx:${MODEL}`
+    const base = [
+      "simulate",
+      "--trace",
+      TRACE,
+      "--model",
+      PROFILE,
+      "--cache-slots",
+      "12",
+      "--hw",
+      "a40",
+      "--format",
+      "json"
+    ]
+    const free = cli([...base, "--policy", spec])
+    expect(free.code).toBe(0)
+    const charged = cli([...base, "--policy", `${spec}:host=50000`])
+    expect(charged.code).toBe(0)
+    const a = JSON.parse(free.stdout),
+      b = JSON.parse(charged.stdout)
+    expect(a.b_acc).toBeGreaterThan(0.5)
+    expect(b.b_acc).toBe(a.b_acc)
+    // 64 one-token steps × 4 queries per token × 50 µs.
+    expect(b.host_ns - a.host_ns).toBe(64 * 4 * 50000)
+    const stripped = join(tempDir("ef-onnx-"), "no-ids.jsonl")
+    writeFileSync(stripped, readFileSync(TRACE, "utf8").replace(/,"token_id":\d+/g, ""))
+    const bad = cli(["simulate", "--trace", stripped, "--model", PROFILE, "--policy", spec, "--cache-slots", "12"])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/no-ids\.jsonl: header: field 'tokenId': .*token_ids/)
+  })
+})
