@@ -28,7 +28,12 @@ export interface CacheGeometry {
 
 export type CacheSize = { readonly slots: number } | { readonly bytes: number; readonly bytesOfLayer: Float64Array }
 
-export function makeGeometry(a: AccessStream, size: CacheSize, partitioned: boolean): CacheGeometry {
+/**
+ * `streamed`: a timed replay, where a layer whose batch needs more experts than its cache holds
+ * loads the rest as its experts finish (sim/engine.ts); then each group must hold one expert.
+ * Without time (cache-only) every expert a layer needs must fit at once.
+ */
+export function makeGeometry(a: AccessStream, size: CacheSize, partitioned: boolean, streamed = false): CacheGeometry {
   const L = a.layers,
     E = a.experts
   const uniform = "slots" in size || size.bytesOfLayer.every((b) => b === size.bytesOfLayer[0])
@@ -56,7 +61,8 @@ export function makeGeometry(a: AccessStream, size: CacheSize, partitioned: bool
   // Keys a group may hold: all of its layers' experts (a batch may overfill until evict=batch runs).
   const maxKeys = new Int32Array(capacities.length)
   for (let l = 0; l < L; l++) maxKeys[groupOfLayer[l]!]! += E
-  checkFits(a, capacities, groupOfLayer, unitOfLayer, partitioned, slots)
+  if (streamed) checkOneFits(capacities, groupOfLayer, unitOfLayer, partitioned, slots)
+  else checkFits(a, capacities, groupOfLayer, unitOfLayer, partitioned, slots)
   return {
     slots,
     partitioned,
@@ -65,6 +71,34 @@ export function makeGeometry(a: AccessStream, size: CacheSize, partitioned: bool
     unitOfLayer,
     maxKeys,
     budgetBytes: unitOfLayer ? (size as { bytes: number }).bytes : null
+  }
+}
+
+/** Each layer's group must hold at least one of its experts. */
+function checkOneFits(
+  capacities: Float64Array,
+  groupOfLayer: Int32Array,
+  unitOfLayer: Float64Array | null,
+  partitioned: boolean,
+  slots: number
+): void {
+  for (let l = 0; l < groupOfLayer.length; l++) {
+    const cap = capacities[groupOfLayer[l]!]!
+    const need = unitOfLayer ? unitOfLayer[l]! : 1
+    if (need <= cap) continue
+    if (unitOfLayer)
+      throw new InputError(
+        "--cache-bytes",
+        `layer ${l}`,
+        "cache-bytes",
+        `impossible cache size: ${cap} B${partitioned ? ` for layer ${l}` : ""} holds no expert of ${need} B`
+      )
+    throw new InputError(
+      "--cache-slots",
+      `layer ${l}`,
+      "cache-slots",
+      `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} hold no expert`
+    )
   }
 }
 

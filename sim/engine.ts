@@ -64,6 +64,9 @@ export interface TimedInputs {
   readonly onProgress?: (done: number, total: number) => void
 }
 
+/** `acquire`'s answer when every slot is held by the running layer's experts. */
+const NO_SLOT = -2
+
 export interface TimedCounts {
   accesses: number
   hits: number
@@ -91,6 +94,12 @@ export interface TimedCounts {
   actualTotal: number
   bAccSum: number
   peakSlots: number
+  /**
+   * Demand loads that found every slot held by their own layer's experts and waited for one of
+   * them to finish (a batch needing more experts in a layer than the cache holds; EF-H's
+   * pipelined miss window). 0 when every layer's experts fit at once.
+   */
+  streamedLoads: number
   /** Values the policy traced over time: name → [step, layer, value] at each change. */
   traced: Map<string, Array<[number, number, number]>>
 }
@@ -171,6 +180,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     actualTotal: 0,
     bAccSum: 0,
     peakSlots: 0,
+    streamedLoads: 0,
     traced: new Map()
   }
   let occupied = 0
@@ -254,7 +264,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       return t
     }
     const w = flyingIn.minUnblocked(group, pinned)
-    if (w < 0) throw new Error("engine: no slot for a demand load (cache geometry was not validated)")
+    if (w < 0) return NO_SLOT
     const freeAt = arrival[w]!
     drop(w, group)
     return freeAt
@@ -282,7 +292,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         continue
       }
       const w = flyingIn.minUnblocked(group, pinned)
-      if (w < 0) throw new Error("engine: no room for a demand load (cache geometry was not validated)")
+      if (w < 0) return NO_SLOT
       freeAt = Math.max(freeAt, arrival[w]!)
       drop(w, group)
     }
@@ -395,6 +405,22 @@ export function runTimed(inp: TimedInputs): TimedCounts {
 
   const pf = inp.prefetcher
   const runOrder = new Int32Array(E)
+  // Demand loads of the current layer waiting for one of its experts to finish (streamed).
+  const deferred = new Int32Array(E)
+  let nDeferred = 0,
+    nextDeferred = 0
+  /** Start the layer's streamed loads that now find room (after an expert of the layer finished). */
+  const startDeferred = (base: number, group: number) => {
+    while (nextDeferred < nDeferred) {
+      const key = base + keys[deferred[nextDeferred]!]!
+      const at = acquire(key, group, true)
+      if (at === NO_SLOT) return
+      load(key, group, at, true)
+      pinned[key] = 1
+      setBlocked(key, 1)
+      nextDeferred++
+    }
+  }
   for (let s = 0; s < a.steps; s++) {
     if (inp.onProgress && (s & 255) === 0) inp.onProgress(s, a.steps)
     const tokens = a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!
@@ -432,6 +458,8 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       if (policy.onLayer) policy.onLayer(flat)
       // 2. the gate: classify and pin.
       let h = 0
+      nDeferred = 0
+      nextDeferred = 0
       for (let i = i0; i < i1; i++) {
         const key = base + keys[i]!
         const nu = next === null ? 0 : next[i]!
@@ -443,7 +471,14 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         } else if (st === ABSENT) {
           c.misses++
           c.demandLoads++
-          load(key, group, acquire(key, group, true), true)
+          const at = acquire(key, group, true)
+          if (at === NO_SLOT) {
+            // Every slot holds this layer's experts: load it once one of them has run.
+            deferred[nDeferred++] = i
+            c.streamedLoads++
+            continue
+          }
+          load(key, group, at, true)
         } else {
           c.lateHits++
           policy.touch(key, group, i, nu)
@@ -477,10 +512,16 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === RESIDENT) runOrder[n++] = i
         for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === INFLIGHT) runOrder[n++] = i
         for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === QUEUED) runOrder[n++] = i
-      } else for (let i = i0; i < i1; i++) runOrder[n++] = i
+      } else for (let i = i0; i < i1; i++) if (state[base + keys[i]!] !== ABSENT) runOrder[n++] = i
+      for (let d = 0; d < nDeferred; d++) runOrder[n++] = deferred[d]!
       for (let j = 0; j < n; j++) {
         const i = runOrder[j]!
         const key = base + keys[i]!
+        if (state[key] === ABSENT) {
+          // A streamed load whose turn came before a slot freed early enough to start it.
+          startDeferred(base, group)
+          if (state[key] === ABSENT) throw new Error("engine: no slot for a streamed load")
+        }
         if (state[key] !== RESIDENT) {
           if (state[key] === QUEUED) queue.startUntil(key)
           const at = arrival[key]!
@@ -505,6 +546,11 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         pinned[key] = 0
         setBlocked(key, 0)
         if (policy.onDone) policy.onDone(key)
+        if (nextDeferred < nDeferred) {
+          queue.advanceTo(t)
+          land(t)
+          startDeferred(base, group)
+        }
         if (pf?.onExpertDone) {
           queue.advanceTo(t)
           land(t)

@@ -200,3 +200,54 @@ describe("properties (fast-check)", () => {
     )
   })
 })
+
+describe("streamed loads (a layer needing more experts than the cache holds)", () => {
+  const SPECS = [
+    "cache=lru",
+    "cache=lru,layout=per-layer",
+    "cache=lru,prefetch=fixed:1,predictor=oracle",
+    "cache=two-level-lru,prefetch=adaptive,predictor=transition,order=resident-first",
+    "cache=plec,prefetch=path,predictor=route-path",
+    "cache=ring,prefetch=window:1,predictor=all",
+    "cache=belady,prefetch=window:1,predictor=oracle"
+  ]
+  it("every access is served once, the cache never overfills, and nothing streams when layers fit", () => {
+    let streamedRuns = 0
+    fc.assert(
+      fc.property(
+        traceArb.filter((t) => t.model.layers >= 2),
+        fc.constantFrom(...SPECS),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        (trace, policy, batch, slotsWanted) => {
+          const { layers: L, experts: E, topK: K } = trace.model
+          const perLayer = policy.includes("per-layer")
+          const slots = Math.min(L * E, perLayer ? Math.max(L, slotsWanted * L) : slotsWanted)
+          const r = simulate({
+            trace,
+            traceName: "t",
+            model: tinyModel(L, E, K),
+            hardware: exactHardware(100, 10, 5),
+            policy,
+            mode: "timed",
+            cacheSlots: slots,
+            batch,
+            perLayer: false,
+            seed: 0,
+            timeline: false
+          }).record
+          expect(r.hits + r.late_hits + r.misses).toBe(r.accesses)
+          expect(r.peak_expert_bytes).toBeLessThanOrEqual(slots * r.expert_bytes)
+          const a = buildAccessStream(trace, batch)
+          let need = 0
+          for (let c = 0; c < a.steps * L; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
+          const cap = perLayer ? Math.floor(slots / L) : slots
+          if (need <= cap) expect(r.policy_detail.streamed_loads).toBeUndefined()
+          else if (r.policy_detail.streamed_loads !== undefined) streamedRuns++
+        }
+      ),
+      { numRuns: 300, seed: 20261202 }
+    )
+    expect(streamedRuns).toBeGreaterThan(20)
+  })
+})

@@ -245,7 +245,12 @@ export function checkSimulation(inp: SimulationInput): void {
     stream = buildAccessStream(inp.trace, inp.batch, undefined, { prefill: accounting.prefill })
     streams.set(key, stream)
   }
-  makeGeometry(stream, cacheSizeOf(inp, model, stream.layers, stream.experts), layoutOf(spec, inp))
+  makeGeometry(
+    stream,
+    cacheSizeOf(inp, model, stream.layers, stream.experts),
+    layoutOf(spec, inp),
+    inp.mode === "timed"
+  )
 }
 /** Streams built by checks, per trace: a sweep checks many cells of one trace. */
 const checkedStreams = new WeakMap<Trace, Map<string, AccessStream>>()
@@ -259,7 +264,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   const L = stream.layers,
     E = stream.experts
   const perLayer = layoutOf(spec, inp)
-  const geometry = makeGeometry(stream, cacheSizeOf(inp, model, L, E), perLayer)
+  const geometry = makeGeometry(stream, cacheSizeOf(inp, model, L, E), perLayer, inp.mode === "timed")
   const pins = spec.cache === "pin" ? pinSets(spec, training, geometry, L, E, stream.steps) : null
   const eviction = makeEviction(
     spec.cache,
@@ -395,6 +400,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   })
   const detail: PolicyDetail = {}
   if (predictor?.note) detail.predictor_note = predictor.note
+  if (c.streamedLoads > 0) detail.streamed_loads = c.streamedLoads
   if (spec.order !== "as-listed") detail.order = spec.order
   for (const [name, series] of c.traced) {
     const values = series.map((x) => x[2])
