@@ -147,17 +147,23 @@ function unpack(key: number): number[] {
   return [pg, d, trans, prev, tok, pop]
 }
 
-export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
-  const opt = numericArgs(
-    ctx.args,
-    { trees: 16, depth: 6, steps: 192, rows: 1200, seed: 7 },
-    "predictor=hybrid (RandomForest correction)"
-  )
-  const a = ctx.stream,
-    E = a.experts,
-    L = a.layers
-  const features = new FeatureBuilder(ctx)
-  const folds = ctx.training.folds.map((slices, fold) => {
+interface TrainedFold {
+  forest: RandomForestRegression | null
+  steps: Array<{ trace: Trace; step: number }>
+  rows: number
+  /** The paper's prediction cache: quantized features → Δ. */
+  cache: Map<number, number>
+}
+
+const trained = new WeakMap<Trace, Map<string, TrainedFold[]>>()
+
+type Options = { trees: number; depth: number; steps: number; rows: number; seed: number }
+
+/** One forest per fold, each from its own training slices only. */
+function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): TrainedFold[] {
+  const E = ctx.stream.experts,
+    L = ctx.stream.layers
+  return ctx.training.folds.map((slices, fold) => {
     // Training rows: (training step, current layer, distance, expert) → deviation of the truth from the pre-gate share.
     const sum = new Map<number, number>(),
       count = new Map<number, number>()
@@ -204,6 +210,27 @@ export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
     }
     return { forest, steps, rows: forest ? keys.length : 0, cache: new Map<number, number>() }
   })
+}
+
+export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
+  const opt = numericArgs(
+    ctx.args,
+    { trees: 16, depth: 6, steps: 192, rows: 1200, seed: 7 },
+    "predictor=hybrid (RandomForest correction)"
+  )
+  const a = ctx.stream,
+    E = a.experts
+  const features = new FeatureBuilder(ctx)
+  // Forests are trained once per (trace, steps, training, options) in a process: a sweep or the
+  // reproduction runs many policies on one workload, and training is the predictor's slow part.
+  let sig = 0
+  for (let s = 0; s <= a.steps; s++) sig = (sig * 31 + a.stepTokenOffsets[s]!) | 0
+  const memoKey = JSON.stringify([ctx.training.description, a.steps, a.accesses, sig, opt])
+  const byKey = trained.get(ctx.trace) ?? new Map<string, TrainedFold[]>()
+  trained.set(ctx.trace, byKey)
+  const folds = byKey.get(memoKey) ?? train(ctx, features, opt)
+  byKey.set(memoKey, folds)
+
   const scores = new Float64Array(E)
   const missing: number[] = []
   const score = (step: number, layer: number, curLayer: number): boolean => {

@@ -12,7 +12,6 @@
  */
 import { UsageError } from "../base/errors.ts"
 import { GAP } from "../traces/trace.ts"
-import type { OnnxRoutes } from "./onnxRoutes.ts"
 import { defaultTop, normalize, type Predictor, type PredictorContext, topByScore } from "./predictor.ts"
 
 export const ONNX_HOST_ARG = "host"
