@@ -164,7 +164,8 @@ function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): T
   const E = ctx.stream.experts,
     L = ctx.stream.layers
   return ctx.training.folds.map((slices, fold) => {
-    // Training rows: (training step, current layer, distance, expert) → deviation of the truth from the pre-gate share.
+    // Training rows: (training step, current layer, distance, expert) → the truth's deviation
+    // from the pre-gate share.
     const sum = new Map<number, number>(),
       count = new Map<number, number>()
     const steps: Array<{ trace: Trace; step: number }> = []

@@ -56,7 +56,8 @@ export function onnxPredictor(ctx: PredictorContext): Predictor {
   return {
     name: "onnx",
     note:
-      `ONNX model ${file} (inputs ${routes.inputs.join(", ")}; queried ${routes.perLayer ? "at every layer" : "once per token"}` +
+      `ONNX model ${file} (inputs ${routes.inputs.join(", ")}; ` +
+      `queried ${routes.perLayer ? "at every layer" : "once per token"}` +
       `, top-${P} per token)` +
       (host === 0 ? "" : `; host time charged: ${host === "measured" ? "measured" : `${host} ns`} per query`),
     predict(step, layer, curStep, curLayer, out) {

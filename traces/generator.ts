@@ -19,6 +19,7 @@
 import { Rng } from "../base/rng.ts"
 import { AliasTable } from "./alias.ts"
 import type { GeneratorParams } from "./generatorParams.ts"
+import type { RequestLength } from "./requestLengths.ts"
 import type { Trace } from "./trace.ts"
 
 export interface Chunk {
@@ -37,6 +38,11 @@ export interface GenerateOptions {
   readonly requests: number
   readonly seed: number
   readonly chunkTokens?: number
+  /**
+   * Per request, its prompt (prefill) and output (decode) tokens; `tokens` and `requests` must
+   * match their sums. Without it, tokens are split evenly and `prefillFraction` marks the prefill.
+   */
+  readonly requestLengths?: ReadonlyArray<RequestLength>
 }
 
 /** Gamma(shape, 1) draw (Marsaglia–Tsang; shape < 1 boosted). */
@@ -98,8 +104,14 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
     }).sort((a, b) => b - a)
     for (let k = 0; k < K; k++) weightTable[v * K + k] = w[k]! / sum
   }
+  const given = o.requestLengths
+  if (given && (given.length !== o.requests || given.reduce((a, r) => a + r.prompt + r.output, 0) !== o.tokens))
+    throw new Error("generator: requestLengths must list `requests` requests whose lengths sum to `tokens`")
   const R = Math.max(1, Math.min(o.requests, o.tokens))
-  const lengths = Array.from({ length: R }, (_, r) => Math.floor(o.tokens / R) + (r < o.tokens % R ? 1 : 0))
+  const lengths = given
+    ? given.map((r) => r.prompt + r.output)
+    : Array.from({ length: R }, (_, r) => Math.floor(o.tokens / R) + (r < o.tokens % R ? 1 : 0))
+  const prefillOf = (r: number) => (given ? given[r]!.prompt : Math.floor(p.prefillFraction * lengths[r]!))
   const chunkTokens = o.chunkTokens ?? 8192
   const prevSet = new Uint16Array(L * K)
   const stamp = new Int32Array(E).fill(-1)
@@ -127,7 +139,7 @@ export function* generateChunks(p: GeneratorParams, o: GenerateOptions): Generat
       }
       c.request[i] = req
       c.position[i] = pos
-      c.phase[i] = pos < Math.floor(p.prefillFraction * lengths[req]!) ? 1 : 0
+      c.phase[i] = pos < prefillOf(req) ? 1 : 0
       const hasPrev = pos > 0
       for (let l = 0; l < L; l++) {
         const base = (i * L + l) * K
@@ -214,7 +226,7 @@ export function generateTrace(p: GeneratorParams, o: GenerateOptions): Trace {
     t.weights.set(c.weights, c.from * L * K)
     if (c.lookahead) t.lookahead!.set(c.lookahead, c.from * L * D * K)
   }
-  return { ...t, phase: p.prefillFraction > 0 ? t.phase : null }
+  return { ...t, phase: p.prefillFraction > 0 || o.requestLengths ? t.phase : null }
 }
 
 export const describe = (p: GeneratorParams, o: GenerateOptions) =>
