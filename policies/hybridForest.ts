@@ -39,6 +39,8 @@ const LEVELS = 16
 /** Levels of the pre-gate share. */
 const PG_LEVELS = 8
 const FEATURES = ["pg", "d", "trans", "prev", "tok", "pop"] as const
+/** Packed keys are below this: pg ∈ 0..PG_LEVELS, then 16 · 16 · 2 · 16 · 16 for the rest. */
+const KEYS = (PG_LEVELS + 1) * 131072
 
 export interface ForestPredictor extends Predictor {
   /** Per fold: the training steps (of its slices) the forest learned from, in order. */
@@ -99,14 +101,8 @@ class FeatureBuilder {
     }
     // Earlier layers' activations: transitions out of the experts the current layer used.
     this.trans.fill(0)
-    if (d <= this.transitions.maxDistance) {
-      const table = this.transitions.table(fold, d)
-      const src = actualSet(a, step, curLayer)
-      for (let i = 0; i < src.length; i++) {
-        const row = (curLayer * E + src[i]!) * E
-        for (let e = 0; e < E; e++) this.trans[e]! += table[row + e]!
-      }
-    }
+    if (d <= this.transitions.maxDistance)
+      this.trans.set(this.transitions.rowSum(fold, curLayer, d, actualSet(a, step, curLayer)))
     normalizeInPlace(this.trans)
     this.tok.fill(0)
     for (let i = t0; i < t1; i++) this.tokens.addScores(fold, a.stepTokens[i]!, layer, this.tok, 1, 0, t)
@@ -166,8 +162,9 @@ function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): T
   return ctx.training.folds.map((slices, fold) => {
     // Training rows: (training step, current layer, distance, expert) → the truth's deviation
     // from the pre-gate share.
-    const sum = new Map<number, number>(),
-      count = new Map<number, number>()
+    // Indexed by packed key (every key < KEYS): typed arrays, not maps, on this hot path.
+    const sum = new Float64Array(KEYS),
+      count = new Float64Array(KEYS)
     const steps: Array<{ trace: Trace; step: number }> = []
     const mark = new Uint8Array(E)
     for (const s of slices) {
@@ -183,15 +180,17 @@ function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): T
             for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
             for (let e = 0; e < E; e++) {
               const key = features.keys[e]!
-              sum.set(key, (sum.get(key) ?? 0) + mark[e]! - features.pg[e]!)
-              count.set(key, (count.get(key) ?? 0) + 1)
+              sum[key]! += mark[e]! - features.pg[e]!
+              count[key]!++
             }
             for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
           }
       }
     }
     // The most frequent feature vectors, each labelled with its mean deviation.
-    const keys = [...count.keys()].sort((x, y) => count.get(y)! - count.get(x)! || x - y).slice(0, opt.rows)
+    const seen: number[] = []
+    for (let k = 0; k < KEYS; k++) if (count[k]! > 0) seen.push(k)
+    const keys = seen.sort((x, y) => count[y]! - count[x]! || x - y).slice(0, opt.rows)
     keys.sort((x, y) => x - y)
     let forest: RandomForestRegression | null = null
     if (keys.length >= 2) {
@@ -206,7 +205,7 @@ function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): T
       })
       forest.train(
         keys.map(unpack),
-        keys.map((k) => sum.get(k)! / count.get(k)!)
+        keys.map((k) => sum[k]! / count[k]!)
       )
     }
     return { forest, steps, rows: forest ? keys.length : 0, cache: new Map<number, number>() }

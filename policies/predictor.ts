@@ -58,15 +58,29 @@ export function scoringPredictor(
   score: (step: number, layer: number, curStep: number, curLayer: number) => void,
   note?: string
 ): Predictor {
+  // Scores are a pure function of the query: the prefetcher often asks for a target's
+  // distribution and then its picks, so the last query's scores are reused.
+  let last0 = -1,
+    last1 = -1,
+    last2 = -1,
+    last3 = -1
+  const scoreOnce = (step: number, layer: number, curStep: number, curLayer: number) => {
+    if (step === last0 && layer === last1 && curStep === last2 && curLayer === last3) return
+    score(step, layer, curStep, curLayer)
+    last0 = step
+    last1 = layer
+    last2 = curStep
+    last3 = curLayer
+  }
   return {
     name,
     ...(note !== undefined ? { note } : {}),
     predict(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
+      scoreOnce(step, layer, curStep, curLayer)
       return topByScore(scores, defaultTop(ctx, step), out)
     },
     distribution(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
+      scoreOnce(step, layer, curStep, curLayer)
       return normalize(scores, out)
     }
   }
@@ -81,17 +95,54 @@ export function normalize(scores: Float64Array, out: Float64Array): boolean {
   return true
 }
 
-/** Top-n experts by score (ties: lower id first), written to out. */
+/** Heap scratch for topByScore (grown on demand; the replay is single-threaded). */
+let heap = new Int32Array(64)
+
+/**
+ * Top-n experts by score (ties: lower id first; only scores > 0), written to out best first.
+ * A bounded min-heap whose root is the worst kept expert: O(E log n) instead of n passes over E.
+ */
 export function topByScore(scores: Float64Array, n: number, out: Uint16Array): number {
   const E = scores.length
-  let count = 0
-  const taken = new Uint8Array(E)
-  for (; count < n && count < E; count++) {
-    let best = -1
-    for (let e = 0; e < E; e++) if (!taken[e] && (best < 0 || scores[e]! > scores[best]!)) best = e
-    if (best < 0 || scores[best]! <= 0) break
-    taken[best] = 1
-    out[count] = best
+  const cap = Math.min(n, E)
+  if (cap <= 0) return 0
+  if (heap.length < cap) heap = new Int32Array(cap * 2)
+  const h = heap
+  // a is worse than b: lower score, or the same score and a higher id.
+  const worse = (a: number, b: number) => scores[a]! < scores[b]! || (scores[a] === scores[b] && a > b)
+  let size = 0
+  for (let e = 0; e < E; e++) {
+    if (!(scores[e]! > 0)) continue
+    if (size < cap) {
+      let i = size++
+      while (i > 0) {
+        const p = (i - 1) >> 1
+        if (!worse(e, h[p]!)) break
+        h[i] = h[p]!
+        i = p
+      }
+      h[i] = e
+    } else if (worse(h[0]!, e)) siftDown(h, size, e, worse)
   }
-  return count
+  // Pop the worst first into the back of out: out[0] is the best.
+  for (let k = size; k > 0; k--) {
+    out[k - 1] = h[0]!
+    if (k > 1) siftDown(h, k - 1, h[k - 1]!, worse)
+  }
+  return size
+}
+
+/** Put `e` at the root of the heap h[0, size) and sift it down. */
+function siftDown(h: Int32Array, size: number, e: number, worse: (a: number, b: number) => boolean): void {
+  let i = 0
+  for (;;) {
+    const l = 2 * i + 1
+    if (l >= size) break
+    const r = l + 1
+    const c = r < size && worse(h[r]!, h[l]!) ? r : l
+    if (!worse(h[c]!, e)) break
+    h[i] = h[c]!
+    i = c
+  }
+  h[i] = e
 }

@@ -1,3 +1,4 @@
+import { KeyHeap } from "./structures/keyHeap.ts"
 import { KeyList } from "./structures/keyList.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 
@@ -10,6 +11,13 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * - EF-H PLEC eviction: `cache=plec` is this with recent = 0 (an expert is protected only while
  *   predicted; once its layer runs, its slot is free for later layers), plus run-time
  *   correction: a predicted expert its layer did not need is demoted at once.
+ *
+ * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
+ * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, as do all
+ * unblocked keys (a demand load's fallback), and protected keys in a heap by the layer their
+ * protection ends, so a victim is a heap's minimum instead of
+ * a scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
+ * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -17,6 +25,8 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   /** Flat layer index up to which each key is high priority. */
   private readonly highUntil: Float64Array
   private flat = 0
+  private readonly indexed: Indexed | null
+  private clock = 0
   constructor(
     readonly name: string,
     ctx: EvictionContext,
@@ -24,44 +34,146 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   ) {
     this.list = new KeyList(ctx.numKeys, ctx.capacities.length)
     this.highUntil = new Float64Array(ctx.numKeys).fill(-1)
+    const n = ctx.numKeys
+    this.indexed = ctx.notifiesBlocking
+      ? {
+          evictable: new KeyHeap(n, ctx.capacities),
+          unblocked: new KeyHeap(n, ctx.capacities),
+          inUnblocked: new Uint8Array(n),
+          protectedUntil: new KeyHeap(n, [Math.min(n, 1024)]),
+          stamp: new Float64Array(n),
+          groupOf: new Int32Array(n),
+          cached: new Uint8Array(n),
+          blocked: new Uint8Array(n),
+          inEvictable: new Uint8Array(n),
+          inProtected: new Uint8Array(n)
+        }
+      : null
   }
   onLayer(flat: number): void {
     this.flat = flat
+    const x = this.indexed
+    if (!x) return
+    // Protection that ended before this layer: those keys are low now.
+    for (let k = x.protectedUntil.min(0); k >= 0 && this.highUntil[k]! < flat; k = x.protectedUntil.min(0))
+      this.refresh(k)
+  }
+  block(key: number): void {
+    if (!this.indexed) return
+    this.indexed.blocked[key] = 1
+    this.refresh(key)
+  }
+  unblock(key: number): void {
+    if (!this.indexed) return
+    this.indexed.blocked[key] = 0
+    this.refresh(key)
   }
   onPredicted(key: number, targetFlat: number): void {
-    if (targetFlat > this.highUntil[key]!) this.highUntil[key] = targetFlat
+    if (targetFlat > this.highUntil[key]!) {
+      this.highUntil[key] = targetFlat
+      this.refresh(key)
+    }
   }
   onUnwanted(key: number): void {
     this.highUntil[key] = -1
+    this.refresh(key)
   }
   /** Done at this layer and not protected beyond it: low priority from now on. */
   onDone(key: number): void {
-    if (this.highUntil[key]! <= this.flat) this.highUntil[key] = -1
+    if (this.highUntil[key]! <= this.flat) {
+      this.highUntil[key] = -1
+      this.refresh(key)
+    }
   }
-  private used(key: number): void {
+  private used(key: number, group: number): void {
     const until = this.flat + this.recent
     if (until > this.highUntil[key]!) this.highUntil[key] = until
+    const x = this.indexed
+    if (!x) return
+    // A new stamp: the key is the most recent now (and high, so refresh takes it out of evictable).
+    x.stamp[key] = this.clock++
+    x.groupOf[key] = group
+    x.cached[key] = 1
+    this.refresh(key)
   }
   insert(key: number, group: number): void {
     this.list.pushNewest(key, group)
-    this.used(key)
+    this.used(key, group)
   }
   touch(key: number, group: number): void {
     this.list.moveToNewest(key, group)
-    this.used(key)
+    this.used(key, group)
   }
   remove(key: number): void {
     this.list.unlink(key)
+    if (!this.indexed) return
+    this.indexed.cached[key] = 0
+    this.refresh(key)
   }
   replace(victim: number, key: number, group: number): void {
-    this.list.unlink(victim)
+    this.remove(victim)
     this.insert(key, group)
   }
   victim(group: number, blocked: Uint8Array, demand: boolean): number {
     const list = this.list
-    const s = list.numKeys + group
-    for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
-      if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
+    if (this.indexed) {
+      const v = this.indexed.evictable.min(group)
+      if (v >= 0 || !demand) return v
+      // A demand load may take the least recent unblocked key, protected or not.
+      return this.indexed.unblocked.min(group)
+    } else {
+      const s = list.numKeys + group
+      for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
+        if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
+    }
     return demand ? list.oldestUnblocked(group, blocked) : -1
   }
+
+  /** Put a key in the heap its state calls for (indexed mode). */
+  private refresh(key: number): void {
+    const x = this.indexed
+    if (!x) return
+    const low = this.highUntil[key]! < this.flat
+    const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
+    if (x.inEvictable[key] && (!evictable || x.evictable.primaryOf(key) !== x.stamp[key])) {
+      x.evictable.remove(key)
+      x.inEvictable[key] = 0
+    }
+    if (evictable && !x.inEvictable[key]) {
+      x.evictable.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
+      x.inEvictable[key] = 1
+    }
+    const free = x.cached[key] === 1 && x.blocked[key] === 0
+    if (x.inUnblocked[key] && (!free || x.unblocked.primaryOf(key) !== x.stamp[key])) {
+      x.unblocked.remove(key)
+      x.inUnblocked[key] = 0
+    }
+    if (free && !x.inUnblocked[key]) {
+      x.unblocked.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
+      x.inUnblocked[key] = 1
+    }
+    const guarded = x.cached[key] === 1 && !low
+    if (guarded && x.inProtected[key]) x.protectedUntil.update(key, this.highUntil[key]!, 0)
+    else if (guarded) {
+      x.protectedUntil.insert(key, 0, this.highUntil[key]!, 0)
+      x.inProtected[key] = 1
+    } else if (x.inProtected[key]) {
+      x.protectedUntil.remove(key)
+      x.inProtected[key] = 0
+    }
+  }
+}
+
+interface Indexed {
+  evictable: KeyHeap
+  /** Cached, unblocked keys by recency stamp: a demand load's fallback victim. */
+  unblocked: KeyHeap
+  inUnblocked: Uint8Array
+  protectedUntil: KeyHeap
+  stamp: Float64Array
+  groupOf: Int32Array
+  cached: Uint8Array
+  blocked: Uint8Array
+  inEvictable: Uint8Array
+  inProtected: Uint8Array
 }

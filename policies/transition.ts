@@ -7,24 +7,28 @@ import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorC
  * popularity in the same training steps (the table's marginal, where the dependence has faded).
  */
 export class TransitionTables {
-  private readonly tables = new Map<string, Float64Array>()
+  /** By fold · (maxDistance + 1) + d. Integer counts, exact in float32 while a pair occurs in < 2^24 steps. */
+  private readonly tables: Array<Float32Array | undefined> = []
   private readonly row: Float64Array
+  private readonly mark: Uint8Array
   constructor(
     private readonly ctx: PredictorContext,
     readonly maxDistance = 4
   ) {
     this.row = new Float64Array(ctx.stream.experts)
+    this.mark = new Uint8Array(ctx.stream.experts)
   }
 
-  table(fold: number, d: number): Float64Array {
-    const id = `${fold}:${d}`
-    let t = this.tables.get(id)
+  table(fold: number, d: number): Float32Array {
+    const id = fold * (this.maxDistance + 1) + d
+    let t = this.tables[id]
     if (t) return t
     const { layers: L, experts: E } = this.ctx.stream
-    t = new Float64Array(L * E * E)
-    for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
-      for (let step = from; step < to; step++) {
-        for (let l = 0; l + d < L; l++) {
+    t = new Float32Array(L * E * E)
+    // Layer by layer, so one layer's E × E block stays in cache while every step adds to it.
+    for (let l = 0; l + d < L; l++)
+      for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
+        for (let step = from; step < to; step++) {
           const src = actualSet(s, step, l),
             dst = actualSet(s, step, l + d)
           for (let i = 0; i < src.length; i++) {
@@ -33,8 +37,7 @@ export class TransitionTables {
           }
         }
       }
-    }
-    this.tables.set(id, t)
+    this.tables[id] = t
     return t
   }
 
@@ -53,6 +56,63 @@ export class TransitionTables {
     return p
   }
 
+  /**
+   * Σ over `src` of the rows (fromLayer, e) of the distance-d table: the raw transition counts
+   * into layer fromLayer + d. Kept per (fold, fromLayer, d) and updated by the experts that
+   * entered or left the set since the last query there (consecutive steps share most of their
+   * experts); integer sums, so exactly what summing afresh gives. The returned array is internal.
+   */
+  rowSum(fold: number, fromLayer: number, d: number, src: Uint16Array): Float64Array {
+    const E = this.ctx.stream.experts,
+      L = this.ctx.stream.layers
+    const t = this.table(fold, d)
+    const id = (fold * (this.maxDistance + 1) + d) * L + fromLayer
+    let st = this.sums[id]
+    if (!st) {
+      st = { sum: new Float64Array(E), members: new Uint16Array(E), count: 0, isMember: new Uint8Array(E) }
+      this.sums[id] = st
+    }
+    const inNew = this.mark
+    for (let i = 0; i < src.length; i++) inNew[src[i]!] = 1
+    let changes = 0
+    for (let i = 0; i < st.count; i++) if (!inNew[st.members[i]!]) changes++
+    for (let i = 0; i < src.length; i++) if (!st.isMember[src[i]!]) changes++
+    const base = fromLayer * E
+    if (changes >= src.length) {
+      // Mostly new: sum afresh.
+      st.sum.fill(0)
+      for (let i = 0; i < src.length; i++) {
+        const row = (base + src[i]!) * E
+        for (let e = 0; e < E; e++) st.sum[e]! += t[row + e]!
+      }
+    } else {
+      for (let i = 0; i < st.count; i++) {
+        const x = st.members[i]!
+        if (inNew[x]) continue
+        const row = (base + x) * E
+        for (let e = 0; e < E; e++) st.sum[e]! -= t[row + e]!
+      }
+      for (let i = 0; i < src.length; i++) {
+        const x = src[i]!
+        if (st.isMember[x]) continue
+        const row = (base + x) * E
+        for (let e = 0; e < E; e++) st.sum[e]! += t[row + e]!
+      }
+    }
+    for (let i = 0; i < st.count; i++) st.isMember[st.members[i]!] = 0
+    st.members.set(src)
+    st.count = src.length
+    for (let i = 0; i < src.length; i++) {
+      st.isMember[src[i]!] = 1
+      inNew[src[i]!] = 0
+    }
+    return st.sum
+  }
+
+  private readonly sums: Array<
+    { sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
+  > = []
+
   /** Add the transition counts from the experts at (step, fromLayer) to `layer` into `scores`. */
   addScores(step: number, fromLayer: number, layer: number, scores: Float64Array, weight = 1): void {
     const E = this.ctx.stream.experts
@@ -63,12 +123,7 @@ export class TransitionTables {
       const pop = this.popularity(fold)
       for (let e = 0; e < E; e++) rowScores[e] = pop[layer * E + e]!
     } else {
-      const t = this.table(fold, d)
-      const src = actualSet(this.ctx.stream, step, fromLayer)
-      for (let i = 0; i < src.length; i++) {
-        const row = (fromLayer * E + src[i]!) * E
-        for (let e = 0; e < E; e++) rowScores[e]! += t[row + e]!
-      }
+      rowScores.set(this.rowSum(fold, fromLayer, d, actualSet(this.ctx.stream, step, fromLayer)))
     }
     if (normalize(rowScores, rowScores)) for (let e = 0; e < E; e++) scores[e]! += weight * rowScores[e]!
   }

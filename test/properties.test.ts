@@ -9,6 +9,7 @@ import { simulate } from "../workflows/simulate.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
+import { topByScore } from "../policies/predictor.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -249,5 +250,38 @@ describe("streamed loads (a layer needing more experts than the cache holds)", (
       { numRuns: 300, seed: 20261202 }
     )
     expect(streamedRuns).toBeGreaterThan(20)
+  })
+})
+
+describe("topByScore (heap) picks exactly what repeated maximum selection picked", () => {
+  // The selection it replaced: n passes, each taking the best untaken expert (ties: lower id).
+  const reference = (scores: Float64Array, n: number, out: Uint16Array): number => {
+    const taken = new Uint8Array(scores.length)
+    let count = 0
+    for (; count < n && count < scores.length; count++) {
+      let best = -1
+      for (let e = 0; e < scores.length; e++) if (!taken[e] && (best < 0 || scores[e]! > scores[best]!)) best = e
+      if (best < 0 || scores[best]! <= 0) break
+      taken[best] = 1
+      out[count] = best
+    }
+    return count
+  }
+  it("same experts, same order, ties included", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -3, max: 6 }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 0, max: 320 }),
+        (xs, n) => {
+          const scores = Float64Array.from(xs, (x) => x / 2)
+          const a = new Uint16Array(400),
+            b = new Uint16Array(400)
+          const na = topByScore(scores, n, a)
+          expect(na).toBe(reference(scores, n, b))
+          expect(Array.from(a.subarray(0, na))).toEqual(Array.from(b.subarray(0, na)))
+        }
+      ),
+      { numRuns: 2000, seed: 20261202 }
+    )
   })
 })
