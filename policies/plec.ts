@@ -26,17 +26,31 @@ export function plecAllocation(demand: ReadonlyArray<number>, budget: number): n
 
 export function pathPrefetcher(layers: number, experts: number, slots: number): Prefetcher {
   const out = new Uint16Array(experts)
-  /** Pending predictions of the current step, in layer order: [layer, expert]. */
-  let pending: Array<[number, number]> = []
+  /** Pending predictions of the current step from `head` on, in order: layer and expert. */
+  let pendingLayer = new Int32Array(64),
+    pendingExpert = new Int32Array(64)
+  let head = 0,
+    tail = 0
+  const push = (l: number, e: number) => {
+    if (tail === pendingLayer.length) {
+      const nl = new Int32Array(tail * 2),
+        ne = new Int32Array(tail * 2)
+      nl.set(pendingLayer)
+      ne.set(pendingExpert)
+      pendingLayer = nl
+      pendingExpert = ne
+    }
+    pendingLayer[tail] = l
+    pendingExpert[tail++] = e
+  }
   let step = 0
   const drain = (host: PrefetchHost) => {
-    let i = 0
-    for (; i < pending.length; i++) {
-      const [l, e] = pending[i]!
+    for (; head < tail; head++) {
+      const l = pendingLayer[head]!,
+        e = pendingExpert[head]!
       if (host.cached(l, e)) continue
       if (!host.prefetch(l, e, step * layers + l)) break
     }
-    pending = pending.slice(i)
   }
   return {
     name: "path",
@@ -51,15 +65,17 @@ export function pathPrefetcher(layers: number, experts: number, slots: number): 
         sets.map((x) => x.length),
         slots
       )
-      pending = []
-      const later: Array<[number, number]> = []
+      head = 0
+      tail = 0
+      // Each layer's share first; what did not fit waits for slots freed as experts finish.
       sets.forEach((set, l) => {
-        set.forEach((e, i) => {
-          ;(i < alloc[l]! ? pending : later).push([l, e])
-        })
+        for (let i = 0; i < set.length && i < alloc[l]!; i++) push(l, set[i]!)
       })
       drain(host)
-      pending = [...pending, ...later]
+      // The shares' undrained rest stays ahead of the later predictions, as before.
+      sets.forEach((set, l) => {
+        for (let i = alloc[l]!; i < set.length; i++) push(l, set[i]!)
+      })
     },
     onGate(host) {
       drain(host)

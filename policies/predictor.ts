@@ -101,6 +101,7 @@ let heap = new Int32Array(64)
 /**
  * Top-n experts by score (ties: lower id first; only scores > 0), written to out best first.
  * A bounded min-heap whose root is the worst kept expert: O(E log n) instead of n passes over E.
+ * "a worse than b" is (score a < score b) or (equal scores and a > b), written out inline.
  */
 export function topByScore(scores: Float64Array, n: number, out: Uint16Array): number {
   const E = scores.length
@@ -108,40 +109,55 @@ export function topByScore(scores: Float64Array, n: number, out: Uint16Array): n
   if (cap <= 0) return 0
   if (heap.length < cap) heap = new Int32Array(cap * 2)
   const h = heap
-  // a is worse than b: lower score, or the same score and a higher id.
-  const worse = (a: number, b: number) => scores[a]! < scores[b]! || (scores[a] === scores[b] && a > b)
   let size = 0
   for (let e = 0; e < E; e++) {
-    if (!(scores[e]! > 0)) continue
+    const se = scores[e]!
+    if (!(se > 0)) continue
     if (size < cap) {
       let i = size++
       while (i > 0) {
         const p = (i - 1) >> 1
-        if (!worse(e, h[p]!)) break
-        h[i] = h[p]!
+        const hp = h[p]!,
+          sp = scores[hp]!
+        if (!(se < sp || (se === sp && e > hp))) break
+        h[i] = hp
         i = p
       }
       h[i] = e
-    } else if (worse(h[0]!, e)) siftDown(h, size, e, worse)
+    } else {
+      const root = h[0]!,
+        sr = scores[root]!
+      if (sr < se || (sr === se && root > e)) siftDown(scores, h, size, e)
+    }
   }
   // Pop the worst first into the back of out: out[0] is the best.
   for (let k = size; k > 0; k--) {
     out[k - 1] = h[0]!
-    if (k > 1) siftDown(h, k - 1, h[k - 1]!, worse)
+    if (k > 1) siftDown(scores, h, k - 1, h[k - 1]!)
   }
   return size
 }
 
-/** Put `e` at the root of the heap h[0, size) and sift it down. */
-function siftDown(h: Int32Array, size: number, e: number, worse: (a: number, b: number) => boolean): void {
+/** Put `e` at the root of the heap h[0, size) and sift it down (the worse child rises). */
+function siftDown(scores: Float64Array, h: Int32Array, size: number, e: number): void {
+  const se = scores[e]!
   let i = 0
   for (;;) {
     const l = 2 * i + 1
     if (l >= size) break
+    let c = l
     const r = l + 1
-    const c = r < size && worse(h[r]!, h[l]!) ? r : l
-    if (!worse(h[c]!, e)) break
-    h[i] = h[c]!
+    if (r < size) {
+      const hl = h[l]!,
+        hr = h[r]!,
+        sl = scores[hl]!,
+        sr = scores[hr]!
+      if (sr < sl || (sr === sl && hr > hl)) c = r
+    }
+    const hc = h[c]!,
+      sc = scores[hc]!
+    if (!(sc < se || (sc === se && hc > e))) break
+    h[i] = hc
     i = c
   }
   h[i] = e

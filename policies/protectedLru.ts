@@ -135,23 +135,8 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     if (!x) return
     const low = this.highUntil[key]! < this.flat
     const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
-    if (x.inEvictable[key] && (!evictable || x.evictable.primaryOf(key) !== x.stamp[key])) {
-      x.evictable.remove(key)
-      x.inEvictable[key] = 0
-    }
-    if (evictable && !x.inEvictable[key]) {
-      x.evictable.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
-      x.inEvictable[key] = 1
-    }
-    const free = x.cached[key] === 1 && x.blocked[key] === 0
-    if (x.inUnblocked[key] && (!free || x.unblocked.primaryOf(key) !== x.stamp[key])) {
-      x.unblocked.remove(key)
-      x.inUnblocked[key] = 0
-    }
-    if (free && !x.inUnblocked[key]) {
-      x.unblocked.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
-      x.inUnblocked[key] = 1
-    }
+    sync(x.evictable, x.inEvictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
+    sync(x.unblocked, x.inUnblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
     const guarded = x.cached[key] === 1 && !low
     if (guarded && x.inProtected[key]) x.protectedUntil.update(key, this.highUntil[key]!, 0)
     else if (guarded) {
@@ -161,6 +146,19 @@ export class ProtectedLruPolicy implements EvictionPolicy {
       x.protectedUntil.remove(key)
       x.inProtected[key] = 0
     }
+  }
+}
+
+/** Make `key`'s membership of `heap` (tracked in `member`) `want`, at priority `stamp`. */
+function sync(heap: KeyHeap, member: Uint8Array, key: number, want: boolean, group: number, stamp: number): void {
+  if (want && member[key]) {
+    if (heap.primaryOf(key) !== stamp) heap.update(key, stamp, 0)
+  } else if (want) {
+    heap.insert(key, group, stamp, 0)
+    member[key] = 1
+  } else if (member[key]) {
+    heap.remove(key)
+    member[key] = 0
   }
 }
 
