@@ -3,7 +3,8 @@
  * EF-A / EF-H specs, timed end to end through the CLI (`simulate --batch 8 --cache-slots 3712
  * --hw h100-sxm`) on the seeded DeepSeek-V3 Zipf trace (`trace gen --preset deepseek-v3
  * --generator zipf --skew 0.8 --requests 8 --seed 1`), plus cache-only LRU and Belady end to end
- * at batch 1. Prints M accesses/s per policy, the slowest, and one JSON line.
+ * at batch 1 (policies reading the pre-gate get the same routes with lookahead d = 1, 2). Prints
+ * M accesses/s per policy, the slowest, and one JSON line.
  * Options: --tokens N (default 40000; the issue's trace), --timeout S per run (default 900).
  */
 import { spawnSync } from "node:child_process"
@@ -28,8 +29,10 @@ const cli = (args: string[]) => {
 }
 
 mkdirSync(join(root, ".cache"), { recursive: true })
-const trace = join(root, ".cache", `deepseek-v3-zipf-${tokens}.eft`)
-if (!existsSync(trace)) {
+/** The issue's trace; with `lookahead` > 0 the same routes plus pre-gate picks for d = 1..lookahead. */
+const traceFile = (lookahead: number) => {
+  const file = join(root, ".cache", `deepseek-v3-zipf-${tokens}${lookahead > 0 ? `-la${lookahead}` : ""}.eft`)
+  if (existsSync(file)) return file
   const g = cli(
     ["trace", "gen", "--preset", "deepseek-v3", "--generator", "zipf", "--skew", "0.8"].concat([
       "--tokens",
@@ -38,12 +41,19 @@ if (!existsSync(trace)) {
       "8",
       "--seed",
       "1",
+      "--lookahead",
+      String(lookahead),
       "--out",
-      trace
+      file
     ])
   )
   if (g.status !== 0) throw new Error(`trace gen failed: ${g.stderr}`)
+  return file
 }
+const trace = traceFile(0)
+// Pre-gated MoE / Cache-MoE read pre-gate picks: the same routes with lookahead d = 1, 2 (drawn
+// after the routing, so every other policy sees the identical trace).
+const traceWithLookahead = traceFile(2)
 
 const POLICIES = [
   "cache=lru",
@@ -65,7 +75,13 @@ const POLICIES = [
 const rows: Array<{ policy: string; seconds: number | null; maccess_per_s: number | null; note?: string }> = []
 for (const policy of POLICIES) {
   const r = cli(
-    ["simulate", "--trace", trace, "--model", "deepseek-v3", "--hw", "h100-sxm", "--batch", "8"].concat([
+    ["simulate", "--trace", policy.includes("pregate") ? traceWithLookahead : trace].concat([
+      "--model",
+      "deepseek-v3",
+      "--hw",
+      "h100-sxm",
+      "--batch",
+      "8",
       "--cache-slots",
       "3712",
       "--policy",

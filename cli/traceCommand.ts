@@ -133,7 +133,9 @@ const genCmd = Command.make(
           tokens: f.tokens,
           requests: f.requests,
           skew: f.skew,
-          seed: f.seed
+          seed: f.seed,
+          // The same default accuracy curve as the realistic generator's (traces/generatorParams.ts).
+          ...(f.lookahead > 0 ? { lookahead: { depth: f.lookahead, a: 0.5, b: 0.35, c: 0.3 } } : {})
         })
         writeFileAtomic(f.out, encodeTrace(t))
         process.stderr.write(`wrote ${f.out}: ${t.source.description}\n`)

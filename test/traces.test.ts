@@ -4,7 +4,9 @@ import { loadTrace } from "../traces/load.ts"
 import { traceStats } from "../traces/stats.ts"
 import { expertBytes, loadHardware, loadModel, residentBytes, slotsForMemory } from "../base/profiles.ts"
 import { simulate } from "../workflows/simulate.ts"
-import { haveSharedTrace, MIXTRAL_TRACE, tinyTrace, withShared } from "./helpers/fixtures.ts"
+import { join } from "node:path"
+import { cli } from "./helpers/cli.ts"
+import { haveSharedTrace, MIXTRAL_TRACE, tempDir, tinyTrace, withShared } from "./helpers/fixtures.ts"
 
 describe("trace stats on the real Mixtral trace", () => {
   const withTrace = withShared(MIXTRAL_TRACE, "trace stats on the real Mixtral trace")
@@ -84,5 +86,32 @@ describe("cache sizes", () => {
     expect(run(true, 2).misses).toBe(6) // 1 slot per layer: every access misses
     expect(run(false, 2).misses).toBe(6)
     expect(run(true, 2).cache_layout).toBe("per-layer")
+  })
+})
+
+describe("trace gen --generator zipf --lookahead", () => {
+  it("records the pre-gate picks it is asked for, on the same routes", () => {
+    const dir = tempDir("ef-zipf-la-")
+    const plain = join(dir, "plain.eft"),
+      la = join(dir, "la.eft")
+    const gen = (out: string, extra: string[]) =>
+      cli(
+        ["trace", "gen", "--preset", "switch-base-128", "--generator", "zipf", "--tokens", "50"].concat([
+          "--requests",
+          "2",
+          "--seed",
+          "3",
+          "--out",
+          out,
+          ...extra
+        ])
+      )
+    expect(gen(plain, []).code).toBe(0)
+    expect(gen(la, ["--lookahead", "2"]).code).toBe(0)
+    const a = loadTrace(plain, null),
+      b = loadTrace(la, null)
+    expect(a.lookaheadDepth).toBe(0)
+    expect(b.lookaheadDepth).toBe(2)
+    expect(Array.from(b.experts)).toEqual(Array.from(a.experts))
   })
 })
