@@ -61,8 +61,7 @@ export function makeGeometry(a: AccessStream, size: CacheSize, partitioned: bool
   // Keys a group may hold: all of its layers' experts (a batch may overfill until evict=batch runs).
   const maxKeys = new Int32Array(capacities.length)
   for (let l = 0; l < L; l++) maxKeys[groupOfLayer[l]!]! += E
-  if (streamed) checkOneFits(capacities, groupOfLayer, unitOfLayer, partitioned, slots)
-  else checkFits(a, capacities, groupOfLayer, unitOfLayer, partitioned, slots)
+  checkFits(a, capacities, groupOfLayer, unitOfLayer, partitioned, slots, streamed)
   return {
     slots,
     partitioned,
@@ -74,47 +73,25 @@ export function makeGeometry(a: AccessStream, size: CacheSize, partitioned: bool
   }
 }
 
-/** Each layer's group must hold at least one of its experts. */
-function checkOneFits(
-  capacities: Float64Array,
-  groupOfLayer: Int32Array,
-  unitOfLayer: Float64Array | null,
-  partitioned: boolean,
-  slots: number
-): void {
-  for (let l = 0; l < groupOfLayer.length; l++) {
-    const cap = capacities[groupOfLayer[l]!]!
-    const need = unitOfLayer ? unitOfLayer[l]! : 1
-    if (need <= cap) continue
-    if (unitOfLayer)
-      throw new InputError(
-        "--cache-bytes",
-        `layer ${l}`,
-        "cache-bytes",
-        `impossible cache size: ${cap} B${partitioned ? ` for layer ${l}` : ""} holds no expert of ${need} B`
-      )
-    throw new InputError(
-      "--cache-slots",
-      `layer ${l}`,
-      "cache-slots",
-      `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} hold no expert`
-    )
-  }
-}
-
-/** Every expert a layer needs must be on the GPU at once to compute that layer. */
+/**
+ * Every expert a layer needs must be on the GPU at once to compute that layer; streamed, one at a
+ * time (the rest load as the layer's experts finish).
+ */
 function checkFits(
   a: AccessStream,
   capacities: Float64Array,
   groupOfLayer: Int32Array,
   unitOfLayer: Float64Array | null,
   partitioned: boolean,
-  slots: number
+  slots: number,
+  streamed: boolean
 ): void {
   const L = a.layers
+  const when = streamed ? "at a time" : "at once"
   for (let s = 0; s < a.steps; s++) {
     for (let l = 0; l < L; l++) {
-      const n = a.offsets[s * L + l + 1]! - a.offsets[s * L + l]!
+      const all = a.offsets[s * L + l + 1]! - a.offsets[s * L + l]!
+      const n = streamed ? Math.min(all, 1) : all
       const need = unitOfLayer ? n * unitOfLayer[l]! : n
       const cap = capacities[groupOfLayer[l]!]!
       if (need <= cap) continue
@@ -124,14 +101,14 @@ function checkFits(
           `step ${s} layer ${l}`,
           "cache-bytes",
           `impossible cache size: ${cap} B${partitioned ? ` for layer ${l}` : ""} but this layer's batch needs ` +
-            `${n} experts of ${unitOfLayer[l]} B (${need} B) at once`
+            `${n} experts of ${unitOfLayer[l]} B (${need} B) ${when}`
         )
       throw new InputError(
         "--cache-slots",
         `step ${s} layer ${l}`,
         "cache-slots",
         `impossible cache size: ${slots} slots${partitioned ? ` (${cap} for layer ${l})` : ""} but this layer ` +
-          `needs ${n} experts at once`
+          `needs ${n} experts ${when}`
       )
     }
   }

@@ -12,9 +12,7 @@
  */
 import { UsageError } from "../base/errors.ts"
 import { GAP } from "../traces/trace.ts"
-import { defaultTop, normalize, type Predictor, type PredictorContext, topByScore } from "./predictor.ts"
-
-export const ONNX_HOST_ARG = "host"
+import { type Predictor, type PredictorContext, scoringPredictor } from "./predictor.ts"
 
 export function onnxPredictor(ctx: PredictorContext): Predictor {
   const file = ctx.args[0]
@@ -28,7 +26,7 @@ export function onnxPredictor(ctx: PredictorContext): Predictor {
   let host: number | "measured" = 0
   for (const arg of ctx.args.slice(1)) {
     const [name, value] = arg.split("=")
-    if (name !== ONNX_HOST_ARG || value === undefined)
+    if (name !== "host" || value === undefined)
       throw new UsageError(`predictor=onnx:${file}: unknown argument '${arg}' (known: host=NS|measured)`)
     if (value === "measured") host = "measured"
     else if (Number.isFinite(Number(value)) && Number(value) >= 0) host = Number(value)
@@ -53,21 +51,12 @@ export function onnxPredictor(ctx: PredictorContext): Predictor {
     }
   }
   const perQuery = host === "measured" ? routes.nsPerQuery : host
+  const note =
+    `ONNX model ${file} (inputs ${routes.inputs.join(", ")}; ` +
+    `queried ${routes.perLayer ? "at every layer" : "once per token"}, top-${P} per token)` +
+    (host === 0 ? "" : `; host time charged: ${host === "measured" ? "measured" : `${host} ns`} per query`)
   return {
-    name: "onnx",
-    note:
-      `ONNX model ${file} (inputs ${routes.inputs.join(", ")}; ` +
-      `queried ${routes.perLayer ? "at every layer" : "once per token"}` +
-      `, top-${P} per token)` +
-      (host === 0 ? "" : `; host time charged: ${host === "measured" ? "measured" : `${host} ns`} per query`),
-    predict(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
-      return topByScore(scores, defaultTop(ctx, step), out)
-    },
-    distribution(step, layer, curStep, curLayer, out) {
-      score(step, layer, curStep, curLayer)
-      return normalize(scores, out)
-    },
+    ...scoringPredictor("onnx", ctx, scores, score, note),
     ...(perQuery > 0
       ? { hostNs: (step: number) => (a.stepTokenOffsets[step + 1]! - a.stepTokenOffsets[step]!) * Q * perQuery }
       : {})

@@ -87,8 +87,8 @@ describe("hand-computed timeline", () => {
 describe("hand-computed timeline: a layer needing more experts than the cache holds", () => {
   // 2 layers × 4 experts, top-1, one batch of 3 tokens: layer 0 needs e0, e1, e2; layer 1 needs e1.
   // 2 slots: e2 cannot load at the gate; it streams into e0's slot once e0 has run.
-  it("streams the third expert after the first has run (on-demand LRU)", () => {
-    const out = simulate({
+  const streamed = (mode: "timed" | "cache-only") =>
+    simulate({
       trace: tinyTrace(
         [
           [[0], [1]],
@@ -102,13 +102,15 @@ describe("hand-computed timeline: a layer needing more experts than the cache ho
       model: tinyModel(2, 4, 1),
       hardware: exactHardware(100, 10, 5),
       policy: "cache=lru",
-      mode: "timed",
+      mode,
       cacheSlots: 2,
       batch: 3,
       perLayer: false,
       seed: 0,
-      timeline: true
+      timeline: mode === "timed"
     })
+  it("streams the third expert after the first has run (on-demand LRU)", () => {
+    const out = streamed("timed")
     // L0: attn 0-5; e0 5-105, e1 105-205 (one copy engine); e2 has no slot.
     //     FFN e0 105-115; e2 evicts e0 (the only unpinned expert) and loads 205-305 behind e1.
     //     FFN e1 205-215; FFN e2 305-315.
@@ -125,28 +127,8 @@ describe("hand-computed timeline: a layer needing more experts than the cache ho
     expect(spans(out, "expert").map((s) => s[1])).toEqual([105, 205, 305, 420])
   })
   it("cache-only replay still refuses it (no time, so no slot ever frees)", () => {
-    expect(() =>
-      simulate({
-        trace: tinyTrace(
-          [
-            [[0], [1]],
-            [[1], [1]],
-            [[2], [1]]
-          ],
-          4,
-          [0, 1, 2]
-        ),
-        traceName: "tiny",
-        model: tinyModel(2, 4, 1),
-        hardware: exactHardware(100, 10, 5),
-        policy: "cache=lru",
-        mode: "cache-only",
-        cacheSlots: 2,
-        batch: 3,
-        perLayer: false,
-        seed: 0,
-        timeline: false
-      })
-    ).toThrow(/impossible cache size: 2 slots but this layer needs 3 experts/)
+    expect(() => streamed("cache-only")).toThrow(
+      /impossible cache size: 2 slots but this layer needs 3 experts at once/
+    )
   })
 })
