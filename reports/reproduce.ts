@@ -329,12 +329,13 @@ export function reproduce(opts: ReproduceOptions): string {
       why:
         "Waiting is set by bytes over the link: with the datasheet links the H20's PCIe Gen5 moves experts " +
         `${(EFA_HARDWARE[2]!.hardware.h2dBandwidthGBps / EFA_HARDWARE[0]!.hardware.h2dBandwidthGBps).toFixed(1)}× ` +
-        "faster than the A6000's Gen4, so it waits less. On the same Gen4 link the H20 waits " +
-        regress.map((x) => `${ms(x.g.stall_ns)} (${x.model})`).join(", ") +
-        ": its faster compute leaves the same transfers less to hide behind, so the stall share rises " +
+        "faster than the A6000's Gen4, so it waits less. Put the H20 on the A6000's Gen4 link and it waits " +
+        regress.map((x) => `${ms(x.g.stall_ns)} against ${ms(x.a.stall_ns)} (${x.model})`).join(", ") +
+        ": with the link no faster, its faster compute leaves the same transfers less to hide behind (stall " +
+        "share " +
         regress.map((x) => `${pct(x.a.stall_fraction)} → ${pct(x.g.stall_fraction)}`).join(", ") +
-        ", but waiting does not exceed the A6000's unless the H20's link is slower than its Gen5 rate — the " +
-        "paper's hypothesis, which its listed 128 GB/s contradicts."
+        "). That is the paper's hypothesis, and it needs an H20 whose link is no faster than the A6000's; " +
+        "the paper's own listed rates (128 against 64 GB/s) say it is twice as fast."
     })
   }
 
