@@ -62,7 +62,8 @@ const run = timed(
 const rec = JSON.parse(run.stdout) as { accesses: number; steps: number }
 process.stderr.write(
   `${policy}, ${tokens} tokens, batch 8: ${run.seconds} s, ${(rec.accesses / run.seconds / 1e6).toFixed(2)} M ` +
-    `accesses/s, peak RSS ${run.peakRssGiB.toFixed(2)} GiB (trace file ${(statSync(trace).size / 2 ** 30).toFixed(2)} GiB)\n`
+    `accesses/s, peak RSS ${run.peakRssGiB.toFixed(2)} GiB ` +
+    `(trace file ${(statSync(trace).size / 2 ** 30).toFixed(2)} GiB)\n`
 )
 console.log(
   JSON.stringify({
