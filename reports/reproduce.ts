@@ -122,7 +122,7 @@ export function reproduce(opts: ReproduceOptions): string {
     s("## Scenario `efa-4bit` — EF-A's setting")
     s()
     s(
-      `Setting: ${SCENARIOS[0]!.summary}. EF-A = \`${EFA_POLICY}\` (two-level LRU, adaptive step S, the ` +
+      `Setting: ${summaryOf("efa-4bit")}. EF-A = \`${EFA_POLICY}\` (two-level LRU, adaptive step S, the ` +
         "RandomForest hybrid predictor, resident-first token order)."
     )
     s()
@@ -401,7 +401,7 @@ export function reproduce(opts: ReproduceOptions): string {
     s("## Scenario `efh-switch` — EF-H's largest gains: Switch-128 on an A40")
     s()
     s(
-      `Setting: ${SCENARIOS[2]!.summary}. Workload: WMT16-shaped requests (24-token prompts, an assumption; 16 new ` +
+      `Setting: ${summaryOf("efh-switch")}. Workload: WMT16-shaped requests (24-token prompts, an assumption; 16 new ` +
         "tokens, the code's max_new_tokens), 4 × batch requests, continuous batching. Whether CS is per layer " +
         "or a total is open (the paper's PLEC shares slots across layers, its released code keeps them per " +
         "layer): EF-H runs at both ends, CS · L slots shared (PLEC) and CS per layer; the baselines get CS " +
@@ -758,6 +758,8 @@ export function reproduce(opts: ReproduceOptions): string {
   }
   return out.join("\n")
 }
+
+const summaryOf = (name: string) => SCENARIOS.find((x) => x.name === name)!.summary
 
 /** Experts on the GPU when their layer runs (EF-H's hit: resident at the gate or arriving prefetches). */
 const servedHit = (r: ResultRecord) => r.hit_rate + r.late_hits / Math.max(1, r.accesses)
