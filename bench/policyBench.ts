@@ -10,6 +10,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
+import { deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = join(import.meta.dirname, "..")
 const arg = (name: string, dflt: number) => {
@@ -31,22 +32,9 @@ const cli = (args: string[]) => {
 mkdirSync(join(root, ".cache"), { recursive: true })
 /** The issue's trace; with `lookahead` > 0 the same routes plus pre-gate picks for d = 1..lookahead. */
 const traceFile = (lookahead: number) => {
-  const file = join(root, ".cache", `deepseek-v3-zipf-${tokens}${lookahead > 0 ? `-la${lookahead}` : ""}.eft`)
+  const file = deepseekTraceFile(root, tokens, lookahead)
   if (existsSync(file)) return file
-  const g = cli(
-    ["trace", "gen", "--preset", "deepseek-v3", "--generator", "zipf", "--skew", "0.8"].concat([
-      "--tokens",
-      String(tokens),
-      "--requests",
-      "8",
-      "--seed",
-      "1",
-      "--lookahead",
-      String(lookahead),
-      "--out",
-      file
-    ])
-  )
+  const g = cli(deepseekTraceArgs(tokens, file, lookahead))
   if (g.status !== 0) throw new Error(`trace gen failed: ${g.stderr}`)
   return file
 }

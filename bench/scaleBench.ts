@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, statSync } from "node:fs"
 import { join } from "node:path"
+import { deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = join(import.meta.dirname, "..")
 const argOf = (name: string, dflt: string) => {
@@ -32,21 +33,10 @@ const timed = (args: string[]) => {
 }
 
 mkdirSync(join(root, ".cache"), { recursive: true })
-const trace = join(root, ".cache", `deepseek-v3-zipf-${tokens}.eft`)
+const trace = deepseekTraceFile(root, tokens)
 let gen = null
 if (!existsSync(trace)) {
-  gen = timed(
-    ["trace", "gen", "--preset", "deepseek-v3", "--generator", "zipf", "--skew", "0.8"].concat([
-      "--tokens",
-      String(tokens),
-      "--requests",
-      "8",
-      "--seed",
-      "1",
-      "--out",
-      trace
-    ])
-  )
+  gen = timed(deepseekTraceArgs(tokens, trace))
   process.stderr.write(`trace gen: ${gen.seconds} s, peak RSS ${gen.peakRssGiB.toFixed(2)} GiB\n`)
 }
 const run = timed(

@@ -1,0 +1,24 @@
+/**
+ * The benchmarks' DeepSeek-V3 trace (issue #15): `trace gen --preset deepseek-v3 --generator zipf
+ * --skew 0.8 --requests 8 --seed 1`, cached under .cache/. With `lookahead` > 0 the same routes
+ * plus pre-gate picks for d = 1..lookahead (drawn after the routing).
+ */
+import { join } from "node:path"
+
+export const deepseekTraceFile = (root: string, tokens: number, lookahead = 0): string =>
+  join(root, ".cache", `deepseek-v3-zipf-${tokens}${lookahead > 0 ? `-la${lookahead}` : ""}.eft`)
+
+/** The CLI arguments that write it. */
+export const deepseekTraceArgs = (tokens: number, out: string, lookahead = 0): string[] =>
+  [
+    "trace",
+    "gen",
+    "--preset",
+    "deepseek-v3",
+    "--generator",
+    "zipf",
+    "--skew",
+    "0.8",
+    "--tokens",
+    String(tokens)
+  ].concat(["--requests", "8", "--seed", "1", "--lookahead", String(lookahead), "--out", out])
