@@ -18,18 +18,28 @@ export class RingPolicy implements EvictionPolicy {
   /** Blocked as the caller last reported, and each layer's resident, unblocked experts. */
   private readonly blockedNow: Uint8Array
   private readonly evictable: Int32Array
+  /** Per layer, an expert id at or below its lowest evictable one (counting mode): scans start there. */
+  private readonly lowest: Int32Array
+  /** Evictable experts over all layers: a prefetch that finds none is refused at once. */
+  private evictableTotal = 0
   private layer = 0
   constructor(private readonly ctx: EvictionContext) {
     this.resident = new Uint8Array(ctx.numKeys)
     this.counting = ctx.notifiesBlocking === true
     this.blockedNow = new Uint8Array(ctx.numKeys)
     this.evictable = new Int32Array(ctx.layers)
+    this.lowest = new Int32Array(ctx.layers)
   }
   onLayer(flat: number): void {
     this.layer = flat % this.ctx.layers
   }
   private count(key: number, delta: number): void {
-    if (this.counting && this.blockedNow[key] === 0) this.evictable[Math.floor(key / this.ctx.experts)]! += delta
+    if (!this.counting || this.blockedNow[key] !== 0) return
+    const E = this.ctx.experts
+    const layer = Math.floor(key / E)
+    this.evictable[layer]! += delta
+    this.evictableTotal += delta
+    if (delta > 0 && key - layer * E < this.lowest[layer]!) this.lowest[layer] = key - layer * E
   }
   insert(key: number): void {
     this.resident[key] = 1
@@ -54,12 +64,17 @@ export class RingPolicy implements EvictionPolicy {
   }
   victim(_group: number, blocked: Uint8Array): number {
     const { layers: L, experts: E } = this.ctx
+    if (this.counting && this.evictableTotal === 0) return -1
     // Farthest ahead in the cycle first: the current layer (next needed a whole cycle later), then backwards.
     for (let d = 0; d < L; d++) {
       const layer = (this.layer - d + L) % L
       if (this.counting && this.evictable[layer] === 0) continue
       const base = layer * E
-      for (let e = 0; e < E; e++) if (this.resident[base + e] === 1 && blocked[base + e] === 0) return base + e
+      for (let e = this.counting ? this.lowest[layer]! : 0; e < E; e++)
+        if (this.resident[base + e] === 1 && blocked[base + e] === 0) {
+          if (this.counting) this.lowest[layer] = e
+          return base + e
+        }
     }
     return -1
   }
