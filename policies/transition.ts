@@ -79,11 +79,24 @@ export class TransitionTables {
     for (let i = 0; i < src.length; i++) if (!st.isMember[src[i]!]) changes++
     const base = fromLayer * E
     if (changes >= src.length) {
-      // Mostly new: sum afresh.
-      st.sum.fill(0)
-      for (let i = 0; i < src.length; i++) {
+      // Mostly new: sum afresh, eight rows per pass over the sum (integers: any order is exact).
+      const sum = st.sum.fill(0)
+      let i = 0
+      for (; i + 7 < src.length; i += 8) {
+        const r0 = (base + src[i]!) * E,
+          r1 = (base + src[i + 1]!) * E,
+          r2 = (base + src[i + 2]!) * E,
+          r3 = (base + src[i + 3]!) * E,
+          r4 = (base + src[i + 4]!) * E,
+          r5 = (base + src[i + 5]!) * E,
+          r6 = (base + src[i + 6]!) * E,
+          r7 = (base + src[i + 7]!) * E
+        for (let e = 0; e < E; e++)
+          sum[e]! += t[r0 + e]! + t[r1 + e]! + t[r2 + e]! + t[r3 + e]! + t[r4 + e]! + t[r5 + e]! + t[r6 + e]! + t[r7 + e]!
+      }
+      for (; i < src.length; i++) {
         const row = (base + src[i]!) * E
-        for (let e = 0; e < E; e++) st.sum[e]! += t[row + e]!
+        for (let e = 0; e < E; e++) sum[e]! += t[row + e]!
       }
     } else {
       for (let i = 0; i < st.count; i++) {
