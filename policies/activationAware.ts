@@ -39,10 +39,13 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
   // Each request's own EAM, built from its tokens in steps before the current one.
   const own = new Map<number, Float64Array>()
   let builtUpTo = 0
-  const match = new Map<string, Float64Array>()
-  const scores = new Float64Array(E),
-    picks = new Uint16Array(E),
-    mark = new Uint8Array(E)
+  let maxRequest = 0
+  for (let i = 0; i < t.request.length; i++) maxRequest = Math.max(maxRequest, t.request[i]!)
+  /** By step · (maxRequest + 1) + request: the library EAM the request matched at that step. */
+  const match = new Map<number, Float64Array>()
+  // A library EAM's top-n experts per layer, listed once: a prediction is then a union of lists.
+  const tops = new Map<Float64Array, { picks: Uint16Array; counts: Uint16Array }>()
+  const mark = new Uint8Array(E)
 
   function addToken(tr: typeof t, ti: number, m: Float64Array): void {
     for (let l = 0; l < L; l++)
@@ -58,25 +61,33 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
     return m.map((x) => x / norm)
   }
   const matched = (step: number, request: number): Float64Array => {
-    const key = `${step}:${request}`
+    const key = step * (maxRequest + 1) + request
     let m = match.get(key)
     if (m) return m
     const lib = libraries[ctx.training.foldOf(step)]!
     const mine = own.get(request)
     m = lib.mean
     if (mine && lib.eams.length > 0) {
+      const dots = cosines(lib.eams, mine)
       let best = -1
-      for (const cand of lib.eams) {
-        let dot = 0
-        for (let i = 0; i < LE; i++) dot += cand[i]! * mine[i]!
-        if (dot > best) {
-          best = dot
-          m = cand
+      for (let c = 0; c < dots.length; c++)
+        if (dots[c]! > best) {
+          best = dots[c]!
+          m = lib.eams[c]!
         }
-      }
     }
     match.set(key, m)
     return m
+  }
+  const topsOf = (m: Float64Array) => {
+    let top = tops.get(m)
+    if (!top) {
+      top = { picks: new Uint16Array(L * n), counts: new Uint16Array(L) }
+      for (let l = 0; l < L; l++)
+        top.counts[l] = topByScore(m.subarray(l * E, (l + 1) * E), n, top.picks.subarray(l * n, (l + 1) * n))
+      tops.set(m, top)
+    }
+    return top
   }
   return {
     name: "eam",
@@ -96,10 +107,8 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
       for (let i = a.stepTokenOffsets[step]!; i < a.stepTokenOffsets[step + 1]!; i++) {
         const ti = a.stepTokens[i]!
         if (stepOf[ti]! !== step) continue
-        const m = matched(step, t.request[ti]!)
-        scores.set(m.subarray(layer * E, (layer + 1) * E))
-        const got = topByScore(scores, n, picks)
-        for (let j = 0; j < got; j++)
+        const { picks, counts } = topsOf(matched(step, t.request[ti]!))
+        for (let j = layer * n; j < layer * n + counts[layer]!; j++)
           if (!mark[picks[j]!]) {
             mark[picks[j]!] = 1
             out[count++] = picks[j]!
@@ -109,4 +118,42 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
       return count
     }
   }
+}
+
+/**
+ * Each candidate's dot product with `mine`, summed in index order as a plain loop would; four
+ * candidates share a pass, so four independent sums run side by side instead of one chain of adds.
+ */
+function cosines(cands: ReadonlyArray<Float64Array>, mine: Float64Array): Float64Array {
+  const dots = new Float64Array(cands.length)
+  const n = mine.length
+  let c = 0
+  for (; c + 3 < cands.length; c += 4) {
+    const a = cands[c]!,
+      b = cands[c + 1]!,
+      x = cands[c + 2]!,
+      y = cands[c + 3]!
+    let da = 0,
+      db = 0,
+      dx = 0,
+      dy = 0
+    for (let i = 0; i < n; i++) {
+      const v = mine[i]!
+      da += a[i]! * v
+      db += b[i]! * v
+      dx += x[i]! * v
+      dy += y[i]! * v
+    }
+    dots[c] = da
+    dots[c + 1] = db
+    dots[c + 2] = dx
+    dots[c + 3] = dy
+  }
+  for (; c < cands.length; c++) {
+    const a = cands[c]!
+    let d = 0
+    for (let i = 0; i < n; i++) d += a[i]! * mine[i]!
+    dots[c] = d
+  }
+  return dots
 }
