@@ -24,7 +24,7 @@ import { actualSet } from "../policies/predictor.ts"
 import type { Prefetcher, PrefetchHost } from "../policies/prefetcher.ts"
 import type { CacheGeometry } from "../policies/cacheGeometry.ts"
 import { CopyQueue } from "./copyQueue.ts"
-import { KeyHeap } from "../policies/structures/keyHeap.ts"
+import { Flights } from "./flights.ts"
 import type { TimingModel } from "./timing.ts"
 import { type Timeline, TRACK_COMPUTE, TRACK_COPY0, TRACK_HOST, TRACK_STALL } from "./timeline.ts"
 import type { CommandLog } from "./commandLog.ts"
@@ -125,11 +125,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const used = new Float64Array(g.capacities.length)
   const unit = g.unitOfLayer
   const sizeOf = (key: number) => (unit ? unit[(key / E) | 0]! : 1)
-  // Transfers in flight, ordered by (arrival, start order): all of them (landing) and per cache
-  // group (the earliest one a demand load may wait for). Heaps, not scans: thousands of
-  // prefetches may be in flight at DeepSeek-V3 scale.
-  const flying = new KeyHeap(numKeys, [numKeys])
-  const flyingIn = new KeyHeap(numKeys, g.maxKeys)
+  // Transfers in flight, in landing order: all of them (landing) and per cache group (the
+  // earliest one a demand load may wait for). Thousands of prefetches may be in flight at
+  // DeepSeek-V3 scale: FIFOs per copy engine, not scans.
+  const flights = new Flights(numKeys, inp.copyEngines, g.capacities.length)
   let starts = 0
   /** `blocked[key] = v`, telling the policy of a change (it may keep blocked keys aside). */
   const setBlocked = (key: number, v: number) => {
@@ -138,10 +137,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     if (v) policy.block?.(key)
     else policy.unblock?.(key)
   }
-  const settle = (key: number) => {
-    flying.remove(key)
-    flyingIn.remove(key)
-  }
+  const settle = (key: number) => flights.settle(key)
   // Slot ids (global; each group owns a contiguous range): the executor needs real addresses.
   // A byte budget over mixed sizes has no fixed slots: its keys get slot -1.
   const slotOf = new Int32Array(numKeys).fill(-1)
@@ -202,8 +198,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         arrival[key] = end
         settle(key) // an earlier flight of this key, dropped before it landed
         starts++
-        flying.insert(key, 0, end, starts)
-        flyingIn.insert(key, groupOf(key), end, starts)
+        flights.start(key, groupOf(key), engine, end, starts)
         if (log)
           log.commands.push({ kind: "copy", t: start, key, slot: slotOf[key]!, demand, after: issuedAt[key]!, engine })
         c.transfers++
@@ -219,7 +214,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
 
   /** Mark transfers that have arrived by time `now` as resident. */
   const land = (now: number) => {
-    for (let k = flying.min(0); k >= 0 && arrival[k]! <= now; k = flying.min(0)) {
+    for (let k = flights.first(); k >= 0 && arrival[k]! <= now; k = flights.first()) {
       settle(k)
       state[k] = RESIDENT
       setBlocked(k, pinned[k]!)
@@ -263,7 +258,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       drop(q, group)
       return t
     }
-    const w = flyingIn.minUnblocked(group, pinned)
+    const w = flights.firstUnpinned(group, pinned)
     if (w < 0) return NO_SLOT
     const freeAt = arrival[w]!
     drop(w, group)
@@ -291,7 +286,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         drop(q, group)
         continue
       }
-      const w = flyingIn.minUnblocked(group, pinned)
+      const w = flights.firstUnpinned(group, pinned)
       if (w < 0) return NO_SLOT
       freeAt = Math.max(freeAt, arrival[w]!)
       drop(w, group)
