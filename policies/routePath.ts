@@ -15,30 +15,42 @@ import { topByScore, type Predictor, type PredictorContext } from "./predictor.t
 import { numericArgs } from "./spec.ts"
 import { TokenTables } from "./tokenTables.ts"
 
-/** Union over the step's tokens of each token's own top-n: per-token scoring in `scoreToken`. */
+/** Scratch for unionOverTokens, made once per predictor (a prediction allocates nothing). */
+export function unionScratch(experts: number) {
+  return { scores: new Float64Array(experts), picks: new Uint16Array(experts), mark: new Uint8Array(experts) }
+}
+
+/**
+ * Union over the step's tokens of each token's own top-n: per-token scoring in `scoreToken`, or
+ * `topOf` when it lists a token's picks itself (it returns how many, or -1 to score the token).
+ */
 export function unionOverTokens(
   ctx: PredictorContext,
   step: number,
   n: number,
   scoreToken: (token: number, scores: Float64Array) => void,
-  out: Uint16Array
+  out: Uint16Array,
+  scratch: ReturnType<typeof unionScratch>,
+  topOf?: (token: number, picks: Uint16Array) => number
 ): number {
-  const a = ctx.stream,
-    E = a.experts
-  const scores = new Float64Array(E),
-    picks = new Uint16Array(E),
-    mark = new Uint8Array(E)
+  const a = ctx.stream
+  const { scores, picks, mark } = scratch
   let count = 0
   for (let i = a.stepTokenOffsets[step]!; i < a.stepTokenOffsets[step + 1]!; i++) {
-    scores.fill(0)
-    scoreToken(a.stepTokens[i]!, scores)
-    const m = topByScore(scores, n, picks)
+    const token = a.stepTokens[i]!
+    let m = topOf ? topOf(token, picks) : -1
+    if (m < 0) {
+      scores.fill(0)
+      scoreToken(token, scores)
+      m = topByScore(scores, n, picks)
+    }
     for (let j = 0; j < m; j++)
       if (!mark[picks[j]!]) {
         mark[picks[j]!] = 1
         out[count++] = picks[j]!
       }
   }
+  for (let j = 0; j < count; j++) mark[out[j]!] = 0
   return count
 }
 
@@ -55,9 +67,74 @@ export function routePathPredictor(ctx: PredictorContext): Predictor {
   const w = numericArgs(ctx.args, { prev: 1, tok: 1, pop: 0.25 }, "predictor=route-path")
   const t = ctx.trace
   const { layers: L, topK: K } = t.model
+  const E = ctx.stream.experts
   const tables = new TokenTables(ctx)
   const n = ctx.top > 0 ? ctx.top : K
   const stepOf = stepOfToken(ctx)
+  /** By fold · L + layer: the popularity ranking a token without its own statistics falls back on. */
+  const orders: Array<Uint16Array | undefined> = []
+  const scratch = unionScratch(E)
+  const sparse = new Float64Array(E)
+  const cands = new Int32Array(E)
+  const isCand = new Uint8Array(E)
+  /** The previous token's experts at `layer` score w.prev each, once its step ran (not inside a prefill chunk). */
+  const addPrevious = (token: number, step: number, layer: number, scores: Float64Array) => {
+    if (token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step) {
+      const cell = (token - 1) * L + layer
+      for (let k = 0; k < K; k++) {
+        const e = t.experts[cell * K + k]!
+        if (e !== GAP) scores[e]! += w.prev
+      }
+    }
+  }
+  /**
+   * A token without token-id statistics scores w.prev on its previous token's experts plus the
+   * layer's popularity: its top n lie among those experts and the n most popular others, so only
+   * they are scored, by the same sums (the same picks as scoring all E, for a fraction of the work).
+   */
+  const sparseTop = (fold: number, token: number, step: number, layer: number, picks: Uint16Array): number => {
+    let nc = 0
+    const take = (e: number) => {
+      if (isCand[e]) return
+      isCand[e] = 1
+      cands[nc++] = e
+      sparse[e] = 0
+    }
+    if (token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step) {
+      const cell = (token - 1) * L + layer
+      for (let k = 0; k < K; k++) if (t.experts[cell * K + k]! !== GAP) take(t.experts[cell * K + k]!)
+    }
+    if (w.pop > 0) {
+      const id = fold * L + layer
+      let order = orders[id]
+      if (!order) {
+        order = tables.popularityOrder(fold, layer, w.pop)
+        orders[id] = order
+      }
+      for (let i = 0, others = 0; i < order.length && others < n; i++)
+        if (!isCand[order[i]!]) {
+          take(order[i]!)
+          others++
+        }
+    }
+    addPrevious(token, step, layer, sparse)
+    if (w.pop > 0) tables.addPopularity(fold, layer, sparse, w.pop, cands, nc)
+    // Insert each into picks best first (ties: lower id first), positive scores only, as topByScore.
+    let m = 0
+    for (let i = 0; i < nc; i++) {
+      const e = cands[i]!,
+        se = sparse[e]!
+      isCand[e] = 0
+      if (!(se > 0)) continue
+      let j = m
+      while (j > 0 && (sparse[picks[j - 1]!]! < se || (sparse[picks[j - 1]!]! === se && picks[j - 1]! > e))) j--
+      if (j >= n) continue
+      for (let q = Math.min(m, n - 1); q > j; q--) picks[q] = picks[q - 1]!
+      picks[j] = e
+      if (m < n) m++
+    }
+    return m
+  }
   return {
     name: "route-path",
     note: t.tokenId
@@ -70,17 +147,13 @@ export function routePathPredictor(ctx: PredictorContext): Predictor {
         step,
         n,
         (token, scores) => {
-          // The previous token's path is known only once its step ran (not inside a prefill chunk).
-          if (token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step) {
-            const cell = (token - 1) * L + layer
-            for (let k = 0; k < K; k++) {
-              const e = t.experts[cell * K + k]!
-              if (e !== GAP) scores[e]! += w.prev
-            }
-          }
+          addPrevious(token, step, layer, scores)
           tables.addScores(fold, token, layer, scores, w.tok, w.pop)
         },
-        out
+        out,
+        scratch,
+        (token, picks) =>
+          w.tok > 0 && tables.tokenRow(fold, token) !== undefined ? -1 : sparseTop(fold, token, step, layer, picks)
       )
     }
   }
@@ -98,6 +171,7 @@ export function recordedPredictor(ctx: PredictorContext): Predictor {
   }
   const P = t.predictionDepth,
     L = t.model.layers
+  const scratch = unionScratch(ctx.stream.experts)
   return {
     name: "recorded",
     predict(step, layer, _cs, _cl, out) {
@@ -111,7 +185,8 @@ export function recordedPredictor(ctx: PredictorContext): Predictor {
             if (e !== GAP) scores[e] = P - j
           }
         },
-        out
+        out,
+        scratch
       )
     }
   }

@@ -39,6 +39,33 @@ export class TokenTables {
       this.popularity.push(pop)
     }
   }
+  /** The token's P(e | token id, ·) row (all layers), when the trace has token ids and the id was seen. */
+  tokenRow(fold: number, token: number, trace = this.ctx.trace): Float64Array | undefined {
+    const id = trace.tokenId ? trace.tokenId[token]! : -1
+    return id >= 0 ? this.byToken[fold]!.get(id) : undefined
+  }
+
+  /**
+   * The layer's experts with w · P(e | layer) > 0, best first (ties: lower id first), for a
+   * weight w > 0: the order in which addScores(…, 0, w) alone ranks them.
+   */
+  popularityOrder(fold: number, layer: number, w: number): Uint16Array {
+    const E = this.ctx.stream.experts
+    const pop = this.popularity[fold]!
+    const score = (e: number) => w * pop[layer * E + e]!
+    const ids: number[] = []
+    for (let e = 0; e < E; e++) if (score(e) > 0) ids.push(e)
+    ids.sort((a, b) => score(b) - score(a) || a - b)
+    return Uint16Array.from(ids)
+  }
+
+  /** Add w · P(e | layer) into scores for the experts cands[0, n) only (the same sums addScores makes). */
+  addPopularity(fold: number, layer: number, scores: Float64Array, w: number, cands: Int32Array, n: number): void {
+    const pop = this.popularity[fold]!
+    const base = layer * this.ctx.stream.experts
+    for (let i = 0; i < n; i++) scores[cands[i]!]! += w * pop[base + cands[i]!]!
+  }
+
   /** Add P(e | token id, layer) (when the trace has token ids and the id was seen) and P(e | layer) into scores. */
   addScores(
     fold: number,
@@ -51,8 +78,7 @@ export class TokenTables {
     trace = this.ctx.trace
   ): void {
     const E = this.ctx.stream.experts
-    const id = trace.tokenId ? trace.tokenId[token]! : -1
-    const row = id >= 0 ? this.byToken[fold]!.get(id) : undefined
+    const row = this.tokenRow(fold, token, trace)
     const base = layer * E
     if (row && wToken > 0) for (let e = 0; e < E; e++) scores[e]! += wToken * row[base + e]!
     if (wPop > 0) {

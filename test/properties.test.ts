@@ -9,7 +9,9 @@ import { simulate } from "../workflows/simulate.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
-import { topByScore } from "../policies/predictor.ts"
+import { topByScore, type PredictorContext } from "../policies/predictor.ts"
+import { routePathPredictor, stepOfToken } from "../policies/routePath.ts"
+import { TokenTables } from "../policies/tokenTables.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -282,6 +284,58 @@ describe("topByScore (heap) picks exactly what repeated maximum selection picked
         }
       ),
       { numRuns: 2000, seed: 20261202 }
+    )
+  })
+})
+
+describe("route-path scores only the candidates a token without token-id statistics can pick", () => {
+  // Scoring every expert, as route-path did: w.prev on the previous token's experts (once its
+  // step ran) plus the token-id and popularity statistics, the top n per token, union in order.
+  const reference = (ctx: PredictorContext, w: { prev: number; pop: number }, n: number) => {
+    const t = ctx.trace,
+      a = ctx.stream
+    const { layers: L, experts: E, topK: K } = t.model
+    const tables = new TokenTables(ctx)
+    const stepOf = stepOfToken(ctx)
+    return (step: number, layer: number): number[] => {
+      const fold = ctx.training.foldOf(step)
+      const got: number[] = []
+      for (let i = a.stepTokenOffsets[step]!; i < a.stepTokenOffsets[step + 1]!; i++) {
+        const token = a.stepTokens[i]!
+        const scores = new Float64Array(E)
+        if (token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step)
+          for (let k = 0; k < K; k++) scores[t.experts[((token - 1) * L + layer) * K + k]!]! += w.prev
+        tables.addScores(fold, token, layer, scores, 1, w.pop)
+        const picks = new Uint16Array(E)
+        const m = topByScore(scores, n, picks)
+        for (const e of picks.subarray(0, m)) if (!got.includes(e)) got.push(e)
+      }
+      return got
+    }
+  }
+  it("the same experts in the same order as scoring every expert", () => {
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom(0, 0.25, 1, 3),
+        fc.constantFrom(0, 0.5, 1),
+        fc.integer({ min: 0, max: 4 }),
+        (trace, batch, pop, prev, top) => {
+          const stream = buildAccessStream(trace, batch)
+          const args = [`prev=${prev}`, `pop=${pop}`]
+          const ctx = { stream, trace, traceName: "t", top, training: crossFit(stream, trace), args }
+          const p = routePathPredictor(ctx)
+          const ref = reference(ctx, { prev, pop }, top > 0 ? top : trace.model.topK)
+          const out = new Uint16Array(trace.model.experts)
+          for (let s = 0; s < stream.steps; s++)
+            for (let l = 0; l < trace.model.layers; l++) {
+              const n = p.predict(s, l, s, 0, out)
+              expect(Array.from(out.subarray(0, n))).toEqual(ref(s, l))
+            }
+        }
+      ),
+      { numRuns: 300, seed: 20261202 }
     )
   })
 })
