@@ -92,7 +92,8 @@ export class TransitionTables {
           r6 = (base + src[i + 6]!) * E,
           r7 = (base + src[i + 7]!) * E
         for (let e = 0; e < E; e++)
-          sum[e]! += t[r0 + e]! + t[r1 + e]! + t[r2 + e]! + t[r3 + e]! + t[r4 + e]! + t[r5 + e]! + t[r6 + e]! + t[r7 + e]!
+          sum[e]! +=
+            t[r0 + e]! + t[r1 + e]! + t[r2 + e]! + t[r3 + e]! + t[r4 + e]! + t[r5 + e]! + t[r6 + e]! + t[r7 + e]!
       }
       for (; i < src.length; i++) {
         const row = (base + src[i]!) * E
