@@ -1,3 +1,4 @@
+import { DeadlineBuckets } from "./structures/deadlineBuckets.ts"
 import { KeyHeap } from "./structures/keyHeap.ts"
 import { KeyList } from "./structures/keyList.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
@@ -15,9 +16,8 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
  * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, as do all
  * cached keys (a demand load's fallback skips the blocked ones, which are few and recent, so
- * blocking and unblocking leave that heap alone), and protected keys in a heap by the layer their
- * protection ends, so a victim is a heap's minimum instead of
- * a scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
+ * blocking and unblocking leave that heap alone), and protected keys in buckets by the layer
+ * their protection ends, so a victim is a heap's minimum instead of a scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
  * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
@@ -41,13 +41,12 @@ export class ProtectedLruPolicy implements EvictionPolicy {
           evictable: new KeyHeap(n, ctx.capacities),
           cachedByStamp: new KeyHeap(n, ctx.capacities),
           inCached: new Uint8Array(n),
-          protectedUntil: new KeyHeap(n, [Math.min(n, 1024)]),
+          protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
           cached: new Uint8Array(n),
           blocked: new Uint8Array(n),
-          inEvictable: new Uint8Array(n),
-          inProtected: new Uint8Array(n)
+          inEvictable: new Uint8Array(n)
         }
       : null
   }
@@ -56,8 +55,10 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const x = this.indexed
     if (!x) return
     // Protection that ended before this layer: those keys are low now.
-    for (let k = x.protectedUntil.min(0); k >= 0 && this.highUntil[k]! < flat; k = x.protectedUntil.min(0))
-      this.refresh(k)
+    x.protectedUntil.expire(flat, this.expired)
+  }
+  private readonly expired = (key: number): void => {
+    this.refresh(key)
   }
   block(key: number): void {
     if (!this.indexed) return
@@ -138,15 +139,9 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
     sync(x.evictable, x.inEvictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
     sync(x.cachedByStamp, x.inCached, key, x.cached[key] === 1, x.groupOf[key]!, x.stamp[key]!)
-    const guarded = x.cached[key] === 1 && !low
-    if (guarded && x.inProtected[key]) x.protectedUntil.update(key, this.highUntil[key]!, 0)
-    else if (guarded) {
-      x.protectedUntil.insert(key, 0, this.highUntil[key]!, 0)
-      x.inProtected[key] = 1
-    } else if (x.inProtected[key]) {
-      x.protectedUntil.remove(key)
-      x.inProtected[key] = 0
-    }
+    // Guarded keys have highUntil ≥ flat, as the buckets need.
+    if (x.cached[key] === 1 && !low) x.protectedUntil.set(key, this.highUntil[key]!)
+    else x.protectedUntil.delete(key)
   }
 }
 
@@ -168,11 +163,11 @@ interface Indexed {
   /** Cached keys by recency stamp: a demand load's fallback victim is the least recent unblocked one. */
   cachedByStamp: KeyHeap
   inCached: Uint8Array
-  protectedUntil: KeyHeap
+  /** Cached, high keys by the layer their protection ends. */
+  protectedUntil: DeadlineBuckets
   stamp: Float64Array
   groupOf: Int32Array
   cached: Uint8Array
   blocked: Uint8Array
   inEvictable: Uint8Array
-  inProtected: Uint8Array
 }

@@ -12,6 +12,7 @@ import { oraclePredictor } from "../policies/oracle.ts"
 import { topByScore, type PredictorContext } from "../policies/predictor.ts"
 import { routePathPredictor, stepOfToken } from "../policies/routePath.ts"
 import { TokenTables } from "../policies/tokenTables.ts"
+import { DeadlineBuckets } from "../policies/structures/deadlineBuckets.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -336,6 +337,45 @@ describe("route-path scores only the candidates a token without token-id statist
         }
       ),
       { numRuns: 300, seed: 20261202 }
+    )
+  })
+})
+
+describe("DeadlineBuckets expire exactly the keys whose deadline passed", () => {
+  it("against a plain map, with deadlines beyond the ring (shared buckets) and jumps in time", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            op: fc.constantFrom("set" as const, "delete" as const, "expire" as const),
+            key: fc.integer({ min: 0, max: 15 }),
+            ahead: fc.integer({ min: 0, max: 40 })
+          }),
+          { maxLength: 200 }
+        ),
+        (ops) => {
+          const buckets = new DeadlineBuckets(16, 8)
+          const ref = new Map<number, number>()
+          let flat = 0
+          for (const { op, key, ahead } of ops) {
+            if (op === "set") {
+              buckets.set(key, flat + ahead)
+              ref.set(key, flat + ahead)
+            } else if (op === "delete") {
+              buckets.delete(key)
+              ref.delete(key)
+            } else {
+              flat += ahead % 12
+              const got: number[] = []
+              buckets.expire(flat, (k) => got.push(k))
+              const want = [...ref].filter(([, d]) => d < flat).map(([k]) => k)
+              for (const k of want) ref.delete(k)
+              expect(got.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b))
+            }
+          }
+        }
+      ),
+      { numRuns: 1000, seed: 20261202 }
     )
   })
 })
