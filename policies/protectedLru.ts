@@ -15,10 +15,11 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  *
  * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
  * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, as do all
- * cached keys (a demand load's fallback skips the blocked ones, which are few and recent, so
- * blocking and unblocking leave that heap alone), and protected keys in buckets by the layer
- * their protection ends, so a victim is a heap's minimum instead of a scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
- * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
+ * unblocked keys (a demand load's fallback: blocked keys may be thousands of queued prefetches),
+ * and protected keys in buckets by the layer their protection ends, so a victim is a heap's
+ * minimum instead of a scan past every protected key — EF-H's path prefetch protects nearly the
+ * whole cache while it asks for slots thousands of times a step. Same victim as the scan: the
+ * least recent evictable.
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -39,8 +40,8 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     this.indexed = ctx.notifiesBlocking
       ? {
           evictable: new KeyHeap(n, ctx.capacities),
-          cachedByStamp: new KeyHeap(n, ctx.capacities),
-          inCached: new Uint8Array(n),
+          unblocked: new KeyHeap(n, ctx.capacities),
+          inUnblocked: new Uint8Array(n),
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
@@ -122,7 +123,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
       const v = this.indexed.evictable.min(group)
       if (v >= 0 || !demand) return v
       // A demand load may take the least recent unblocked key, protected or not.
-      return this.indexed.cachedByStamp.minUnblocked(group, this.indexed.blocked)
+      return this.indexed.unblocked.min(group)
     } else {
       const s = list.numKeys + group
       for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
@@ -138,7 +139,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const low = this.highUntil[key]! < this.flat
     const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
     sync(x.evictable, x.inEvictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
-    sync(x.cachedByStamp, x.inCached, key, x.cached[key] === 1, x.groupOf[key]!, x.stamp[key]!)
+    sync(x.unblocked, x.inUnblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
     // Guarded keys have highUntil ≥ flat, as the buckets need.
     if (x.cached[key] === 1 && !low) x.protectedUntil.set(key, this.highUntil[key]!)
     else x.protectedUntil.delete(key)
@@ -160,9 +161,9 @@ function sync(heap: KeyHeap, member: Uint8Array, key: number, want: boolean, gro
 
 interface Indexed {
   evictable: KeyHeap
-  /** Cached keys by recency stamp: a demand load's fallback victim is the least recent unblocked one. */
-  cachedByStamp: KeyHeap
-  inCached: Uint8Array
+  /** Cached, unblocked keys by recency stamp: a demand load's fallback victim. */
+  unblocked: KeyHeap
+  inUnblocked: Uint8Array
   /** Cached, high keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
   stamp: Float64Array
