@@ -172,57 +172,69 @@ function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
  * and j ∈ B changes the activated pairs by
  *   −|i ∩ {cA=1}| + |i ∩ {cB=0}| − |j ∩ {cB=1}| + |j ∩ {cA=0}|
  *   + |i ∩ j ∩ {cA=1}| + |i ∩ j ∩ {cB=1}|
- * (bits in both paths stay put), all bitset operations.
+ * (bits in both paths stay put). A path sets a few hundred of L·E bits, so the terms are summed
+ * over each path's list of set bits: j's own terms once per pass and swap, only the last (i ∩ j)
+ * per pair, over those bits of i that count 1 somewhere.
  */
-function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {
-  const n = paths.length,
-    bits = words * 32
-  const cnt = [new Int32Array(bits), new Int32Array(bits)]
-  for (let i = 0; i < n; i++)
-    for (let b = 0; b < bits; b++) if ((paths[i]![b >>> 5]! >>> (b & 31)) & 1) cnt[group[i]!]![b]!++
-  const one = [new Uint32Array(words), new Uint32Array(words)],
-    zero = [new Uint32Array(words), new Uint32Array(words)]
-  const masks = () => {
-    for (const g of [0, 1]) {
-      one[g]!.fill(0)
-      zero[g]!.fill(0)
-      for (let b = 0; b < bits; b++) {
-        const c = cnt[g]![b]!
-        if (c === 1) one[g]![b >>> 5]! |= 1 << (b & 31)
-        if (c === 0) zero[g]![b >>> 5]! |= 1 << (b & 31)
-      }
+export function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {
+  const n = paths.length
+  const bitsOf = paths.map((p) => {
+    const list: number[] = []
+    for (let w = 0; w < words; w++)
+      for (let x = p[w]!; x !== 0; x &= x - 1) list.push(w * 32 + (31 - Math.clz32(x & -x)))
+    return Int32Array.from(list)
+  })
+  const cA = new Int32Array(words * 32),
+    cB = new Int32Array(words * 32)
+  for (let i = 0; i < n; i++) for (const b of bitsOf[i]!) (group[i] === 0 ? cA : cB)[b]!++
+  /** j's own terms (j ∈ B): bits it would add to A, less the bits only it holds in B. */
+  const ownB = new Int32Array(n)
+  const refreshOwn = () => {
+    for (let j = 0; j < n; j++) {
+      if (group[j] !== 1) continue
+      let d = 0
+      for (const b of bitsOf[j]!) d += (cA[b] === 0 ? 1 : 0) - (cB[b] === 1 ? 1 : 0)
+      ownB[j] = d
     }
   }
-  masks()
+  refreshOwn()
+  const crit = new Int32Array(words * 32),
+    critW = new Int32Array(words * 32)
   for (let pass = 0, improved = true; pass < 5 && improved; pass++) {
     improved = false
     for (let i = 0; i < n; i++) {
       if (group[i] !== 0) continue
-      const pi = paths[i]!
-      let outI = 0
-      for (let w = 0; w < words; w++) outI += popcount(pi[w]! & zero[1]![w]!) - popcount(pi[w]! & one[0]![w]!)
+      const bi = bitsOf[i]!
+      let outI = 0,
+        nc = 0
+      for (const b of bi) {
+        outI += (cB[b] === 0 ? 1 : 0) - (cA[b] === 1 ? 1 : 0)
+        const wgt = (cA[b] === 1 ? 1 : 0) + (cB[b] === 1 ? 1 : 0)
+        if (wgt > 0) {
+          crit[nc] = b
+          critW[nc++] = wgt
+        }
+      }
       for (let j = 0; j < n; j++) {
         if (group[j] !== 1) continue
         const pj = paths[j]!
-        let delta = outI
-        for (let w = 0; w < words; w++) {
-          const both = pi[w]! & pj[w]!
-          delta +=
-            popcount(pj[w]! & zero[0]![w]!) -
-            popcount(pj[w]! & one[1]![w]!) +
-            popcount(both & one[0]![w]!) +
-            popcount(both & one[1]![w]!)
+        let delta = outI + ownB[j]!
+        for (let c = 0; c < nc; c++) {
+          const b = crit[c]!
+          if ((pj[b >>> 5]! >>> (b & 31)) & 1) delta += critW[c]!
         }
         if (delta >= 0) continue
-        for (let b = 0; b < bits; b++) {
-          const xi = (pi[b >>> 5]! >>> (b & 31)) & 1,
-            xj = (pj[b >>> 5]! >>> (b & 31)) & 1
-          cnt[0]![b]! += xj - xi
-          cnt[1]![b]! += xi - xj
+        for (const b of bi) {
+          cA[b]!--
+          cB[b]!++
+        }
+        for (const b of bitsOf[j]!) {
+          cA[b]!++
+          cB[b]!--
         }
         group[i] = 1
         group[j] = 0
-        masks()
+        refreshOwn()
         improved = true
         break
       }

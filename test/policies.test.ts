@@ -6,7 +6,8 @@ import { simulate } from "../workflows/simulate.ts"
 import { adaptivePrefetcher } from "../policies/adaptiveStep.ts"
 import { ProtectedLruPolicy } from "../policies/protectedLru.ts"
 import { plecAllocation } from "../policies/plec.ts"
-import { balancedSplit, scheduleTokens } from "../policies/tokenScheduler.ts"
+import { balancedSplit, improveBySwaps, scheduleTokens } from "../policies/tokenScheduler.ts"
+import { improveBySwaps as improveBySwapsBefore } from "./reference/improveBySwaps.ts"
 import { crossFit, sliceTokens } from "../policies/training.ts"
 import { popularityPredictor } from "../policies/popularity.ts"
 import type { PrefetchHost } from "../policies/prefetcher.ts"
@@ -244,6 +245,30 @@ describe("EF-H token scheduler", () => {
         expect(cost(g)).toBeLessThanOrEqual(cost(naive))
       }),
       { numRuns: 200, seed: 11 }
+    )
+  })
+  it("swaps exactly as the word-by-word search did, from any split", () => {
+    fc.assert(
+      fc.property(
+        pathsArb.chain(({ words, paths }) =>
+          fc.record({
+            words: fc.constant(words),
+            // Sparse paths too (real ones set a few hundred of L·E bits): AND a few random words.
+            paths: fc.constant(paths),
+            sparse: fc.boolean(),
+            start: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: paths.length, maxLength: paths.length })
+          })
+        ),
+        ({ words, paths, sparse, start }) => {
+          const ps = sparse ? paths.map((p, i) => p.map((w, k) => w & paths[(i + k + 1) % paths.length]![k]!)) : paths
+          const a = Uint8Array.from(start),
+            b = Uint8Array.from(start)
+          improveBySwaps(ps, words, a)
+          improveBySwapsBefore(ps, words, b)
+          expect(Array.from(a)).toEqual(Array.from(b))
+        }
+      ),
+      { numRuns: 500, seed: 12 }
     )
   })
   it("never loses or duplicates a token, and keeps each request's tokens in order", () => {
