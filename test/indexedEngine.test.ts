@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@jest/globals"
 import fc from "fast-check"
-import { buildAccessStream } from "../traces/batching.ts"
+import { type AccessStream, buildAccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
-import { makeGeometry } from "../policies/cacheGeometry.ts"
+import { type CacheGeometry, makeGeometry } from "../policies/cacheGeometry.ts"
+import type { EvictionContext, EvictionPolicy } from "../policies/evictionPolicy.ts"
+import { LfuPolicy } from "../policies/lfu.ts"
 import { computeNextUse } from "../policies/nextUse.ts"
 import { makeEviction, predictors, prefetchers } from "../policies/registry.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
@@ -13,6 +15,7 @@ import { replayCacheOnly } from "../sim/cacheOnly.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
 import { runTimed as runReference } from "./reference/engine.ts"
+import { LfuHeapPolicy } from "./reference/lfuHeap.ts"
 
 // The engine before its hot paths were indexed (test/reference/: the copy-queue scan for the
 // newest prefetch, the in-flight list scans; policies scanning past blocked keys), kept to prove
@@ -39,6 +42,16 @@ const timing = (transferNs: number): TimingModel => ({
   layerNs: (t) => 5 + t
 })
 
+const evictionContext = (stream: AccessStream, g: CacheGeometry, notifiesBlocking: boolean): EvictionContext => ({
+  notifiesBlocking,
+  numKeys: stream.layers * stream.experts,
+  capacities: g.capacities,
+  maxKeys: g.maxKeys,
+  unitOfLayer: g.unitOfLayer,
+  layers: stream.layers,
+  experts: stream.experts
+})
+
 /** Fresh inputs for one replay: policies carry state, so each engine gets its own. */
 function inputs(
   trace: Trace,
@@ -47,12 +60,16 @@ function inputs(
   batch: number,
   perLayer: boolean,
   engines: number,
-  notifiesBlocking: boolean
+  notifiesBlocking: boolean,
+  /** Replaces the spec's eviction policy (a reference implementation). */
+  evictionOf?: (ctx: EvictionContext) => EvictionPolicy
 ) {
   const spec = parsePolicySpec(specText)
   const stream = buildAccessStream(trace, batch)
   const g = makeGeometry(stream, { slots }, perLayer)
-  const eviction = makeEviction(spec.cache, spec.cacheArgs, stream, g, undefined, specText, notifiesBlocking)
+  const eviction = evictionOf
+    ? evictionOf(evictionContext(stream, g, notifiesBlocking))
+    : makeEviction(spec.cache, spec.cacheArgs, stream, g, undefined, specText, notifiesBlocking)
   const training = crossFit(stream, trace)
   const predictor =
     spec.predictor === null
@@ -131,6 +148,38 @@ describe("the indexed engine decides exactly as the scanning one did (fast-check
         }
       ),
       { numRuns: 300, seed: 20261201 }
+    )
+  })
+
+  it("LFU's frequency lists evict exactly as its (frequency, recency, key) heap did, timed and cache-only", () => {
+    fc.assert(
+      fc.property(
+        traceArb.filter((t) => t.model.layers >= 2),
+        fc.constantFrom(
+          "cache=lfu",
+          "cache=lfu,prefetch=fixed:1,predictor=transition",
+          "cache=lfu,prefetch=window:2,predictor=all,order=resident-first"
+        ),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 2 }),
+        (trace, spec, extra, batch, perLayer, engines) => {
+          const a = buildAccessStream(trace, batch)
+          let need = 1
+          for (let c = 0; c < a.steps * a.layers; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
+          const slots = (perLayer ? need * trace.model.layers : need) + extra
+          const x = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new LfuPolicy(ctx))
+          const y = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new LfuHeapPolicy(ctx))
+          expect(runTimed(x)).toEqual(runTimed(y))
+          expect(x.commands).toEqual(y.commands)
+          const g = makeGeometry(a, { slots }, perLayer)
+          const only = (policy: EvictionPolicy) => replayCacheOnly(a, g, policy, null, undefined, true)
+          const ctx = evictionContext(a, g, false)
+          expect(only(new LfuPolicy(ctx))).toEqual(only(new LfuHeapPolicy(ctx)))
+        }
+      ),
+      { numRuns: 300, seed: 20261202 }
     )
   })
 })
