@@ -5,6 +5,8 @@
  * `advanceTo(t)` starts what would start strictly before t, so a demand issued at t still goes
  * ahead of a prefetch that would start at t.
  */
+import { EntryQueue } from "./entryQueue.ts"
+
 export interface TransferSink {
   onStart(key: number, start: number, end: number, engine: number, demand: boolean): void
 }
@@ -13,30 +15,10 @@ const NONE = 0,
   DEMAND = 1,
   PREFETCH = 2
 
-class Fifo {
-  keys: number[] = []
-  seqs: number[] = []
-  ready: number[] = []
-  head = 0
-  push(key: number, seq: number, ready: number): void {
-    this.keys.push(key)
-    this.seqs.push(seq)
-    this.ready.push(ready)
-  }
-  compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.keys.length) {
-      this.keys = this.keys.slice(this.head)
-      this.seqs = this.seqs.slice(this.head)
-      this.ready = this.ready.slice(this.head)
-      this.head = 0
-    }
-  }
-}
-
 export class CopyQueue {
   private readonly free: Float64Array
-  private readonly demand = new Fifo()
-  private readonly prefetch = new Fifo()
+  private readonly demand = new EntryQueue()
+  private readonly prefetch = new EntryQueue()
   /** Which queue holds the key's live entry, and that entry's sequence number. */
   private readonly where: Uint8Array
   private readonly seq: Int32Array
@@ -117,13 +99,12 @@ export class CopyQueue {
     }
   }
 
-  private live(q: Fifo, kind: number): boolean {
-    while (q.head < q.keys.length) {
+  private live(q: EntryQueue, kind: number): boolean {
+    while (q.head < q.tail) {
       const k = q.keys[q.head]!
-      if (this.where[k] === kind && this.seq[k] === q.seqs[q.head]) return true
+      if (this.where[k] === kind && this.seq[k] === q.ids[q.head]) return true
       q.head++
     }
-    q.compact()
     return false
   }
 
@@ -133,7 +114,7 @@ export class CopyQueue {
     if (!isDemand && !this.live(this.prefetch, PREFETCH)) return false
     let e = 0
     for (let i = 1; i < this.free.length; i++) if (this.free[i]! < this.free[e]!) e = i
-    const start = Math.max(this.free[e]!, q.ready[q.head]!)
+    const start = Math.max(this.free[e]!, q.times[q.head]!)
     if (start >= limit) return false
     const key = q.keys[q.head++]!
     const end = start + (this.durOfLayer ? this.durOfLayer[Math.floor(key / this.experts)]! : this.durNs)

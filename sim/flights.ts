@@ -1,59 +1,26 @@
+import { EntryQueue } from "./entryQueue.ts"
+
 /**
  * Transfers in flight, in landing order (arrival, then start order). A copy engine is serial, so
  * its transfers land in the order they started: one FIFO per engine (and one per engine and cache
  * group) does what a heap did, and the earliest landing is the least of the engines' heads. A
  * settled or superseded flight leaves a stale entry behind, skipped and dropped lazily; every
- * push first drops its ring's stale head, so rings hold little more than what is in flight.
+ * push first drops its queue's stale head, so queues hold little more than what is in flight.
  */
-class Ring {
-  keys = new Int32Array(64)
-  ids = new Int32Array(64)
-  ends = new Float64Array(64)
-  head = 0
-  tail = 0
-  push(key: number, id: number, end: number): void {
-    if (this.tail === this.keys.length) this.makeRoom()
-    this.keys[this.tail] = key
-    this.ids[this.tail] = id
-    this.ends[this.tail++] = end
-  }
-  /** Slide the live part to the front, and double the room when it is over half full. */
-  private makeRoom(): void {
-    const n = this.tail - this.head
-    if (n * 2 > this.keys.length) {
-      const k = new Int32Array(this.keys.length * 2),
-        i = new Int32Array(this.keys.length * 2),
-        e = new Float64Array(this.keys.length * 2)
-      k.set(this.keys.subarray(this.head, this.tail))
-      i.set(this.ids.subarray(this.head, this.tail))
-      e.set(this.ends.subarray(this.head, this.tail))
-      this.keys = k
-      this.ids = i
-      this.ends = e
-    } else {
-      this.keys.copyWithin(0, this.head, this.tail)
-      this.ids.copyWithin(0, this.head, this.tail)
-      this.ends.copyWithin(0, this.head, this.tail)
-    }
-    this.head = 0
-    this.tail = n
-  }
-}
-
 export class Flights {
   /** Start order of each key's live flight; 0 when it has none. */
   private readonly live: Int32Array
-  private readonly all: Ring[]
+  private readonly all: EntryQueue[]
   /** By group · engines + engine. */
-  private readonly byGroup: Ring[]
+  private readonly byGroup: EntryQueue[]
   constructor(
     numKeys: number,
     private readonly engines: number,
     groups: number
   ) {
     this.live = new Int32Array(numKeys)
-    this.all = Array.from({ length: engines }, () => new Ring())
-    this.byGroup = Array.from({ length: groups * engines }, () => new Ring())
+    this.all = Array.from({ length: engines }, () => new EntryQueue())
+    this.byGroup = Array.from({ length: groups * engines }, () => new EntryQueue())
   }
 
   /** `key` started on `engine` as the `order`-th start (> 0, increasing) and lands at `end`. */
@@ -74,7 +41,7 @@ export class Flights {
 
   /** The flight that lands first, or -1. */
   first(): number {
-    let best: Ring | null = null
+    let best: EntryQueue | null = null
     for (const r of this.all) {
       this.dropStale(r)
       if (r.head < r.tail && (best === null || before(r, r.head, best, best.head))) best = r
@@ -84,7 +51,7 @@ export class Flights {
 
   /** The group's flight that lands first among keys with pinned[key] = 0, or -1. */
   firstUnpinned(group: number, pinned: Uint8Array): number {
-    let best: Ring | null = null,
+    let best: EntryQueue | null = null,
       at = 0
     for (let e = 0; e < this.engines; e++) {
       const r = this.byGroup[group * this.engines + e]!
@@ -102,14 +69,14 @@ export class Flights {
     return best === null ? -1 : best.keys[at]!
   }
 
-  private dropStale(r: Ring): void {
+  private dropStale(r: EntryQueue): void {
     while (r.head < r.tail && this.live[r.keys[r.head]!] !== r.ids[r.head]) r.head++
   }
 }
 
-/** Does entry i of ring a land before entry j of ring b? */
-function before(a: Ring, i: number, b: Ring, j: number): boolean {
-  const x = a.ends[i]!,
-    y = b.ends[j]!
+/** Does entry i of queue a land before entry j of queue b? */
+function before(a: EntryQueue, i: number, b: EntryQueue, j: number): boolean {
+  const x = a.times[i]!,
+    y = b.times[j]!
   return x < y || (x === y && a.ids[i]! < b.ids[j]!)
 }
