@@ -15,7 +15,8 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  *
  * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
  * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, as do all
- * unblocked keys (a demand load's fallback: blocked keys may be thousands of queued prefetches),
+ * unblocked keys (a demand load's fallback: blocked keys may be thousands of queued prefetches;
+ * that heap is built the first time a demand load needs it, as PLEC alone never does),
  * and protected keys in buckets by the layer their protection ends, so a victim is a heap's
  * minimum instead of a scan past every protected key — EF-H's path prefetch protects nearly the
  * whole cache while it asks for slots thousands of times a step. Same victim as the scan: the
@@ -42,6 +43,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
           evictable: new KeyHeap(n, ctx.capacities),
           unblocked: new KeyHeap(n, ctx.capacities),
           inUnblocked: new Uint8Array(n),
+          unblockedKept: false,
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
@@ -123,7 +125,15 @@ export class ProtectedLruPolicy implements EvictionPolicy {
       const v = this.indexed.evictable.min(group)
       if (v >= 0 || !demand) return v
       // A demand load may take the least recent unblocked key, protected or not.
-      return this.indexed.unblocked.min(group)
+      const x = this.indexed
+      if (!x.unblockedKept) {
+        x.unblockedKept = true
+        for (let g = 0; g < list.numGroups; g++) {
+          const s = list.numKeys + g
+          for (let k = list.prev[s]!; k !== s; k = list.prev[k]!) this.refresh(k)
+        }
+      }
+      return x.unblocked.min(group)
     } else {
       const s = list.numKeys + group
       for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
@@ -139,7 +149,8 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const low = this.highUntil[key]! < this.flat
     const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
     sync(x.evictable, x.inEvictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
-    sync(x.unblocked, x.inUnblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
+    if (x.unblockedKept)
+      sync(x.unblocked, x.inUnblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
     // Guarded keys have highUntil ≥ flat, as the buckets need.
     if (x.cached[key] === 1 && !low) x.protectedUntil.set(key, this.highUntil[key]!)
     else x.protectedUntil.delete(key)
@@ -164,6 +175,8 @@ interface Indexed {
   /** Cached, unblocked keys by recency stamp: a demand load's fallback victim. */
   unblocked: KeyHeap
   inUnblocked: Uint8Array
+  /** Whether `unblocked` is kept (from the first fallback on). */
+  unblockedKept: boolean
   /** Cached, high keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
   stamp: Float64Array

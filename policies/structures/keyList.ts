@@ -8,7 +8,7 @@ export class KeyList {
   readonly next: Int32Array
   constructor(
     readonly numKeys: number,
-    numGroups: number
+    readonly numGroups: number
   ) {
     this.prev = new Int32Array(numKeys + numGroups).fill(-1)
     this.next = new Int32Array(numKeys + numGroups).fill(-1)
