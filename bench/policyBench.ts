@@ -5,7 +5,8 @@
  * --generator zipf --skew 0.8 --requests 8 --seed 1`), plus cache-only LRU and Belady end to end
  * at batch 1 (policies reading the pre-gate get the same routes with lookahead d = 1, 2). Prints
  * M accesses/s per policy, the slowest, and one JSON line.
- * Options: --tokens N (default 40000; the issue's trace), --timeout S per run (default 900).
+ * Options: --tokens N (default 40000; the issue's trace), --timeout S per run (default 900),
+ * --cli FILE (another build's CLI entry, e.g. a bundle of an older commit, to compare builds).
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
@@ -19,10 +20,12 @@ const arg = (name: string, dflt: number) => {
 }
 const tokens = arg("tokens", 40_000)
 const timeoutS = arg("timeout", 900)
+const cliIndex = process.argv.indexOf("--cli")
+const cliEntry = cliIndex > 0 ? process.argv[cliIndex + 1]! : join(root, "bin", "expertflow.js")
 const log = (s: string) => process.stderr.write(`${s}\n`)
 const cli = (args: string[]) => {
   const t0 = performance.now()
-  const r = spawnSync(process.execPath, [join(root, "bin", "expertflow.js"), ...args], {
+  const r = spawnSync(process.execPath, [cliEntry, ...args], {
     encoding: "utf8",
     timeout: timeoutS * 1000
   })

@@ -1,4 +1,4 @@
-import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
+import { actualSet, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -9,13 +9,11 @@ import { actualSet, normalize, scoringPredictor, type Predictor, type PredictorC
 export class TransitionTables {
   /** By fold · (maxDistance + 1) + d. Integer counts, exact in float32 while a pair occurs in < 2^24 steps. */
   private readonly tables: Array<Float32Array | undefined> = []
-  private readonly row: Float64Array
   private readonly mark: Uint8Array
   constructor(
     private readonly ctx: PredictorContext,
     readonly maxDistance = 4
   ) {
-    this.row = new Float64Array(ctx.stream.experts)
     this.mark = new Uint8Array(ctx.stream.experts)
   }
 
@@ -28,12 +26,16 @@ export class TransitionTables {
     // Layer by layer, so one layer's E × E block stays in cache while every step adds to it.
     for (let l = 0; l + d < L; l++)
       for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
+        const { keys, offsets } = s
+        const sL = s.layers
         for (let step = from; step < to; step++) {
-          const src = actualSet(s, step, l),
-            dst = actualSet(s, step, l + d)
-          for (let i = 0; i < src.length; i++) {
-            const row = (l * E + src[i]!) * E
-            for (let j = 0; j < dst.length; j++) t[row + dst[j]!]!++
+          const src = step * sL + l,
+            dst = src + d
+          const d0 = offsets[dst]!,
+            d1 = offsets[dst + 1]!
+          for (let i = offsets[src]!; i < offsets[src + 1]!; i++) {
+            const row = (l * E + keys[i]!) * E
+            for (let j = d0; j < d1; j++) t[row + keys[j]!]!++
           }
         }
       }
@@ -127,19 +129,21 @@ export class TransitionTables {
     { sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
   > = []
 
-  /** Add the transition counts from the experts at (step, fromLayer) to `layer` into `scores`. */
+  /** Add the transition counts from the experts at (step, fromLayer) to `layer`, normalized, into `scores`. */
   addScores(step: number, fromLayer: number, layer: number, scores: Float64Array, weight = 1): void {
     const E = this.ctx.stream.experts
     const fold = this.ctx.training.foldOf(step)
     const d = layer - fromLayer
-    const rowScores = this.row.fill(0)
-    if (d > this.maxDistance) {
-      const pop = this.popularity(fold)
-      for (let e = 0; e < E; e++) rowScores[e] = pop[layer * E + e]!
-    } else {
-      rowScores.set(this.rowSum(fold, fromLayer, d, actualSet(this.ctx.stream, step, fromLayer)))
-    }
-    if (normalize(rowScores, rowScores)) for (let e = 0; e < E; e++) scores[e]! += weight * rowScores[e]!
+    // Counts: the target layer's popularity beyond the tables' reach, else the row sum.
+    const far = d > this.maxDistance
+    const counts = far
+      ? this.popularity(fold)
+      : this.rowSum(fold, fromLayer, d, actualSet(this.ctx.stream, step, fromLayer))
+    const base = far ? layer * E : 0
+    let sum = 0
+    for (let e = 0; e < E; e++) sum += counts[base + e]!
+    if (sum <= 0) return
+    for (let e = 0; e < E; e++) scores[e]! += weight * (counts[base + e]! / sum)
   }
 }
 
