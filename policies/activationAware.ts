@@ -68,7 +68,7 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
     const mine = own.get(request)
     m = lib.mean
     if (mine && lib.eams.length > 0) {
-      const dots = cosines(lib.eams, mine)
+      const dots = dotProducts(lib.eams, mine)
       let best = -1
       for (let c = 0; c < dots.length; c++)
         if (dots[c]! > best) {
@@ -121,10 +121,11 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
 }
 
 /**
- * Each candidate's dot product with `mine`, summed in index order as a plain loop would; four
- * candidates share a pass, so four independent sums run side by side instead of one chain of adds.
+ * Each candidate's dot product with `mine` (unit candidates: the cosine up to |mine|), summed in
+ * index order as a plain loop would; four candidates share a pass, so four independent sums run
+ * side by side instead of one chain of adds.
  */
-function cosines(cands: ReadonlyArray<Float64Array>, mine: Float64Array): Float64Array {
+function dotProducts(cands: ReadonlyArray<Float64Array>, mine: Float64Array): Float64Array {
   const dots = new Float64Array(cands.length)
   const n = mine.length
   let c = 0

@@ -14,13 +14,12 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  *   correction: a predicted expert its layer did not need is demoted at once.
  *
  * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
- * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, as do all
- * unblocked keys (a demand load's fallback: blocked keys may be thousands of queued prefetches;
- * that heap is built the first time a demand load needs it, as PLEC alone never does),
- * and protected keys in buckets by the layer their protection ends, so a victim is a heap's
- * minimum instead of a scan past every protected key — EF-H's path prefetch protects nearly the
- * whole cache while it asks for slots thousands of times a step. Same victim as the scan: the
- * least recent evictable.
+ * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, and protected
+ * keys in buckets by the layer their protection ends, so a victim is a heap's minimum instead of a
+ * scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
+ * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
+ * A demand load that finds none takes the least recent unblocked key from a second heap (blocked
+ * keys may be thousands of queued prefetches), built the first time one needs it: PLEC never does.
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -60,9 +59,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     // Protection that ended before this layer: those keys are low now.
     x.protectedUntil.expire(flat, this.expired)
   }
-  private readonly expired = (key: number): void => {
-    this.refresh(key)
-  }
+  private readonly expired = (key: number): void => this.refresh(key)
   block(key: number): void {
     if (!this.indexed) return
     this.indexed.blocked[key] = 1
@@ -125,21 +122,24 @@ export class ProtectedLruPolicy implements EvictionPolicy {
       const v = this.indexed.evictable.min(group)
       if (v >= 0 || !demand) return v
       // A demand load may take the least recent unblocked key, protected or not.
-      const x = this.indexed
-      if (!x.unblockedKept) {
-        x.unblockedKept = true
-        for (let g = 0; g < list.numGroups; g++) {
-          const s = list.numKeys + g
-          for (let k = list.prev[s]!; k !== s; k = list.prev[k]!) this.refresh(k)
-        }
-      }
-      return x.unblocked.min(group)
+      if (!this.indexed.unblockedKept) this.keepUnblocked()
+      return this.indexed.unblocked.min(group)
     } else {
       const s = list.numKeys + group
       for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
         if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
     }
     return demand ? list.oldestUnblocked(group, blocked) : -1
+  }
+
+  /** Start keeping the heap of unblocked keys: fill it from every cached key. */
+  private keepUnblocked(): void {
+    const list = this.list
+    this.indexed!.unblockedKept = true
+    for (let g = 0; g < list.numGroups; g++) {
+      const s = list.numKeys + g
+      for (let k = list.prev[s]!; k !== s; k = list.prev[k]!) this.refresh(k)
+    }
   }
 
   /** Put a key in the heap its state calls for (indexed mode). */

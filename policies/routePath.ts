@@ -77,14 +77,16 @@ export function routePathPredictor(ctx: PredictorContext): Predictor {
   const sparse = new Float64Array(E)
   const cands = new Int32Array(E)
   const isCand = new Uint8Array(E)
-  /** The previous token's experts at `layer` score w.prev each, once its step ran (not inside a prefill chunk). */
+  /** The previous token's (token, layer) cell, once its step ran (not inside a prefill chunk); else -1. */
+  const previousCell = (token: number, step: number, layer: number) =>
+    token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step ? (token - 1) * L + layer : -1
+  /** The previous token's experts at `layer` score w.prev each. */
   const addPrevious = (token: number, step: number, layer: number, scores: Float64Array) => {
-    if (token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step) {
-      const cell = (token - 1) * L + layer
-      for (let k = 0; k < K; k++) {
-        const e = t.experts[cell * K + k]!
-        if (e !== GAP) scores[e]! += w.prev
-      }
+    const cell = previousCell(token, step, layer)
+    if (cell < 0) return
+    for (let k = 0; k < K; k++) {
+      const e = t.experts[cell * K + k]!
+      if (e !== GAP) scores[e]! += w.prev
     }
   }
   /**
@@ -100,10 +102,8 @@ export function routePathPredictor(ctx: PredictorContext): Predictor {
       cands[nc++] = e
       sparse[e] = 0
     }
-    if (token > 0 && t.request[token - 1] === t.request[token] && stepOf[token - 1]! < step) {
-      const cell = (token - 1) * L + layer
-      for (let k = 0; k < K; k++) if (t.experts[cell * K + k]! !== GAP) take(t.experts[cell * K + k]!)
-    }
+    const cell = previousCell(token, step, layer)
+    if (cell >= 0) for (let k = 0; k < K; k++) if (t.experts[cell * K + k]! !== GAP) take(t.experts[cell * K + k]!)
     if (w.pop > 0) {
       const id = fold * L + layer
       let order = orders[id]
