@@ -7,8 +7,7 @@
  * multiples instead of overlapping lines; stall relative to on-demand LRU beside absolute
  * seconds, so a 1% difference is visible; SVGs scale to the page (viewBox), labels are never cut.
  */
-import * as vega from "vega"
-import { compile, type TopLevelSpec } from "vega-lite"
+import type { TopLevelSpec } from "vega-lite"
 import type { CellResult } from "../workflows/runCell.ts"
 import { groupOf, isOfflineBound, isOnDemandLru } from "./decision.ts"
 
@@ -60,6 +59,8 @@ const config = {
 const rowHeader = { labelAngle: 0, labelAlign: "right", labelFontWeight: "bold" }
 
 async function render(spec: TopLevelSpec): Promise<string> {
+  // Loaded on first use: only a report draws charts, and every other command starts faster.
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")])
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" })
   const svg = await view.toSVG()
   view.finalize()
