@@ -113,7 +113,17 @@ export function makeEviction(
   /** The caller reports every (un)blocking, so policies may index blocked keys (timed replays). */
   notifiesBlocking = false
 ): EvictionPolicy {
-  const ctx: EvictionContext = {
+  return evictionPolicies[name]!.make(evictionContext(stream, g, pinned, notifiesBlocking), args, spec)
+}
+
+/** What an eviction policy is told of the cache it runs. */
+export function evictionContext(
+  stream: AccessStream,
+  g: CacheGeometry,
+  pinned?: Uint8Array,
+  notifiesBlocking = false
+): EvictionContext {
+  return {
     notifiesBlocking,
     numKeys: stream.layers * stream.experts,
     capacities: g.capacities,
@@ -123,7 +133,6 @@ export function makeEviction(
     experts: stream.experts,
     ...(pinned ? { pinned } : {})
   }
-  return evictionPolicies[name]!.make(ctx, args, spec)
 }
 
 /** Check a spec's words against the registry (no trace needed). */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@jest/globals"
 import fc from "fast-check"
-import { type AccessStream, buildAccessStream } from "../traces/batching.ts"
+import { buildAccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
-import { type CacheGeometry, makeGeometry } from "../policies/cacheGeometry.ts"
+import { makeGeometry } from "../policies/cacheGeometry.ts"
 import type { EvictionContext, EvictionPolicy } from "../policies/evictionPolicy.ts"
 import { LfuPolicy } from "../policies/lfu.ts"
 import { computeNextUse } from "../policies/nextUse.ts"
-import { makeEviction, predictors, prefetchers } from "../policies/registry.ts"
+import { evictionContext, makeEviction, predictors, prefetchers } from "../policies/registry.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
 import { crossFit } from "../policies/training.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
@@ -42,16 +42,6 @@ const timing = (transferNs: number): TimingModel => ({
   layerNs: (t) => 5 + t
 })
 
-const evictionContext = (stream: AccessStream, g: CacheGeometry, notifiesBlocking: boolean): EvictionContext => ({
-  notifiesBlocking,
-  numKeys: stream.layers * stream.experts,
-  capacities: g.capacities,
-  maxKeys: g.maxKeys,
-  unitOfLayer: g.unitOfLayer,
-  layers: stream.layers,
-  experts: stream.experts
-})
-
 /** Fresh inputs for one replay: policies carry state, so each engine gets its own. */
 function inputs(
   trace: Trace,
@@ -68,7 +58,7 @@ function inputs(
   const stream = buildAccessStream(trace, batch)
   const g = makeGeometry(stream, { slots }, perLayer)
   const eviction = evictionOf
-    ? evictionOf(evictionContext(stream, g, notifiesBlocking))
+    ? evictionOf(evictionContext(stream, g, undefined, notifiesBlocking))
     : makeEviction(spec.cache, spec.cacheArgs, stream, g, undefined, specText, notifiesBlocking)
   const training = crossFit(stream, trace)
   const predictor =
@@ -97,32 +87,40 @@ function inputs(
   return inp
 }
 
+/** A random replay: trace, policy, room beyond the largest layer, batch, layout, copy engines. */
+const replayArb = (specs: string[]) =>
+  fc.record({
+    trace: traceArb.filter((t) => t.model.layers >= 2),
+    spec: fc.constantFrom(...specs),
+    extra: fc.integer({ min: 0, max: 8 }),
+    batch: fc.integer({ min: 1, max: 3 }),
+    perLayer: fc.boolean(),
+    engines: fc.integer({ min: 1, max: 2 })
+  })
+
+/** Slots for every layer to fit at once (so nothing streams), plus `extra`. */
+function roomFor(trace: Trace, batch: number, perLayer: boolean, extra: number): number {
+  const a = buildAccessStream(trace, batch)
+  let need = 1
+  for (let c = 0; c < a.steps * a.layers; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
+  return (perLayer ? need * trace.model.layers : need) + extra
+}
+
 describe("the indexed engine decides exactly as the scanning one did (fast-check)", () => {
   it("same counts, same times, same command log, for every policy family", () => {
     fc.assert(
-      fc.property(
-        traceArb.filter((t) => t.model.layers >= 2),
-        fc.constantFrom(...SPECS),
-        fc.integer({ min: 0, max: 8 }),
-        fc.integer({ min: 1, max: 3 }),
-        fc.boolean(),
-        fc.integer({ min: 1, max: 2 }),
-        (trace, spec, extra, batch, perLayer, engines) => {
-          const a = buildAccessStream(trace, batch)
-          let need = 1
-          for (let c = 0; c < a.steps * a.layers; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
-          const slots = (perLayer ? need * trace.model.layers : need) + extra
-          // The indexed engine with policies that keep blocked keys aside; the scanning one without.
-          const x = inputs(trace, spec, slots, batch, perLayer, engines, true)
-          const y = inputs(trace, spec, slots, batch, perLayer, engines, false)
-          const { streamedLoads, ...now } = runTimed(x)
-          const before = runReference(y)
-          // Every layer fits here, so nothing is streamed and the decisions are the reference's.
-          expect(streamedLoads).toBe(0)
-          expect(now).toEqual(before)
-          expect(x.commands).toEqual(y.commands)
-        }
-      ),
+      fc.property(replayArb(SPECS), ({ trace, spec, extra, batch, perLayer, engines }) => {
+        const slots = roomFor(trace, batch, perLayer, extra)
+        // The indexed engine with policies that keep blocked keys aside; the scanning one without.
+        const x = inputs(trace, spec, slots, batch, perLayer, engines, true)
+        const y = inputs(trace, spec, slots, batch, perLayer, engines, false)
+        const { streamedLoads, ...now } = runTimed(x)
+        const before = runReference(y)
+        // Every layer fits here, so nothing is streamed and the decisions are the reference's.
+        expect(streamedLoads).toBe(0)
+        expect(now).toEqual(before)
+        expect(x.commands).toEqual(y.commands)
+      }),
       { numRuns: 300, seed: 20261201 }
     )
   })
@@ -154,28 +152,21 @@ describe("the indexed engine decides exactly as the scanning one did (fast-check
   it("LFU's frequency lists evict exactly as its (frequency, recency, key) heap did, timed and cache-only", () => {
     fc.assert(
       fc.property(
-        traceArb.filter((t) => t.model.layers >= 2),
-        fc.constantFrom(
+        replayArb([
           "cache=lfu",
           "cache=lfu,prefetch=fixed:1,predictor=transition",
           "cache=lfu,prefetch=window:2,predictor=all,order=resident-first"
-        ),
-        fc.integer({ min: 0, max: 8 }),
-        fc.integer({ min: 1, max: 3 }),
-        fc.boolean(),
-        fc.integer({ min: 1, max: 2 }),
-        (trace, spec, extra, batch, perLayer, engines) => {
+        ]),
+        ({ trace, spec, extra, batch, perLayer, engines }) => {
+          const slots = roomFor(trace, batch, perLayer, extra)
           const a = buildAccessStream(trace, batch)
-          let need = 1
-          for (let c = 0; c < a.steps * a.layers; c++) need = Math.max(need, a.offsets[c + 1]! - a.offsets[c]!)
-          const slots = (perLayer ? need * trace.model.layers : need) + extra
           const x = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new LfuPolicy(ctx))
           const y = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new LfuHeapPolicy(ctx))
           expect(runTimed(x)).toEqual(runTimed(y))
           expect(x.commands).toEqual(y.commands)
           const g = makeGeometry(a, { slots }, perLayer)
           const only = (policy: EvictionPolicy) => replayCacheOnly(a, g, policy, null, undefined, true)
-          const ctx = evictionContext(a, g, false)
+          const ctx = evictionContext(a, g)
           expect(only(new LfuPolicy(ctx))).toEqual(only(new LfuHeapPolicy(ctx)))
         }
       ),
