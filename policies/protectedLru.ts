@@ -1,6 +1,7 @@
 import { DeadlineBuckets } from "./structures/deadlineBuckets.ts"
 import { KeyHeap } from "./structures/keyHeap.ts"
 import { KeyList } from "./structures/keyList.ts"
+import { StampQueue } from "./structures/stampQueue.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 
 /**
@@ -14,12 +15,14 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  *   correction: a predicted expert its layer did not need is demoted at once.
  *
  * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
- * keys (cached, not blocked, low) sit in a heap per group ordered by recency stamp, and protected
- * keys in buckets by the layer their protection ends, so a victim is a heap's minimum instead of a
+ * keys (cached, not blocked, low) sit in a queue per group ordered by recency stamp (mostly a FIFO:
+ * keys turn evictable about in the order they were used), and protected
+ * keys in buckets by the layer their protection ends, so a victim is a queue's minimum instead of a
  * scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
  * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
- * A demand load that finds none takes the least recent unblocked key from a second heap (blocked
- * keys may be thousands of queued prefetches), built the first time one needs it: PLEC never does.
+ * A demand load that finds none takes the least recent unblocked key from a heap by stamp (blocked
+ * keys may be thousands of queued prefetches, and they unblock out of stamp order), filled the
+ * first time one needs it: PLEC never does.
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -39,16 +42,14 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const n = ctx.numKeys
     this.indexed = ctx.notifiesBlocking
       ? {
-          evictable: new KeyHeap(n, ctx.capacities),
+          evictable: new StampQueue(n, ctx.capacities),
           unblocked: new KeyHeap(n, ctx.capacities),
-          inUnblocked: new Uint8Array(n),
           unblockedKept: false,
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
           cached: new Uint8Array(n),
-          blocked: new Uint8Array(n),
-          inEvictable: new Uint8Array(n)
+          blocked: new Uint8Array(n)
         }
       : null
   }
@@ -142,39 +143,41 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     }
   }
 
-  /** Put a key in the heap its state calls for (indexed mode). */
+  /** Put a key in the queues and buckets its state calls for (indexed mode). */
   private refresh(key: number): void {
     const x = this.indexed
     if (!x) return
     const low = this.highUntil[key]! < this.flat
     const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
-    sync(x.evictable, x.inEvictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
+    sync(x.evictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
     if (x.unblockedKept)
-      sync(x.unblocked, x.inUnblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
+      syncHeap(x.unblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
     // Guarded keys have highUntil ≥ flat, as the buckets need.
     if (x.cached[key] === 1 && !low) x.protectedUntil.set(key, this.highUntil[key]!)
     else x.protectedUntil.delete(key)
   }
 }
 
-/** Make `key`'s membership of `heap` (tracked in `member`) `want`, at priority `stamp`. */
-function sync(heap: KeyHeap, member: Uint8Array, key: number, want: boolean, group: number, stamp: number): void {
-  if (want && member[key]) {
+/** Make `key`'s membership of the queue `want`, under `stamp`. */
+function sync(queue: StampQueue, key: number, want: boolean, group: number, stamp: number): void {
+  if (want && queue.has(key) && queue.stampOf(key) !== stamp) queue.delete(key)
+  if (want && !queue.has(key)) queue.add(key, group, stamp)
+  else if (!want && queue.has(key)) queue.delete(key)
+}
+
+/** Make `key`'s membership of the heap `want`, at priority `stamp`. */
+function syncHeap(heap: KeyHeap, key: number, want: boolean, group: number, stamp: number): void {
+  if (want && heap.has(key)) {
     if (heap.primaryOf(key) !== stamp) heap.update(key, stamp, 0)
-  } else if (want) {
-    heap.insert(key, group, stamp, 0)
-    member[key] = 1
-  } else if (member[key]) {
-    heap.remove(key)
-    member[key] = 0
-  }
+  } else if (want) heap.insert(key, group, stamp, 0)
+  else if (heap.has(key)) heap.remove(key)
 }
 
 interface Indexed {
-  evictable: KeyHeap
+  /** Cached, unblocked, low keys by recency stamp: the victims, least recent first. */
+  evictable: StampQueue
   /** Cached, unblocked keys by recency stamp: a demand load's fallback victim. */
   unblocked: KeyHeap
-  inUnblocked: Uint8Array
   /** Whether `unblocked` is kept (from the first fallback on). */
   unblockedKept: boolean
   /** Cached, high keys by the layer their protection ends. */
@@ -183,5 +186,4 @@ interface Indexed {
   groupOf: Int32Array
   cached: Uint8Array
   blocked: Uint8Array
-  inEvictable: Uint8Array
 }

@@ -5,7 +5,7 @@
  * `advanceTo(t)` starts what would start strictly before t, so a demand issued at t still goes
  * ahead of a prefetch that would start at t.
  */
-import { EntryQueue } from "./entryQueue.ts"
+import { EntryQueue } from "../policies/structures/entryQueue.ts"
 
 export interface TransferSink {
   onStart(key: number, start: number, end: number, engine: number, demand: boolean): void

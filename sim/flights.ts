@@ -1,4 +1,4 @@
-import { EntryQueue } from "./entryQueue.ts"
+import { EntryQueue } from "../policies/structures/entryQueue.ts"
 
 /**
  * Transfers in flight, in landing order (arrival, then start order). A copy engine is serial, so

@@ -13,6 +13,7 @@ import { topByScore, type PredictorContext } from "../policies/predictor.ts"
 import { routePathPredictor, stepOfToken } from "../policies/routePath.ts"
 import { TokenTables } from "../policies/tokenTables.ts"
 import { DeadlineBuckets } from "../policies/structures/deadlineBuckets.ts"
+import { StampQueue } from "../policies/structures/stampQueue.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -372,6 +373,50 @@ describe("DeadlineBuckets expire exactly the keys whose deadline passed", () => 
               for (const k of want) ref.delete(k)
               expect(got.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b))
             }
+          }
+        }
+      ),
+      { numRuns: 1000, seed: 20261202 }
+    )
+  })
+})
+
+describe("StampQueue yields the least stamp of its keys", () => {
+  it("against a plain map, stamps mostly increasing, some added out of order, removals anywhere", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            op: fc.constantFrom("add" as const, "add" as const, "delete" as const, "min" as const),
+            key: fc.integer({ min: 0, max: 11 }),
+            group: fc.integer({ min: 0, max: 1 }),
+            back: fc.integer({ min: 0, max: 30 })
+          }),
+          { maxLength: 200 }
+        ),
+        (ops) => {
+          const q = new StampQueue(12, [4, 4])
+          const ref = new Map<number, { group: number; stamp: number }>()
+          let clock = 100
+          // Stamps are unique per key (a recency clock); "back" re-adds a key under an old stamp.
+          const used = new Set<number>()
+          for (const { op, key, group, back } of ops) {
+            if (op === "add" && !ref.has(key)) {
+              let stamp = back === 0 || back > 20 ? ++clock : clock - back
+              while (used.has(stamp)) stamp = ++clock
+              used.add(stamp)
+              q.add(key, group, stamp)
+              ref.set(key, { group, stamp })
+            } else if (op === "delete" && ref.has(key)) {
+              q.delete(key)
+              ref.delete(key)
+            } else if (op === "min") {
+              for (const g of [0, 1]) {
+                const mine = [...ref].filter(([, v]) => v.group === g).sort((a, b) => a[1].stamp - b[1].stamp)
+                expect(q.min(g)).toBe(mine.length > 0 ? mine[0]![0] : -1)
+              }
+            }
+            expect(q.has(key)).toBe(ref.has(key))
           }
         }
       ),

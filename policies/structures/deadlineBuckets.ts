@@ -6,6 +6,7 @@
  */
 export class DeadlineBuckets {
   private readonly head: Int32Array
+  private readonly tail: Int32Array
   private readonly next: Int32Array
   private readonly prev: Int32Array
   private readonly due: Float64Array
@@ -15,6 +16,7 @@ export class DeadlineBuckets {
   constructor(numKeys: number, buckets = 4096) {
     this.mask = buckets - 1
     this.head = new Int32Array(buckets).fill(-1)
+    this.tail = new Int32Array(buckets).fill(-1)
     this.next = new Int32Array(numKeys).fill(-1)
     this.prev = new Int32Array(numKeys).fill(-1)
     this.due = new Float64Array(numKeys).fill(Number.NaN)
@@ -24,13 +26,15 @@ export class DeadlineBuckets {
   set(key: number, deadline: number): void {
     if (this.due[key] === deadline) return
     this.delete(key)
+    // At the bucket's tail: keys expire in the order their deadlines were set.
     const b = deadline & this.mask
-    const h = this.head[b]!
+    const t = this.tail[b]!
     this.due[key] = deadline
-    this.next[key] = h
-    this.prev[key] = -1
-    if (h >= 0) this.prev[h] = key
-    this.head[b] = key
+    this.prev[key] = t
+    this.next[key] = -1
+    if (t >= 0) this.next[t] = key
+    else this.head[b] = key
+    this.tail[b] = key
   }
 
   delete(key: number): void {
@@ -41,10 +45,11 @@ export class DeadlineBuckets {
     if (p >= 0) this.next[p] = n
     else this.head[d & this.mask] = n
     if (n >= 0) this.prev[n] = p
+    else this.tail[d & this.mask] = p
     this.due[key] = Number.NaN
   }
 
-  /** Take out every key whose deadline is below `flat` and call `fn` on each (in no set order). */
+  /** Take out every key whose deadline is below `flat` and call `fn` on each, bucket by bucket in set order. */
   expire(flat: number, fn: (key: number) => void): void {
     const from = Number.isFinite(this.swept) ? Math.max(this.swept, flat - this.mask - 1) : flat - this.mask - 1
     for (let u = from; u < flat; u++) {

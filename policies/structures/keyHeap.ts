@@ -87,6 +87,10 @@ export class KeyHeap {
     return h.size > 0 ? h.keys[0]! : -1
   }
 
+  has(key: number): boolean {
+    return this.pos[key]! >= 0
+  }
+
   /** The primary priority a present key holds. */
   primaryOf(key: number): number {
     return this.heaps[this.groupOf[key]!]!.p1[this.pos[key]!]!
