@@ -22,3 +22,14 @@ export const deepseekTraceArgs = (tokens: number, out: string, lookahead = 0): s
     "--tokens",
     String(tokens)
   ].concat(["--requests", "8", "--seed", "1", "--lookahead", String(lookahead), "--out", out])
+
+/** The CLI arguments of the benchmarks' timed run of `policy` on it: H100 SXM, batch 8, 3712 slots, JSON out. */
+export const deepseekSimulateArgs = (trace: string, policy: string): string[] =>
+  ["simulate", "--trace", trace, "--model", "deepseek-v3", "--hw", "h100-sxm", "--batch", "8"].concat([
+    "--cache-slots",
+    "3712",
+    "--policy",
+    policy,
+    "--format",
+    "json"
+  ])

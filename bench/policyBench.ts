@@ -11,7 +11,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
+import { deepseekSimulateArgs, deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = join(import.meta.dirname, "..")
 const arg = (name: string, dflt: number) => {
@@ -65,22 +65,7 @@ const POLICIES = [
 
 const rows: Array<{ policy: string; seconds: number | null; maccess_per_s: number | null; note?: string }> = []
 for (const policy of POLICIES) {
-  const r = cli(
-    ["simulate", "--trace", policy.includes("pregate") ? traceWithLookahead : trace].concat([
-      "--model",
-      "deepseek-v3",
-      "--hw",
-      "h100-sxm",
-      "--batch",
-      "8",
-      "--cache-slots",
-      "3712",
-      "--policy",
-      policy,
-      "--format",
-      "json"
-    ])
-  )
+  const r = cli(deepseekSimulateArgs(policy.includes("pregate") ? traceWithLookahead : trace, policy))
   if (r.status !== 0) {
     const note = r.error ? `did not finish in ${timeoutS} s` : r.stderr.trim().split("\n")[0]!
     rows.push({ policy, seconds: null, maccess_per_s: null, note })

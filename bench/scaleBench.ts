@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
+import { deepseekSimulateArgs, deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = join(import.meta.dirname, "..")
 const argOf = (name: string, dflt: string) => {
@@ -39,16 +39,7 @@ if (!existsSync(trace)) {
   gen = timed(deepseekTraceArgs(tokens, trace))
   process.stderr.write(`trace gen: ${gen.seconds} s, peak RSS ${gen.peakRssGiB.toFixed(2)} GiB\n`)
 }
-const run = timed(
-  ["simulate", "--trace", trace, "--model", "deepseek-v3", "--hw", "h100-sxm", "--batch", "8"].concat([
-    "--cache-slots",
-    "3712",
-    "--policy",
-    policy,
-    "--format",
-    "json"
-  ])
-)
+const run = timed(deepseekSimulateArgs(trace, policy))
 const rec = JSON.parse(run.stdout) as { accesses: number; steps: number }
 process.stderr.write(
   `${policy}, ${tokens} tokens, batch 8: ${run.seconds} s, ${(rec.accesses / run.seconds / 1e6).toFixed(2)} M ` +

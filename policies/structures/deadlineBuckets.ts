@@ -51,8 +51,8 @@ export class DeadlineBuckets {
 
   /** Take out every key whose deadline is below `flat` and call `fn` on each, bucket by bucket in set order. */
   expire(flat: number, fn: (key: number) => void): void {
-    const from = Number.isFinite(this.swept) ? Math.max(this.swept, flat - this.mask - 1) : flat - this.mask - 1
-    for (let u = from; u < flat; u++) {
+    // Buckets passed since the last call; a ring's worth at most (older deadlines share them).
+    for (let u = Math.max(this.swept, flat - this.mask - 1); u < flat; u++) {
       for (let k = this.head[u & this.mask]!; k >= 0; ) {
         const n = this.next[k]!
         if (this.due[k]! < flat) {
