@@ -30,14 +30,28 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
         }
         addToken(slice.trace, ti, m)
       }
-    const eams = [...byRequest.values()].map(unit)
+    const counts = [...byRequest.values()]
+    const norms = counts.map(norm)
+    const eams = counts.map((m, c) => m.map((x) => x / norms[c]!))
     const mean = new Float64Array(LE)
     for (const m of eams) for (let i = 0; i < LE; i++) mean[i]! += m[i]!
-    return { eams, mean }
+    // The counts entry-major (entry i's counts for every EAM side by side) for the exact dots.
+    const byEntry = new Float64Array(LE * counts.length)
+    counts.forEach((m, c) => {
+      for (let i = 0; i < LE; i++) byEntry[i * counts.length + c] = m[i]!
+    })
+    return { byEntry, norms, eams, mean }
   })
+  type Library = (typeof libraries)[number]
   const stepOf = stepOfToken(ctx)
-  // Each request's own EAM, built from its tokens in steps before the current one.
-  const own = new Map<number, Float64Array>()
+  // Each request's own EAM, built from its tokens in steps before the current one, the tokens
+  // added so far, and per fold its exact integer dot product with each library EAM's counts.
+  interface Own {
+    eam: Float64Array
+    tokens: number[]
+    dots: Array<{ exact: Float64Array; applied: number } | undefined>
+  }
+  const own = new Map<number, Own>()
   let builtUpTo = 0
   let maxRequest = 0
   for (let i = 0; i < t.request.length; i++) maxRequest = Math.max(maxRequest, t.request[i]!)
@@ -54,28 +68,71 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
         if (e !== GAP) m[l * E + e]!++
       }
   }
-  function unit(m: Float64Array): Float64Array {
-    let norm = 0
-    for (let i = 0; i < m.length; i++) norm += m[i]! * m[i]!
-    norm = Math.sqrt(norm) || 1
-    return m.map((x) => x / norm)
+  function norm(m: Float64Array): number {
+    let sq = 0
+    for (let i = 0; i < m.length; i++) sq += m[i]! * m[i]!
+    return Math.sqrt(sq) || 1
+  }
+  /**
+   * The library EAM the request's EAM matches: the first with the largest float dot product (the
+   * unit EAM · the request's counts, summed in index order). Each candidate's exact integer dot
+   * with the raw counts, kept up to date token by token, divided by the candidate's norm, is
+   * within (n + 2)·2^-53 of that float sum (relative, n = L·E nonnegative terms); only the
+   * candidates within a wider margin of the best are summed in float to settle the match.
+   */
+  function bestMatch(lib: Library, fold: number, mine: Own): Float64Array {
+    let st = mine.dots[fold]
+    if (!st) {
+      st = { exact: new Float64Array(lib.eams.length), applied: 0 }
+      mine.dots[fold] = st
+    }
+    const exact = st.exact,
+      byEntry = lib.byEntry,
+      C = exact.length
+    for (; st.applied < mine.tokens.length; st.applied++) {
+      const ti = mine.tokens[st.applied]!
+      for (let l = 0; l < L; l++)
+        for (let k = 0; k < K; k++) {
+          const e = t.experts[(ti * L + l) * K + k]!
+          if (e === GAP) continue
+          const i = (l * E + e) * C
+          for (let c = 0; c < C; c++) exact[c]! += byEntry[i + c]!
+        }
+    }
+    let max = 0
+    let safe = true
+    for (let c = 0; c < exact.length; c++) {
+      safe &&= exact[c]! <= Number.MAX_SAFE_INTEGER
+      max = Math.max(max, exact[c]! / lib.norms[c]!)
+    }
+    const floor = safe ? max * (1 - (LE + 8) * 2 ** -50) : -1
+    let near = 0,
+      at = 0
+    for (let c = exact.length - 1; c >= 0; c--)
+      if (exact[c]! / lib.norms[c]! >= floor) {
+        near++
+        at = c
+      }
+    if (near === 1) return lib.eams[at]!
+    let best = -1
+    for (let c = 0; c < exact.length; c++) {
+      if (!(exact[c]! / lib.norms[c]! >= floor)) continue
+      const d = dotProduct(lib.eams[c]!, mine.eam)
+      if (d > best) {
+        best = d
+        at = c
+      }
+    }
+    return lib.eams[at]!
   }
   const matched = (step: number, request: number): Float64Array => {
     const key = step * (maxRequest + 1) + request
     let m = match.get(key)
     if (m) return m
-    const lib = libraries[ctx.training.foldOf(step)]!
+    const fold = ctx.training.foldOf(step)
+    const lib = libraries[fold]!
     const mine = own.get(request)
-    m = lib.mean
-    if (mine && lib.eams.length > 0) {
-      const dots = dotProducts(lib.eams, mine)
-      let best = -1
-      for (let c = 0; c < dots.length; c++)
-        if (dots[c]! > best) {
-          best = dots[c]!
-          m = lib.eams[c]!
-        }
-    }
+    m = mine && lib.eams.length > 0 ? bestMatch(lib, fold, mine) : lib.mean
     match.set(key, m)
     return m
   }
@@ -97,10 +154,11 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
           const ti = a.stepTokens[i]!
           let m = own.get(t.request[ti]!)
           if (!m) {
-            m = new Float64Array(LE)
+            m = { eam: new Float64Array(LE), tokens: [], dots: [] }
             own.set(t.request[ti]!, m)
           }
-          addToken(t, ti, m)
+          addToken(t, ti, m.eam)
+          m.tokens.push(ti)
         }
       }
       let count = 0
@@ -120,41 +178,9 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
   }
 }
 
-/**
- * Each candidate's dot product with `mine` (unit candidates: the cosine up to |mine|), summed in
- * index order as a plain loop would; four candidates share a pass, so four independent sums run
- * side by side instead of one chain of adds.
- */
-function dotProducts(cands: ReadonlyArray<Float64Array>, mine: Float64Array): Float64Array {
-  const dots = new Float64Array(cands.length)
-  const n = mine.length
-  let c = 0
-  for (; c + 3 < cands.length; c += 4) {
-    const a = cands[c]!,
-      b = cands[c + 1]!,
-      x = cands[c + 2]!,
-      y = cands[c + 3]!
-    let da = 0,
-      db = 0,
-      dx = 0,
-      dy = 0
-    for (let i = 0; i < n; i++) {
-      const v = mine[i]!
-      da += a[i]! * v
-      db += b[i]! * v
-      dx += x[i]! * v
-      dy += y[i]! * v
-    }
-    dots[c] = da
-    dots[c + 1] = db
-    dots[c + 2] = dx
-    dots[c + 3] = dy
-  }
-  for (; c < cands.length; c++) {
-    const a = cands[c]!
-    let d = 0
-    for (let i = 0; i < n; i++) d += a[i]! * mine[i]!
-    dots[c] = d
-  }
-  return dots
+/** The dot product summed in index order. */
+function dotProduct(a: Float64Array, b: Float64Array): number {
+  let d = 0
+  for (let i = 0; i < a.length; i++) d += a[i]! * b[i]!
+  return d
 }

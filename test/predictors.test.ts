@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@jest/globals"
+import fc from "fast-check"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { spawnSync } from "node:child_process"
 import { loadModel } from "../base/profiles.ts"
+import { activationAwarePredictor } from "../policies/activationAware.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { crossFit } from "../policies/training.ts"
 import { buildAccessStream } from "../traces/batching.ts"
@@ -10,7 +12,8 @@ import { generateTrace } from "../traces/generator.ts"
 import { defaultParams, withLookahead } from "../traces/generatorParams.ts"
 import { loadTrace } from "../traces/load.ts"
 import { cli } from "./helpers/cli.ts"
-import { repoRoot, tempDir } from "./helpers/fixtures.ts"
+import { repoRoot, tempDir, tinyTrace } from "./helpers/fixtures.ts"
+import { activationAwarePredictorFull } from "./reference/activationAware.ts"
 
 const ONNX = join(repoRoot, "policies", "onnx")
 const MODEL = join(ONNX, "tiny-route-predictor.onnx")
@@ -73,6 +76,44 @@ describe("EF-A's RandomForest hybrid (predictor=hybrid)", () => {
         nB = b.predict(s, 5, s, 2, outB)
       expect(Array.from(outB.subarray(0, nB))).toEqual(Array.from(outA.subarray(0, nA)))
     }
+  })
+})
+
+describe("MoE-Infinity EAM (predictor=eam)", () => {
+  it("matches as the full float dot products over every library EAM did (fast-check)", () => {
+    const L = 3,
+      E = 5
+    const layer = fc.option(
+      fc
+        .tuple(fc.integer({ min: 0, max: E - 1 }), fc.integer({ min: 1, max: E - 1 }))
+        .map(([a, b]) => [a, (a + b) % E]),
+      { freq: 6 }
+    )
+    const token = fc.tuple(fc.array(layer, { minLength: L, maxLength: L }), fc.integer({ min: 0, max: 4 }))
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 2, maxLength: 60 }), fc.integer({ min: 1, max: 3 }), (tokens, batch) => {
+        // Ungapped layers only: tinyTrace takes top-k from the first present layer.
+        if (tokens.every(([r]) => r.every((x) => x === null))) return
+        tokens.sort((x, y) => x[1] - y[1])
+        const trace = tinyTrace(
+          tokens.map(([r]) => r),
+          E,
+          tokens.map(([, q]) => q)
+        )
+        const stream = buildAccessStream(trace, batch)
+        const ctx = { stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }
+        const now = activationAwarePredictor(ctx),
+          before = activationAwarePredictorFull(ctx)
+        const a = new Uint16Array(E),
+          b = new Uint16Array(E)
+        for (let s = 0; s < stream.steps; s++)
+          for (let l = 0; l < L; l++) {
+            const n = now.predict(s, l, s, 0, a)
+            expect(Array.from(a.subarray(0, n))).toEqual(Array.from(b.subarray(0, before.predict(s, l, s, 0, b))))
+          }
+      }),
+      { numRuns: 400, seed: 15 }
+    )
   })
 })
 
