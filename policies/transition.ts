@@ -7,22 +7,39 @@ import { actualSet, scoringPredictor, type Predictor, type PredictorContext } fr
  * popularity in the same training steps (the table's marginal, where the dependence has faded).
  */
 export class TransitionTables {
-  /** By fold · (maxDistance + 1) + d. Integer counts, exact in float32 while a pair occurs in < 2^24 steps. */
-  private readonly tables: Array<Float32Array | undefined> = []
+  /**
+   * By fold · (maxDistance + 1) + d: integer counts packed two to a float64, target 2j as
+   * lane · 2^26 and 2j + 1 as the rest, so one add sums two counts. Exact while every sum of
+   * a lane stays below 2^26 (see rowSum) and so the whole below 2^53.
+   */
+  private readonly tables: Array<Float64Array | undefined> = []
+  /** Largest count in each table: bounds how many rows a packed sum may add. */
+  private readonly maxCount: number[] = []
   private readonly mark: Uint8Array
+  /** Packed entries per row. */
+  private readonly half: number
   constructor(
     private readonly ctx: PredictorContext,
-    readonly maxDistance = 4
+    readonly maxDistance = 4,
+    /** Largest packed lane sum allowed (2^26; tests lower it to run the unpacked path). */
+    private readonly laneLimit = LANE
   ) {
     this.mark = new Uint8Array(ctx.stream.experts)
+    this.half = (ctx.stream.experts + 1) >> 1
   }
 
-  table(fold: number, d: number): Float32Array {
+  private table(fold: number, d: number): Float64Array {
     const id = fold * (this.maxDistance + 1) + d
     let t = this.tables[id]
     if (t) return t
     const { layers: L, experts: E } = this.ctx.stream
-    t = new Float32Array(L * E * E)
+    const H = this.half
+    let steps = 0
+    for (const { from, to } of this.ctx.training.folds[fold]!) steps += to - from
+    // A count is at most the fold's steps: one lane must hold it.
+    if (steps >= LANE) throw new Error(`transition tables: ${steps} training steps, at most ${LANE - 1} supported`)
+    // Counted unpacked (one increment per pair is the hot loop), then packed.
+    const counts = new Uint32Array(L * E * E)
     // Layer by layer, so one layer's E × E block stays in cache while every step adds to it.
     for (let l = 0; l + d < L; l++)
       for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
@@ -35,11 +52,21 @@ export class TransitionTables {
             d1 = offsets[dst + 1]!
           for (let i = offsets[src]!; i < offsets[src + 1]!; i++) {
             const row = (l * E + keys[i]!) * E
-            for (let j = d0; j < d1; j++) t[row + keys[j]!]!++
+            for (let j = d0; j < d1; j++) counts[row + keys[j]!]!++
           }
         }
       }
+    t = new Float64Array(L * E * H)
+    let max = 0
+    for (let r = 0; r < L * E; r++)
+      for (let j = 0; j < H; j++) {
+        const hi = counts[r * E + 2 * j]!,
+          lo = 2 * j + 1 < E ? counts[r * E + 2 * j + 1]! : 0
+        t[r * H + j] = hi * LANE + lo
+        max = Math.max(max, hi, lo)
+      }
     this.tables[id] = t
+    this.maxCount[id] = max
     return t
   }
 
@@ -60,73 +87,95 @@ export class TransitionTables {
 
   /**
    * Σ over `src` of the rows (fromLayer, e) of the distance-d table: the raw transition counts
-   * into layer fromLayer + d. Kept per (fold, fromLayer, d) and updated by the experts that
-   * entered or left the set since the last query there (consecutive steps share most of their
-   * experts); integer sums, so exactly what summing afresh gives. The returned array is internal.
+   * into layer fromLayer + d. Kept (packed) per (fold, fromLayer, d) and updated by the experts
+   * that entered or left the set since the last query there (consecutive steps share most of
+   * their experts); integer sums, so exactly what summing afresh gives. The returned array is
+   * internal.
    */
   rowSum(fold: number, fromLayer: number, d: number, src: Uint16Array): Float64Array {
     const E = this.ctx.stream.experts,
-      L = this.ctx.stream.layers
+      L = this.ctx.stream.layers,
+      H = this.half
     const t = this.table(fold, d)
     const id = (fold * (this.maxDistance + 1) + d) * L + fromLayer
     let st = this.sums[id]
     if (!st) {
-      st = { sum: new Float64Array(E), members: new Uint16Array(E), count: 0, isMember: new Uint8Array(E) }
+      st = {
+        packed: new Float64Array(H),
+        sum: new Float64Array(E),
+        members: new Uint16Array(E),
+        count: 0,
+        isMember: new Uint8Array(E)
+      }
       this.sums[id] = st
+    }
+    const base = fromLayer * E
+    // No lane may reach 2^26: the sum of src.length counts each ≤ the table's largest.
+    if (src.length * this.maxCount[fold * (this.maxDistance + 1) + d]! >= this.laneLimit) {
+      this.forget(st)
+      const sum = st.sum.fill(0)
+      for (let i = 0; i < src.length; i++) unpack(t, (base + src[i]!) * H, sum, true)
+      return sum
     }
     const inNew = this.mark
     for (let i = 0; i < src.length; i++) inNew[src[i]!] = 1
     let changes = 0
     for (let i = 0; i < st.count; i++) if (!inNew[st.members[i]!]) changes++
     for (let i = 0; i < src.length; i++) if (!st.isMember[src[i]!]) changes++
-    const base = fromLayer * E
+    const p = st.packed
     if (changes >= src.length) {
-      // Mostly new: sum afresh, eight rows per pass over the sum (integers: any order is exact).
-      const sum = st.sum.fill(0)
+      // Mostly new: sum afresh, eight rows per pass (integers: any order is exact).
+      p.fill(0)
       let i = 0
       for (; i + 7 < src.length; i += 8) {
-        const r0 = (base + src[i]!) * E,
-          r1 = (base + src[i + 1]!) * E,
-          r2 = (base + src[i + 2]!) * E,
-          r3 = (base + src[i + 3]!) * E,
-          r4 = (base + src[i + 4]!) * E,
-          r5 = (base + src[i + 5]!) * E,
-          r6 = (base + src[i + 6]!) * E,
-          r7 = (base + src[i + 7]!) * E
-        for (let e = 0; e < E; e++)
-          sum[e]! +=
-            t[r0 + e]! + t[r1 + e]! + t[r2 + e]! + t[r3 + e]! + t[r4 + e]! + t[r5 + e]! + t[r6 + e]! + t[r7 + e]!
+        const r0 = (base + src[i]!) * H,
+          r1 = (base + src[i + 1]!) * H,
+          r2 = (base + src[i + 2]!) * H,
+          r3 = (base + src[i + 3]!) * H,
+          r4 = (base + src[i + 4]!) * H,
+          r5 = (base + src[i + 5]!) * H,
+          r6 = (base + src[i + 6]!) * H,
+          r7 = (base + src[i + 7]!) * H
+        for (let j = 0; j < H; j++)
+          p[j]! += t[r0 + j]! + t[r1 + j]! + t[r2 + j]! + t[r3 + j]! + t[r4 + j]! + t[r5 + j]! + t[r6 + j]! + t[r7 + j]!
       }
       for (; i < src.length; i++) {
-        const row = (base + src[i]!) * E
-        for (let e = 0; e < E; e++) sum[e]! += t[row + e]!
+        const row = (base + src[i]!) * H
+        for (let j = 0; j < H; j++) p[j]! += t[row + j]!
       }
     } else {
       for (let i = 0; i < st.count; i++) {
         const x = st.members[i]!
         if (inNew[x]) continue
-        const row = (base + x) * E
-        for (let e = 0; e < E; e++) st.sum[e]! -= t[row + e]!
+        const row = (base + x) * H
+        for (let j = 0; j < H; j++) p[j]! -= t[row + j]!
       }
       for (let i = 0; i < src.length; i++) {
         const x = src[i]!
         if (st.isMember[x]) continue
-        const row = (base + x) * E
-        for (let e = 0; e < E; e++) st.sum[e]! += t[row + e]!
+        const row = (base + x) * H
+        for (let j = 0; j < H; j++) p[j]! += t[row + j]!
       }
     }
-    for (let i = 0; i < st.count; i++) st.isMember[st.members[i]!] = 0
+    this.forget(st)
     st.members.set(src)
     st.count = src.length
     for (let i = 0; i < src.length; i++) {
       st.isMember[src[i]!] = 1
       inNew[src[i]!] = 0
     }
+    unpack(p, 0, st.sum, false)
     return st.sum
   }
 
+  /** Drop a kept sum's members: the next query there sums afresh. */
+  private forget(st: { members: Uint16Array; count: number; isMember: Uint8Array }): void {
+    for (let i = 0; i < st.count; i++) st.isMember[st.members[i]!] = 0
+    st.count = 0
+  }
+
   private readonly sums: Array<
-    { sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
+    { packed: Float64Array; sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
   > = []
 
   /** Add the transition counts from the experts at (step, fromLayer) to `layer`, normalized, into `scores`. */
@@ -144,6 +193,24 @@ export class TransitionTables {
     for (let e = 0; e < E; e++) sum += counts[base + e]!
     if (sum <= 0) return
     for (let e = 0; e < E; e++) scores[e]! += weight * (counts[base + e]! / sum)
+  }
+}
+
+/** One lane of a packed count: 2^26. */
+const LANE = 2 ** 26
+
+/** Add the packed row at t[at, at + ⌈E/2⌉) (lanes below 2^26) into out[0, E), or set out. */
+function unpack(t: Float64Array, at: number, out: Float64Array, add: boolean): void {
+  const E = out.length
+  for (let j = 0; 2 * j < E; j++) {
+    const x = t[at + j]!
+    const hi = Math.floor(x / LANE)
+    if (add) out[2 * j]! += hi
+    else out[2 * j] = hi
+    if (2 * j + 1 < E) {
+      if (add) out[2 * j + 1]! += x - hi * LANE
+      else out[2 * j + 1] = x - hi * LANE
+    }
   }
 }
 

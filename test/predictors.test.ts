@@ -7,6 +7,8 @@ import { loadModel } from "../base/profiles.ts"
 import { activationAwarePredictor } from "../policies/activationAware.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { crossFit } from "../policies/training.ts"
+import { TransitionTables } from "../policies/transition.ts"
+import { actualSet } from "../policies/predictor.ts"
 import { buildAccessStream } from "../traces/batching.ts"
 import { generateTrace } from "../traces/generator.ts"
 import { defaultParams, withLookahead } from "../traces/generatorParams.ts"
@@ -113,6 +115,46 @@ describe("MoE-Infinity EAM (predictor=eam)", () => {
           }
       }),
       { numRuns: 400, seed: 15 }
+    )
+  })
+})
+
+describe("transition tables", () => {
+  it("sum rows exactly as counting the training steps afresh, packed, incremental or not (fast-check)", () => {
+    const L = 4,
+      E = 7
+    const token = fc.array(fc.integer({ min: 0, max: E - 1 }), { minLength: L, maxLength: L })
+    const query = fc.tuple(fc.nat(), fc.integer({ min: 0, max: L - 1 }), fc.integer({ min: 1, max: 2 }))
+    fc.assert(
+      fc.property(
+        fc.array(token, { minLength: 2, maxLength: 40 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(query, { minLength: 1, maxLength: 30 }),
+        fc.boolean(),
+        (tokens, batch, queries, unpacked) => {
+          const trace = tinyTrace(
+            tokens.map((r) => r.map((e) => [e, (e + 3) % E])),
+            E,
+            tokens.map((_, i) => i % 4).sort()
+          )
+          const stream = buildAccessStream(trace, batch)
+          const training = crossFit(stream, trace)
+          const ctx = { stream, trace, traceName: "t", top: 0, training, args: [] }
+          const tables = new TransitionTables(ctx, 2, unpacked ? 2 : undefined)
+          for (const [q, l, d] of queries) {
+            if (l + d >= L) continue
+            const step = q % stream.steps,
+              fold = training.foldOf(step)
+            const want = new Array<number>(E).fill(0)
+            for (const { from, to } of training.folds[fold]!)
+              for (let s = from; s < to; s++)
+                for (const x of actualSet(stream, step, l))
+                  if (actualSet(stream, s, l).includes(x)) for (const y of actualSet(stream, s, l + d)) want[y]!++
+            expect(Array.from(tables.rowSum(fold, l, d, actualSet(stream, step, l)))).toEqual(want)
+          }
+        }
+      ),
+      { numRuns: 300, seed: 16 }
     )
   })
 })
