@@ -2,19 +2,23 @@ import { actualSet, scoringPredictor, type Predictor, type PredictorContext } fr
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
- * each fold's training steps, one table per distance d ≤ maxDistance, built on first use. Each
- * is L·E² counts, so distances are bounded; farther targets are scored by the target layer's
- * popularity in the same training steps (the table's marginal, where the dependence has faded).
+ * each fold's training steps, one table per distance d ≤ maxDistance, built a layer's block at a
+ * time on first use (a policy whose targets are mostly farther than the tables reach queries a
+ * few blocks of some distances, not whole tables). Each table is L·E² counts, so distances are
+ * bounded; farther targets are scored by the target layer's popularity in the same training
+ * steps (the table's marginal, where the dependence has faded).
  */
 export class TransitionTables {
   /**
-   * By fold · (maxDistance + 1) + d: integer counts packed two to a float64, target 2j as
-   * lane · 2^26 and 2j + 1 as the rest, so one add sums two counts. Exact while every sum of
-   * a lane stays below 2^26 (see rowSum) and so the whole below 2^53.
+   * By (fold · (maxDistance + 1) + d) · L + l: layer l's E × E block, integer counts packed two
+   * to a float64, target 2j as lane · 2^26 and 2j + 1 as the rest, so one add sums two counts.
+   * Exact while every sum of a lane stays below 2^26 (see rowSum) and so the whole below 2^53.
    */
-  private readonly tables: Array<Float64Array | undefined> = []
-  /** Largest count in each table: bounds how many rows a packed sum may add. */
+  private readonly blocks: Array<Float64Array | undefined> = []
+  /** Largest count in each block: bounds how many rows a packed sum may add. */
   private readonly maxCount: number[] = []
+  /** Unpacked counts of the block being built. */
+  private scratch: Uint32Array | null = null
   private readonly mark: Uint8Array
   /** Packed entries per row. */
   private readonly half: number
@@ -28,20 +32,20 @@ export class TransitionTables {
     this.half = (ctx.stream.experts + 1) >> 1
   }
 
-  private table(fold: number, d: number): Float64Array {
-    const id = fold * (this.maxDistance + 1) + d
-    let t = this.tables[id]
-    if (t) return t
+  private block(fold: number, d: number, l: number): Float64Array {
     const { layers: L, experts: E } = this.ctx.stream
+    const id = (fold * (this.maxDistance + 1) + d) * L + l
+    let t = this.blocks[id]
+    if (t) return t
     const H = this.half
     let steps = 0
     for (const { from, to } of this.ctx.training.folds[fold]!) steps += to - from
     // A count is at most the fold's steps: one lane must hold it.
     if (steps >= LANE) throw new Error(`transition tables: ${steps} training steps, at most ${LANE - 1} supported`)
     // Counted unpacked (one increment per pair is the hot loop), then packed.
-    const counts = new Uint32Array(L * E * E)
-    // Layer by layer, so one layer's E × E block stays in cache while every step adds to it.
-    for (let l = 0; l + d < L; l++)
+    this.scratch ??= new Uint32Array(E * E)
+    const counts = this.scratch.fill(0)
+    if (l + d < L)
       for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
         const { keys, offsets } = s
         const sL = s.layers
@@ -51,21 +55,21 @@ export class TransitionTables {
           const d0 = offsets[dst]!,
             d1 = offsets[dst + 1]!
           for (let i = offsets[src]!; i < offsets[src + 1]!; i++) {
-            const row = (l * E + keys[i]!) * E
+            const row = keys[i]! * E
             for (let j = d0; j < d1; j++) counts[row + keys[j]!]!++
           }
         }
       }
-    t = new Float64Array(L * E * H)
+    t = new Float64Array(E * H)
     let max = 0
-    for (let r = 0; r < L * E; r++)
+    for (let r = 0; r < E; r++)
       for (let j = 0; j < H; j++) {
         const hi = counts[r * E + 2 * j]!,
           lo = 2 * j + 1 < E ? counts[r * E + 2 * j + 1]! : 0
         t[r * H + j] = hi * LANE + lo
         max = Math.max(max, hi, lo)
       }
-    this.tables[id] = t
+    this.blocks[id] = t
     this.maxCount[id] = max
     return t
   }
@@ -96,7 +100,7 @@ export class TransitionTables {
     const E = this.ctx.stream.experts,
       L = this.ctx.stream.layers,
       H = this.half
-    const t = this.table(fold, d)
+    const t = this.block(fold, d, fromLayer)
     const id = (fold * (this.maxDistance + 1) + d) * L + fromLayer
     let st = this.sums[id]
     if (!st) {
@@ -109,12 +113,11 @@ export class TransitionTables {
       }
       this.sums[id] = st
     }
-    const base = fromLayer * E
-    // No lane may reach 2^26: the sum of src.length counts each ≤ the table's largest.
-    if (src.length * this.maxCount[fold * (this.maxDistance + 1) + d]! >= this.laneLimit) {
+    // No lane may reach 2^26: the sum of src.length counts each ≤ the block's largest.
+    if (src.length * this.maxCount[id]! >= this.laneLimit) {
       this.forget(st)
       const sum = st.sum.fill(0)
-      for (let i = 0; i < src.length; i++) unpack(t, (base + src[i]!) * H, sum, true)
+      for (let i = 0; i < src.length; i++) unpack(t, src[i]! * H, sum, true)
       return sum
     }
     const inNew = this.mark
@@ -128,32 +131,32 @@ export class TransitionTables {
       p.fill(0)
       let i = 0
       for (; i + 7 < src.length; i += 8) {
-        const r0 = (base + src[i]!) * H,
-          r1 = (base + src[i + 1]!) * H,
-          r2 = (base + src[i + 2]!) * H,
-          r3 = (base + src[i + 3]!) * H,
-          r4 = (base + src[i + 4]!) * H,
-          r5 = (base + src[i + 5]!) * H,
-          r6 = (base + src[i + 6]!) * H,
-          r7 = (base + src[i + 7]!) * H
+        const r0 = src[i]! * H,
+          r1 = src[i + 1]! * H,
+          r2 = src[i + 2]! * H,
+          r3 = src[i + 3]! * H,
+          r4 = src[i + 4]! * H,
+          r5 = src[i + 5]! * H,
+          r6 = src[i + 6]! * H,
+          r7 = src[i + 7]! * H
         for (let j = 0; j < H; j++)
           p[j]! += t[r0 + j]! + t[r1 + j]! + t[r2 + j]! + t[r3 + j]! + t[r4 + j]! + t[r5 + j]! + t[r6 + j]! + t[r7 + j]!
       }
       for (; i < src.length; i++) {
-        const row = (base + src[i]!) * H
+        const row = src[i]! * H
         for (let j = 0; j < H; j++) p[j]! += t[row + j]!
       }
     } else {
       for (let i = 0; i < st.count; i++) {
         const x = st.members[i]!
         if (inNew[x]) continue
-        const row = (base + x) * H
+        const row = x * H
         for (let j = 0; j < H; j++) p[j]! -= t[row + j]!
       }
       for (let i = 0; i < src.length; i++) {
         const x = src[i]!
         if (st.isMember[x]) continue
-        const row = (base + x) * H
+        const row = x * H
         for (let j = 0; j < H; j++) p[j]! += t[row + j]!
       }
     }
