@@ -20,9 +20,10 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * keys in buckets by the layer their protection ends, so a victim is a queue's minimum instead of a
  * scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
  * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
- * A demand load that finds none takes the least recent unblocked key from a heap by stamp (blocked
- * keys may be thousands of queued prefetches, and they unblock out of stamp order), filled the
- * first time one needs it: PLEC never does.
+ * A demand load that finds none takes the least recent unblocked key, protected or not: the
+ * oldest of the recency list, where blocked keys met on the way are parked (taken out of the list;
+ * they may be thousands of queued prefetches) and, once unblocked, wait in a heap by stamp. Parked
+ * keys are older than any key in the list, so that heap's minimum goes first (as in lru.ts).
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -43,8 +44,8 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     this.indexed = ctx.notifiesBlocking
       ? {
           evictable: new StampQueue(n, ctx.capacities),
-          unblocked: new KeyHeap(n, ctx.capacities),
-          unblockedKept: false,
+          held: new Uint8Array(n),
+          ready: new KeyHeap(n, ctx.capacities),
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
@@ -62,13 +63,17 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   }
   private readonly expired = (key: number): void => this.refresh(key)
   block(key: number): void {
-    if (!this.indexed) return
-    this.indexed.blocked[key] = 1
+    const x = this.indexed
+    if (!x) return
+    x.blocked[key] = 1
+    if (x.held[key]) x.ready.remove(key)
     this.refresh(key)
   }
   unblock(key: number): void {
-    if (!this.indexed) return
-    this.indexed.blocked[key] = 0
+    const x = this.indexed
+    if (!x) return
+    x.blocked[key] = 0
+    if (x.held[key]) x.ready.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
     this.refresh(key)
   }
   onPredicted(key: number, targetFlat: number): void {
@@ -104,14 +109,22 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     this.used(key, group)
   }
   touch(key: number, group: number): void {
-    this.list.moveToNewest(key, group)
+    if (this.indexed?.held[key]) {
+      this.unhold(key)
+      this.list.pushNewest(key, group)
+    } else this.list.moveToNewest(key, group)
     this.used(key, group)
   }
   remove(key: number): void {
-    this.list.unlink(key)
+    if (this.indexed?.held[key]) this.unhold(key)
+    else this.list.unlink(key)
     if (!this.indexed) return
     this.indexed.cached[key] = 0
     this.refresh(key)
+  }
+  private unhold(key: number): void {
+    this.indexed!.held[key] = 0
+    this.indexed!.ready.remove(key)
   }
   replace(victim: number, key: number, group: number): void {
     this.remove(victim)
@@ -119,28 +132,26 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   }
   victim(group: number, blocked: Uint8Array, demand: boolean): number {
     const list = this.list
-    if (this.indexed) {
-      const v = this.indexed.evictable.min(group)
+    const x = this.indexed
+    if (x) {
+      const v = x.evictable.min(group)
       if (v >= 0 || !demand) return v
       // A demand load may take the least recent unblocked key, protected or not.
-      if (!this.indexed.unblockedKept) this.keepUnblocked()
-      return this.indexed.unblocked.min(group)
+      const r = x.ready.min(group)
+      if (r >= 0) return r
+      const s = list.numKeys + group
+      for (let k = list.prev[s]!; k !== s; k = list.prev[s]!) {
+        if (blocked[k] === 0) return k
+        list.unlink(k)
+        x.held[k] = 1
+      }
+      return -1
     } else {
       const s = list.numKeys + group
       for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
         if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
     }
     return demand ? list.oldestUnblocked(group, blocked) : -1
-  }
-
-  /** Start keeping the heap of unblocked keys: fill it from every cached key. */
-  private keepUnblocked(): void {
-    const list = this.list
-    this.indexed!.unblockedKept = true
-    for (let g = 0; g < list.numGroups; g++) {
-      const s = list.numKeys + g
-      for (let k = list.prev[s]!; k !== s; k = list.prev[k]!) this.refresh(k)
-    }
   }
 
   /** Put a key in the queues and buckets its state calls for (indexed mode). */
@@ -150,8 +161,6 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const low = this.highUntil[key]! < this.flat
     const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
     sync(x.evictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
-    if (x.unblockedKept)
-      syncHeap(x.unblocked, key, x.cached[key] === 1 && x.blocked[key] === 0, x.groupOf[key]!, x.stamp[key]!)
     // Guarded keys have highUntil ≥ flat, as the buckets need.
     if (x.cached[key] === 1 && !low) x.protectedUntil.set(key, this.highUntil[key]!)
     else x.protectedUntil.delete(key)
@@ -165,21 +174,13 @@ function sync(queue: StampQueue, key: number, want: boolean, group: number, stam
   else if (!want && queue.has(key)) queue.delete(key)
 }
 
-/** Make `key`'s membership of the heap `want`, at priority `stamp`. */
-function syncHeap(heap: KeyHeap, key: number, want: boolean, group: number, stamp: number): void {
-  if (want && heap.has(key)) {
-    if (heap.primaryOf(key) !== stamp) heap.update(key, stamp, 0)
-  } else if (want) heap.insert(key, group, stamp, 0)
-  else if (heap.has(key)) heap.remove(key)
-}
-
 interface Indexed {
   /** Cached, unblocked, low keys by recency stamp: the victims, least recent first. */
   evictable: StampQueue
-  /** Cached, unblocked keys by recency stamp: a demand load's fallback victim. */
-  unblocked: KeyHeap
-  /** Whether `unblocked` is kept (from the first fallback on). */
-  unblockedKept: boolean
+  /** Keys parked out of the recency list (blocked when a fallback scan met them). */
+  held: Uint8Array
+  /** Parked keys that are unblocked again, by recency stamp: the fallback's first choice. */
+  ready: KeyHeap
   /** Cached, high keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
   stamp: Float64Array
