@@ -6,32 +6,55 @@
  * at batch 1 (policies reading the pre-gate get the same routes with lookahead d = 1, 2). Prints
  * M accesses/s per policy, the slowest, and one JSON line.
  * Options: --tokens N (default 40000; the issue's trace), --timeout S per run (default 900),
- * --cli FILE (another build's CLI entry, e.g. a bundle of an older commit, to compare builds).
+ * --cli FILE (another build's CLI entry, e.g. a bundle of an older commit, to time that build),
+ * --rounds N (each figure the median of N runs; default 1), --vs FILE (each run followed by the
+ * same run of another build's CLI, so the two are paired: each row gets its median and the ratio).
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
+import { median } from "simple-statistics"
 import { deepseekSimulateArgs, deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = join(import.meta.dirname, "..")
-const arg = (name: string, dflt: number) => {
+const option = (name: string) => {
   const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
+  return i > 0 ? process.argv[i + 1]! : null
 }
+const arg = (name: string, dflt: number) => Number(option(name) ?? dflt)
 const tokens = arg("tokens", 40_000)
 const timeoutS = arg("timeout", 900)
-const cliIndex = process.argv.indexOf("--cli")
-const cliEntry = cliIndex > 0 ? process.argv[cliIndex + 1]! : join(root, "bin", "expertflow.js")
+const rounds = arg("rounds", 1)
+const cliEntry = option("cli") ?? join(root, "bin", "expertflow.js")
+const vsEntry = option("vs")
 const log = (s: string) => process.stderr.write(`${s}\n`)
-const cli = (args: string[]) => {
+const cli = (args: string[], entry = cliEntry) => {
   const t0 = performance.now()
-  const r = spawnSync(process.execPath, [cliEntry, ...args], {
+  const r = spawnSync(process.execPath, [entry, ...args], {
     encoding: "utf8",
     timeout: timeoutS * 1000
   })
   return { ...r, seconds: (performance.now() - t0) / 1000 }
 }
+/** `rounds` runs (each followed by the --vs build's, when given): the last run, and median seconds. */
+const timed = (args: string[]) => {
+  const own: number[] = [],
+    other: number[] = []
+  let r = cli(args)
+  for (let i = 0; i < rounds && r.status === 0; i++) {
+    if (i > 0) r = cli(args)
+    own.push(r.seconds)
+    if (vsEntry) other.push(cli(args, vsEntry).seconds)
+  }
+  const vs = other.length > 0 ? { vs_seconds: median(other), ratio: median(own) / median(other) } : {}
+  return { r, seconds: own.length > 0 ? median(own) : r.seconds, vs }
+}
+const vsText = (vs: { vs_seconds?: number; ratio?: number }) =>
+  vs.ratio === undefined ? "" : ` (vs ${vs.vs_seconds!.toFixed(2)} s: ${vs.ratio.toFixed(2)}x the time)`
 
+// Warm-up: a CLI rebuilds its cached bundle after a source change; no timed run should pay for it.
+cli(["--version"])
+if (vsEntry) cli(["--version"], vsEntry)
 mkdirSync(join(root, ".cache"), { recursive: true })
 /** The issue's trace; with `lookahead` > 0 the same routes plus pre-gate picks for d = 1..lookahead. */
 const traceFile = (lookahead: number) => {
@@ -63,9 +86,18 @@ const POLICIES = [
   "cache=belady,prefetch=window:3,predictor=oracle"
 ]
 
-const rows: Array<{ policy: string; seconds: number | null; maccess_per_s: number | null; note?: string }> = []
+const rows: Array<{
+  policy: string
+  seconds: number | null
+  maccess_per_s: number | null
+  note?: string
+  vs_seconds?: number
+  ratio?: number
+}> = []
 for (const policy of POLICIES) {
-  const r = cli(deepseekSimulateArgs(policy.includes("pregate") ? traceWithLookahead : trace, policy))
+  const { r, seconds, vs } = timed(
+    deepseekSimulateArgs(policy.includes("pregate") ? traceWithLookahead : trace, policy)
+  )
   if (r.status !== 0) {
     const note = r.error ? `did not finish in ${timeoutS} s` : r.stderr.trim().split("\n")[0]!
     rows.push({ policy, seconds: null, maccess_per_s: null, note })
@@ -73,8 +105,8 @@ for (const policy of POLICIES) {
     continue
   }
   const accesses = JSON.parse(r.stdout).accesses as number
-  rows.push({ policy, seconds: r.seconds, maccess_per_s: accesses / r.seconds / 1e6 })
-  log(`${policy}: ${r.seconds.toFixed(2)} s, ${(accesses / r.seconds / 1e6).toFixed(2)} M accesses/s`)
+  rows.push({ policy, seconds, maccess_per_s: accesses / seconds / 1e6, ...vs })
+  log(`${policy}: ${seconds.toFixed(2)} s, ${(accesses / seconds / 1e6).toFixed(2)} M accesses/s${vsText(vs)}`)
 }
 const done = rows.filter((r) => r.maccess_per_s !== null)
 // A policy that did not finish is slower than any that did; one that cannot run here is not timed.
@@ -82,7 +114,7 @@ const timedOut = rows.filter((r) => r.note?.startsWith("did not finish"))
 const slowest = timedOut[0] ?? [...done].sort((a, b) => a.maccess_per_s! - b.maccess_per_s!)[0]!
 log(`slowest: ${slowest.policy} (${slowest.maccess_per_s?.toFixed(2) ?? slowest.note})`)
 const cacheOnly = ["cache=lru", "cache=belady"].map((policy) => {
-  const r = cli(
+  const { r, seconds, vs } = timed(
     ["simulate", "--trace", trace, "--model", "deepseek-v3", "--mode", "cache-only"].concat([
       "--cache-slots",
       "3712",
@@ -93,9 +125,8 @@ const cacheOnly = ["cache=lru", "cache=belady"].map((policy) => {
     ])
   )
   const rec = JSON.parse(r.stdout) as { misses: number; accesses: number }
-  log(
-    `cache-only ${policy} end to end: ${r.seconds.toFixed(2)} s, miss ratio ${(rec.misses / rec.accesses).toFixed(4)}`
-  )
-  return { policy, seconds: r.seconds, miss_ratio: rec.misses / rec.accesses }
+  const ratio = (rec.misses / rec.accesses).toFixed(4)
+  log(`cache-only ${policy} end to end: ${seconds.toFixed(2)} s, miss ratio ${ratio}${vsText(vs)}`)
+  return { policy, seconds, miss_ratio: rec.misses / rec.accesses, ...vs }
 })
 console.log(JSON.stringify({ tokens, policies: rows, slowest: slowest.policy, finished: done.length, cacheOnly }))
