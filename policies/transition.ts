@@ -54,7 +54,31 @@ export class TransitionTables {
             dst = src + d
           const d0 = offsets[dst]!,
             d1 = offsets[dst + 1]!
-          for (let i = offsets[src]!; i < offsets[src + 1]!; i++) {
+          // Eight source rows per pass over the targets: each target id is read once for all eight.
+          const s1 = offsets[src + 1]!
+          let i = offsets[src]!
+          for (; i + 7 < s1; i += 8) {
+            const r0 = keys[i]! * E,
+              r1 = keys[i + 1]! * E,
+              r2 = keys[i + 2]! * E,
+              r3 = keys[i + 3]! * E,
+              r4 = keys[i + 4]! * E,
+              r5 = keys[i + 5]! * E,
+              r6 = keys[i + 6]! * E,
+              r7 = keys[i + 7]! * E
+            for (let j = d0; j < d1; j++) {
+              const k = keys[j]!
+              counts[r0 + k]!++
+              counts[r1 + k]!++
+              counts[r2 + k]!++
+              counts[r3 + k]!++
+              counts[r4 + k]!++
+              counts[r5 + k]!++
+              counts[r6 + k]!++
+              counts[r7 + k]!++
+            }
+          }
+          for (; i < s1; i++) {
             const row = keys[i]! * E
             for (let j = d0; j < d1; j++) counts[row + keys[j]!]!++
           }
