@@ -67,46 +67,65 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
   const layerTable = hw.nonExpertTable
   const sharedParams = sharedExpertParams(model) * model.sharedExperts
   const neParams = model.nonExpertParamsPerLayer
-  const cache = new Map<number, number>()
-  const expertNs = (tokens: number, layer = 0): number => {
+  const expertMemo = memoByIndex((memo) => {
+    const tokens = uniform ? memo : Math.floor(memo / model.layers)
+    const layer = uniform ? 0 : memo % model.layers
     const bytes = uniform ? eBytes : byLayer[layer]!
-    const memo = uniform ? tokens : tokens * model.layers + layer
-    let v = cache.get(memo)
-    if (v === undefined) {
-      v = ffnTable
-        ? ceil(
-            interpolate(
-              ffnTable.map((r) => r.tokens),
-              ffnTable.map((r) => r.ns),
-              tokens
-            )
+    return ffnTable
+      ? ceil(
+          interpolate(
+            ffnTable.map((r) => r.tokens),
+            ffnTable.map((r) => r.ns),
+            tokens
           )
-        : ceil(
-            (dequantOps === 0
-              ? rooflineNs(bytes, eParams, tokens, hw)
-              : quantizedRooflineNs(bytes, eParams, tokens, dequantOps, hw)) + hw.expertLaunchNs
-          )
-      cache.set(memo, v)
-    }
-    return v
-  }
-  const layerCache = new Map<number, number>()
-  const layerNs = (tokens: number): number => {
-    let v = layerCache.get(tokens)
-    if (v === undefined) {
-      const shared = sharedParams > 0 ? rooflineNs(sharedParams * model.bytesPerParam, sharedParams, tokens, hw) : 0
-      v = layerTable
-        ? ceil(
-            interpolate(
-              layerTable.map((r) => r.tokens),
-              layerTable.map((r) => r.ns),
-              tokens
-            ) + shared
-          )
-        : ceil(rooflineNs(neParams * model.bytesPerParam, neParams, tokens, hw) + shared + hw.nonExpertLaunchNs)
-      layerCache.set(tokens, v)
-    }
-    return v
-  }
+        )
+      : ceil(
+          (dequantOps === 0
+            ? rooflineNs(bytes, eParams, tokens, hw)
+            : quantizedRooflineNs(bytes, eParams, tokens, dequantOps, hw)) + hw.expertLaunchNs
+        )
+  })
+  const expertNs = (tokens: number, layer = 0): number =>
+    expertMemo(uniform ? tokens : tokens * model.layers + layer)
+  const layerNs = memoByIndex((tokens) => {
+    const shared = sharedParams > 0 ? rooflineNs(sharedParams * model.bytesPerParam, sharedParams, tokens, hw) : 0
+    return layerTable
+      ? ceil(
+          interpolate(
+            layerTable.map((r) => r.tokens),
+            layerTable.map((r) => r.ns),
+            tokens
+          ) + shared
+        )
+      : ceil(rooflineNs(neParams * model.bytesPerParam, neParams, tokens, hw) + shared + hw.nonExpertLaunchNs)
+  })
   return { transferNs, transferNsOfLayer, expertBytes: eBytes, expertNs, layerNs }
+}
+
+/**
+ * `compute` memoized by its argument (a token count, or tokens · L + layer): small non-negative
+ * integers, which the replay asks for once per expert it runs, in a typed array, not a Map.
+ */
+function memoByIndex(compute: (i: number) => number): (i: number) => number {
+  const SMALL = 1 << 16
+  let small = new Float64Array(0)
+  const other = new Map<number, number>()
+  return (i) => {
+    if (i < small.length && !Number.isNaN(small[i]!)) return small[i]!
+    if (!(Number.isInteger(i) && i >= 0 && i < SMALL)) {
+      let v = other.get(i)
+      if (v === undefined) {
+        v = compute(i)
+        other.set(i, v)
+      }
+      return v
+    }
+    if (i >= small.length) {
+      const grown = new Float64Array(Math.min(SMALL, Math.max(64, 2 * (i + 1)))).fill(Number.NaN)
+      grown.set(small)
+      small = grown
+    }
+    small[i] = compute(i)
+    return small[i]!
+  }
 }
