@@ -1,4 +1,4 @@
-import { actualSet, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
+import { actualSet, defaultTop, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -248,7 +248,8 @@ function unpack(t: Float64Array, at: number, out: Float64Array, add: boolean): v
  * is, previous-token prediction).
  */
 export function transitionPredictor(ctx: PredictorContext): Predictor {
-  const E = ctx.stream.experts
+  const E = ctx.stream.experts,
+    L = ctx.stream.layers
   const tables = new TransitionTables(ctx)
   const scores = new Float64Array(E)
   const score = (step: number, layer: number, curStep: number, curLayer: number): void => {
@@ -258,5 +259,36 @@ export function transitionPredictor(ctx: PredictorContext): Predictor {
       for (let i = 0; i < set.length; i++) scores[set[i]!] = 1
     } else tables.addScores(step, curLayer, layer, scores)
   }
-  return scoringPredictor("transition", ctx, scores, score)
+  const scoring = scoringPredictor("transition", ctx, scores, score)
+  // The picks without scoring where they are known: beyond the tables' reach a target's scores
+  // are its layer's popularity in the fold (the same picks for every query of that fold, layer
+  // and n, listed once); a wrap-around target's are equal on a set (its experts by id).
+  const farPicks = new Map<number, Uint16Array>()
+  const mark = new Uint8Array(E)
+  return {
+    ...scoring,
+    predict(step, layer, curStep, curLayer, out) {
+      const n = defaultTop(ctx, step)
+      if (step !== curStep) {
+        const set = actualSet(ctx.stream, curStep, layer)
+        for (let i = 0; i < set.length; i++) mark[set[i]!] = 1
+        let m = 0
+        for (let e = 0; e < E; e++)
+          if (mark[e]) {
+            mark[e] = 0
+            if (m < n) out[m++] = e
+          }
+        return m
+      }
+      if (layer - curLayer <= tables.maxDistance) return scoring.predict(step, layer, curStep, curLayer, out)
+      const key = (ctx.training.foldOf(step) * L + layer) * (E + 1) + n
+      let picks = farPicks.get(key)
+      if (!picks) {
+        picks = out.slice(0, scoring.predict(step, layer, curStep, curLayer, out))
+        farPicks.set(key, picks)
+      }
+      out.set(picks)
+      return picks.length
+    }
+  }
 }

@@ -7,8 +7,8 @@ import { loadModel } from "../base/profiles.ts"
 import { activationAwarePredictor } from "../policies/activationAware.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { crossFit } from "../policies/training.ts"
-import { TransitionTables } from "../policies/transition.ts"
-import { actualSet } from "../policies/predictor.ts"
+import { TransitionTables, transitionPredictor } from "../policies/transition.ts"
+import { actualSet, scoringPredictor } from "../policies/predictor.ts"
 import { buildAccessStream } from "../traces/batching.ts"
 import { generateTrace } from "../traces/generator.ts"
 import { defaultParams, withLookahead } from "../traces/generatorParams.ts"
@@ -157,6 +157,52 @@ describe("transition tables", () => {
         }
       ),
       { numRuns: 300, seed: 16 }
+    )
+  })
+})
+
+describe("predictor=transition", () => {
+  it("names what scoring every expert names: far targets listed once, wrap-around by id (fast-check)", () => {
+    const L = 8,
+      E = 9
+    const token = fc.array(fc.integer({ min: 0, max: E - 1 }), { minLength: L, maxLength: L })
+    fc.assert(
+      fc.property(
+        fc.array(token, { minLength: 2, maxLength: 30 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 6 }),
+        (tokens, batch, top) => {
+          const trace = tinyTrace(
+            tokens.map((r) => r.map((e) => [e, (e + 4) % E])),
+            E,
+            tokens.map((_, i) => i % 4).sort()
+          )
+          const stream = buildAccessStream(trace, batch)
+          const ctx = { stream, trace, traceName: "t", top, training: crossFit(stream, trace), args: [] }
+          const tables = new TransitionTables(ctx)
+          const scores = new Float64Array(E)
+          const reference = scoringPredictor("reference", ctx, scores, (step, layer, curStep, curLayer) => {
+            scores.fill(0)
+            if (step !== curStep) for (const e of actualSet(stream, curStep, layer)) scores[e] = 1
+            else tables.addScores(step, curLayer, layer, scores)
+          })
+          const p = transitionPredictor(ctx)
+          const a = new Uint16Array(E),
+            b = new Uint16Array(E)
+          for (let s = 0; s + 1 < stream.steps; s++)
+            for (let cur = 0; cur < L; cur++)
+              for (const [step, layer] of [
+                ...Array.from({ length: L - cur - 1 }, (_, i) => [s, cur + 1 + i]),
+                [s + 1, cur]
+              ] as Array<[number, number]>) {
+                const n = p.predict(step, layer, s, cur, a)
+                expect(Array.from(a.subarray(0, n))).toEqual(
+                  Array.from(b.subarray(0, reference.predict(step, layer, s, cur, b)))
+                )
+              }
+        }
+      ),
+      { numRuns: 150, seed: 17 }
     )
   })
 })
