@@ -85,8 +85,7 @@ export function makeTiming(model: ModelProfile, hw: HardwareProfile): TimingMode
             : quantizedRooflineNs(bytes, eParams, tokens, dequantOps, hw)) + hw.expertLaunchNs
         )
   })
-  const expertNs = (tokens: number, layer = 0): number =>
-    expertMemo(uniform ? tokens : tokens * model.layers + layer)
+  const expertNs = (tokens: number, layer = 0): number => expertMemo(uniform ? tokens : tokens * model.layers + layer)
   const layerNs = memoByIndex((tokens) => {
     const shared = sharedParams > 0 ? rooflineNs(sharedParams * model.bytesPerParam, sharedParams, tokens, hw) : 0
     return layerTable
