@@ -2,10 +2,14 @@
  * esbuild bundles of this package's TypeScript entry points, cached in
  * node_modules/.cache/expertflow and keyed by a hash of every file that went into them (esbuild's
  * metafile lists them): an unchanged tree reuses the bundle, any edited source or dependency
- * rebuilds it. Plain JavaScript, because the CLI launcher needs it before any TypeScript loads.
+ * rebuilds it. Each start compares the inputs' sizes and modification times first and reads them
+ * only when one moved, and loads esbuild only to build: a CLI start costs a few ms of stats, not
+ * reading ~700 files and loading the bundler. Plain JavaScript, because the CLI launcher needs it
+ * before any TypeScript loads.
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { createRequire } from "node:module"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { writeFileAtomic } from "./atomicWrite.mjs"
@@ -34,19 +38,39 @@ function keyOf(version, inputs) {
   return h.digest("hex").slice(0, 16)
 }
 
+/** Each input's size and modification time (null when it has gone). */
+function stampsOf(inputs) {
+  return inputs.map((file) => {
+    const s = statSync(file, { throwIfNoEntry: false })
+    return s ? `${s.size}:${s.mtimeMs}` : null
+  })
+}
+
+const requireHere = createRequire(import.meta.url)
+
 /**
  * The path of an ESM bundle of `entry` (an absolute path), built on first use. CommonJS
- * dependencies get a `require` (the banner), as the GPU pack's bundle does.
- * @param {typeof import("esbuild")} esbuild
+ * dependencies get a `require` (the banner), as the GPU pack's bundle does. Throws when esbuild is
+ * not installed.
  * @param {string} entry
  * @param {string} [cacheDir]
  * @returns {string}
  */
-export function cachedBundle(esbuild, entry, cacheDir = defaultCacheDir) {
+export function cachedBundle(entry, cacheDir = defaultCacheDir) {
   const name = basename(entry).replace(/\.[cm]?[jt]s$/, "")
   const manifest = join(cacheDir, `${name}.json`)
   const old = existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")) : undefined
-  if (old && existsSync(old.bundle) && keyOf(esbuild.version, old.inputs) === old.key) return old.bundle
+  const version = requireHere("esbuild/package.json").version
+  if (old && old.version === version && existsSync(old.bundle)) {
+    const stamps = stampsOf(old.inputs)
+    if (stamps.every((s, i) => s !== null && s === old.stamps?.[i])) return old.bundle
+    // Touched, perhaps not changed (a checkout, a revert): the contents decide.
+    if (keyOf(version, old.inputs) === old.key) {
+      writeFileAtomic(manifest, JSON.stringify({ ...old, stamps }))
+      return old.bundle
+    }
+  }
+  const esbuild = requireHere("esbuild")
   const built = esbuild.buildSync({
     entryPoints: [entry],
     bundle: true,
@@ -64,11 +88,11 @@ export function cachedBundle(esbuild, entry, cacheDir = defaultCacheDir) {
   const inputs = Object.keys(built.metafile.inputs)
     .map((p) => join("/", p))
     .sort()
-  const key = keyOf(esbuild.version, inputs)
+  const key = keyOf(version, inputs)
   const bundle = join(cacheDir, `${name}-${key}.mjs`)
   mkdirSync(cacheDir, { recursive: true })
   writeFileAtomic(bundle, built.outputFiles[0].contents)
-  writeFileAtomic(manifest, JSON.stringify({ key, inputs, bundle }))
+  writeFileAtomic(manifest, JSON.stringify({ key, version, inputs, stamps: stampsOf(inputs), bundle }))
   if (old && old.bundle !== bundle) rmSync(old.bundle, { force: true }) // a process already running it has it open
   return bundle
 }

@@ -8,7 +8,7 @@ import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 
 let bundle
 try {
-  bundle = cachedBundle(await import("esbuild"), join(packageRoot, "cli", "main.ts"))
+  bundle = cachedBundle(join(packageRoot, "cli", "main.ts"))
 } catch {
   bundle = undefined
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals"
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import * as esbuild from "esbuild"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 import { tempDir } from "./helpers/fixtures.ts"
 
@@ -14,14 +13,21 @@ describe("the bundle cache (CLI and sweep workers)", () => {
   writeFileSync(dep, `export const answer = 21\n`)
 
   it("builds once, reuses the bundle while no input changed, rebuilds when one did", async () => {
-    const first = cachedBundle(esbuild, entry, cache)
+    const first = cachedBundle(entry, cache)
     const builtAt = statSync(first).mtimeMs
     expect((await import(first)).value).toBe(42)
-    expect(cachedBundle(esbuild, entry, cache)).toBe(first)
+    expect(cachedBundle(entry, cache)).toBe(first)
     expect(statSync(first).mtimeMs).toBe(builtAt)
 
+    // Touched, same contents: the same bundle, and the new stamps kept for the next start.
+    utimesSync(dep, new Date(2020, 0, 1), new Date(2020, 0, 1))
+    expect(cachedBundle(entry, cache)).toBe(first)
+    expect(JSON.parse(readFileSync(join(cache, "entry.json"), "utf8")).stamps).toContain(
+      `${statSync(dep).size}:${statSync(dep).mtimeMs}`
+    )
+
     writeFileSync(dep, `export const answer = 50\n`) // an imported file, not the entry
-    const second = cachedBundle(esbuild, entry, cache)
+    const second = cachedBundle(entry, cache)
     expect(second).not.toBe(first)
     expect(existsSync(first)).toBe(false) // the stale bundle is removed
     expect((await import(second)).value).toBe(100)
@@ -30,11 +36,11 @@ describe("the bundle cache (CLI and sweep workers)", () => {
 
   it("finds the package root from source and from a bundle in node_modules/.cache", async () => {
     expect(existsSync(join(packageRoot, "cli", "main.ts"))).toBe(true)
-    const bundle = cachedBundle(esbuild, join(packageRoot, "workflows", "workerBundle.ts"))
+    const bundle = cachedBundle(join(packageRoot, "workflows", "workerBundle.ts"))
     expect(bundle.startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
     try {
-      const { workerEntry } = (await import(bundle)) as { workerEntry: () => Promise<string> }
-      expect(await workerEntry()).toMatch(/\/sweepWorker-[0-9a-f]{16}\.mjs$/)
+      const { workerEntry } = (await import(bundle)) as { workerEntry: () => string }
+      expect(workerEntry()).toMatch(/\/sweepWorker-[0-9a-f]{16}\.mjs$/)
       expect((await workerEntry()).startsWith(join(packageRoot, "node_modules", ".cache", "expertflow"))).toBe(true)
     } finally {
       rmSync(bundle)

@@ -106,7 +106,7 @@ export async function runSweep(plan: SweepPlan, opts: SweepOptions): Promise<{ r
   }
   // Workers start (and warm up) while this thread checks every cell; nothing is written, and the
   // workers are stopped, if one cannot run.
-  const entry = await workerEntry()
+  const entry = workerEntry()
   const warmUp = (q: Cell[]) => {
     // Each worker warms up on the first cell of each policy it was dealt (see sweepWorker.ts).
     const seen = new Set<string>()

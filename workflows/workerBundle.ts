@@ -8,9 +8,9 @@
 import { join } from "node:path"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 
-export async function workerEntry(): Promise<string> {
+export function workerEntry(): string {
   try {
-    return cachedBundle(await import("esbuild"), join(packageRoot, "workflows", "sweepWorker.ts"))
+    return cachedBundle(join(packageRoot, "workflows", "sweepWorker.ts"))
   } catch {
     return join(packageRoot, "workflows", "sweepWorker.mjs")
   }
