@@ -96,14 +96,15 @@ export function routePathPredictor(ctx: PredictorContext): Predictor {
    */
   const sparseTop = (fold: number, token: number, step: number, layer: number, picks: Uint16Array): number => {
     let nc = 0
-    const take = (e: number) => {
-      if (isCand[e]) return
-      isCand[e] = 1
-      cands[nc++] = e
-      sparse[e] = 0
-    }
     const cell = previousCell(token, step, layer)
-    if (cell >= 0) for (let k = 0; k < K; k++) if (t.experts[cell * K + k]! !== GAP) take(t.experts[cell * K + k]!)
+    if (cell >= 0)
+      for (let k = 0; k < K; k++) {
+        const e = t.experts[cell * K + k]!
+        if (e === GAP || isCand[e]) continue
+        isCand[e] = 1
+        cands[nc++] = e
+        sparse[e] = 0
+      }
     if (w.pop > 0) {
       const id = fold * L + layer
       let order = orders[id]
@@ -111,11 +112,14 @@ export function routePathPredictor(ctx: PredictorContext): Predictor {
         order = tables.popularityOrder(fold, layer, w.pop)
         orders[id] = order
       }
-      for (let i = 0, others = 0; i < order.length && others < n; i++)
-        if (!isCand[order[i]!]) {
-          take(order[i]!)
-          others++
-        }
+      for (let i = 0, others = 0; i < order.length && others < n; i++) {
+        const e = order[i]!
+        if (isCand[e]) continue
+        isCand[e] = 1
+        cands[nc++] = e
+        sparse[e] = 0
+        others++
+      }
     }
     addPrevious(token, step, layer, sparse)
     if (w.pop > 0) tables.addPopularity(fold, layer, sparse, w.pop, cands, nc)

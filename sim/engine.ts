@@ -120,6 +120,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const unusedPrefetch = new Uint8Array(numKeys)
   /** Layer (flat) a prefetched, not yet used expert was predicted for; -1 otherwise. */
   const predictedFor = new Int32Array(numKeys).fill(-1)
+  // Per layer, the keys prefetched for one of its flats (stale entries skipped where read): the
+  // run-time correction visits these instead of every expert of the layer.
+  const predictedAt: number[][] | null = policy.onUnwanted ? Array.from({ length: L }, () => []) : null
+  const unwanted: number[] = []
   const nextUseOfKey = inp.future ? Int32Array.from(inp.future.first) : new Int32Array(numKeys)
   const next = inp.future ? inp.future.next : null
   const used = new Float64Array(g.capacities.length)
@@ -373,6 +377,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       load(key, group, t, false)
       unusedPrefetch[key] = 1
       predictedFor[key] = targetFlat
+      if (predictedAt) predictedAt[layer]!.push(key)
       c.prefetchIssued++
       return true
     },
@@ -488,12 +493,21 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         setBlocked(key, 1)
       }
       // Run-time correction: experts predicted for this layer that it does not need are demoted.
-      if (policy.onUnwanted) {
-        for (let e = 0; e < E; e++)
-          if (predictedFor[base + e] === flat) {
-            predictedFor[base + e] = -1
-            policy.onUnwanted(base + e)
-          }
+      if (predictedAt) {
+        // Predicted for this flat: demoted, in key order. For a later one (a horizon past a whole
+        // step; none of today's prefetchers): kept. Stale entries go.
+        const list = predictedAt[l]!
+        let kept = 0
+        for (const key of list) {
+          if (predictedFor[key] === flat) {
+            predictedFor[key] = -1
+            unwanted.push(key)
+          } else if (predictedFor[key]! > flat) list[kept++] = key
+        }
+        list.length = kept
+        unwanted.sort((x, y) => x - y)
+        for (const key of unwanted) policy.onUnwanted!(key)
+        unwanted.length = 0
       }
       c.hits += h
       c.layerHits[l]! += h

@@ -31,6 +31,8 @@ const SPECS = [
   "cache=belady,prefetch=window:3,predictor=oracle",
   "cache=two-level-lru,prefetch=adaptive,predictor=transition",
   "cache=plec,prefetch=path,predictor=route-path",
+  // Run-time correction of predictions made in the step before (targets past the step's end).
+  "cache=plec,prefetch=fixed:3,predictor=prev-token",
   "cache=ring,prefetch=window:2,predictor=all",
   "cache=lru,prefetch=window:2,predictor=eam,order=resident-first"
 ]
