@@ -44,6 +44,20 @@ describe("continuous batching", () => {
     expect(Array.from(a.keys)).toEqual([0, 1, 2])
     expect(Array.from(a.counts!)).toEqual([1, 2, 1])
   })
+  it("counts past 16 bits where a step is that wide", () => {
+    const T = 70_000
+    const wide = buildAccessStream(
+      tinyTrace(
+        Array.from({ length: T }, () => [[0]]),
+        2,
+        Array.from({ length: T }, (_, i) => i)
+      ),
+      T
+    )
+    expect(wide.counts).toBeInstanceOf(Int32Array)
+    expect(Array.from(wide.counts!)).toEqual([T])
+    expect(buildAccessStream(tinyTrace([[[0]], [[0]]], 2, [0, 1]), 2).counts).toBeInstanceOf(Uint16Array)
+  })
   it("prefill tokens of a request run together in its first step", () => {
     const p = tinyTrace([[[0]], [[1]], [[2]], [[3]]], 4, [0, 0, 0, 0])
     const withPhase = { ...p, phase: Uint8Array.of(1, 1, 0, 0) }

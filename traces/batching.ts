@@ -19,8 +19,8 @@ export interface AccessStream {
   readonly offsets: Int32Array
   /** Expert id of each access (the cache key is layer · E + expert). */
   readonly keys: Uint16Array
-  /** Tokens served by each access; null means 1 everywhere. */
-  readonly counts: Int32Array | null
+  /** Tokens served by each access; null means 1 everywhere (16-bit while no step has 65,536 tokens). */
+  readonly counts: Uint16Array | Int32Array | null
   /** steps + 1 offsets into stepTokens. */
   readonly stepTokenOffsets: Int32Array
   /** Trace token indices of each step, in slot order. */
@@ -110,12 +110,16 @@ export function buildAccessStream(
     }
   }
   const offsets = new Int32Array(S * L + 1)
-  let keys = new Uint16Array(Math.max(16, S * L * K))
-  let counts = new Int32Array(keys.length)
+  // Room for every listing (repeats included), so nothing grows; the stream is a view of it.
+  const room = Math.max(16, steps.tokens.length * L * K)
+  let widest = 0
+  for (let s = 0; s < S; s++) widest = Math.max(widest, steps.offsets[s + 1]! - steps.offsets[s]!)
+  const keys = new Uint16Array(room)
+  const counts = widest * K < 0x10000 ? new Uint16Array(room) : new Int32Array(room)
   const stamp = new Int32Array(E).fill(-1)
   const slotOf = new Int32Array(E)
   // Position of each access's last listing, when the last-use order is asked for.
-  let lastPos = options.lastUseOrder ? new Int32Array(keys.length) : null
+  const lastPos = options.lastUseOrder ? new Int32Array(room) : null
   let listed = 0,
     repeats = 0
   let n = 0
@@ -136,11 +140,6 @@ export function buildAccessStream(
             if (lastPos) lastPos[slotOf[e]!] = listed
             repeats++
             continue
-          }
-          if (n === keys.length) {
-            keys = grow(keys)
-            counts = grow(counts)
-            if (lastPos) lastPos = grow(lastPos)
           }
           stamp[e] = cellId
           slotOf[e] = n
@@ -167,8 +166,8 @@ export function buildAccessStream(
     experts: E,
     steps: S,
     offsets,
-    keys: keys.slice(0, n),
-    counts: counts.slice(0, n),
+    keys: keys.subarray(0, n),
+    counts: counts.subarray(0, n),
     stepTokenOffsets: steps.offsets,
     stepTokens: steps.tokens,
     unknownCells: unknown,
@@ -187,10 +186,4 @@ function reorder(t: Trace, order: Int32Array): Uint16Array {
   const row = L * K
   for (let i = 0; i < order.length; i++) out.set(t.experts.subarray(order[i]! * row, (order[i]! + 1) * row), i * row)
   return out
-}
-
-function grow<A extends Uint16Array | Int32Array>(a: A): A {
-  const b = new (a.constructor as new (n: number) => A)(a.length * 2)
-  b.set(a)
-  return b
 }
