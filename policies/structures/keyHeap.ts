@@ -101,22 +101,28 @@ export class KeyHeap {
     const h = this.heaps[group]!
     if (h.size === 0) return -1
     if (blocked[h.keys[0]!] === 0) return h.keys[0]!
-    // Best-first walk from the root: only children of blocked nodes can hold the answer.
+    // Best-first walk from the root: only children of blocked nodes can hold the answer. Each
+    // node is pushed at most once, so a stack of the heap's size suffices.
+    if (this.stack.length < h.size) this.stack = new Int32Array(h.keys.length)
+    const stack = this.stack
     let best = -1
-    const stack = [0]
-    while (stack.length > 0) {
-      const i = stack.pop()!
+    let top = 0
+    stack[top++] = 0
+    while (top > 0) {
+      const i = stack[--top]!
       if (best >= 0 && !this.less(h, i, best)) continue
       if (blocked[h.keys[i]!] === 0) {
         best = i
         continue
       }
       const c = 2 * i + 1
-      if (c < h.size) stack.push(c)
-      if (c + 1 < h.size) stack.push(c + 1)
+      if (c < h.size) stack[top++] = c
+      if (c + 1 < h.size) stack[top++] = c + 1
     }
     return best < 0 ? -1 : h.keys[best]!
   }
+  /** minUnblocked's walk (one at a time: the replay is single-threaded). */
+  private stack = new Int32Array(16)
 
   private less(h: GroupHeap, i: number, j: number): boolean {
     const a = h.p1[i]!,
