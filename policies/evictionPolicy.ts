@@ -45,6 +45,8 @@ export interface EvictionContext {
   readonly unitOfLayer: Float64Array | null
   readonly layers: number
   readonly experts: number
+  /** Accesses in the stream: `now` and every `nextUse` but NEVER lie in [0, accesses). */
+  readonly accesses?: number
   /** Keys pinned on the GPU (static pinning). */
   readonly pinned?: Uint8Array
   /** The caller calls block/unblock on every change of `blocked` (the engine and cache-only replay do). */

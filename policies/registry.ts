@@ -131,6 +131,7 @@ export function evictionContext(
     unitOfLayer: g.unitOfLayer,
     layers: stream.layers,
     experts: stream.experts,
+    accesses: stream.accesses,
     ...(pinned ? { pinned } : {})
   }
 }

@@ -4,6 +4,7 @@ import { buildAccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
 import { makeGeometry } from "../policies/cacheGeometry.ts"
 import type { EvictionContext, EvictionPolicy } from "../policies/evictionPolicy.ts"
+import { BeladyPolicy } from "../policies/belady.ts"
 import { LfuPolicy } from "../policies/lfu.ts"
 import { computeNextUse } from "../policies/nextUse.ts"
 import { evictionContext, makeEviction, predictors, prefetchers } from "../policies/registry.ts"
@@ -15,6 +16,7 @@ import { replayCacheOnly } from "../sim/cacheOnly.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
 import { runTimed as runReference } from "./reference/engine.ts"
+import { BeladyHeapPolicy } from "./reference/beladyHeap.ts"
 import { LfuHeapPolicy } from "./reference/lfuHeap.ts"
 
 // The engine before its hot paths were indexed (test/reference/: the copy-queue scan for the
@@ -148,6 +150,32 @@ describe("the indexed engine decides exactly as the scanning one did (fast-check
         }
       ),
       { numRuns: 300, seed: 20261201 }
+    )
+  })
+
+  it("Belady's position index evicts exactly as its heap of next uses did, timed and cache-only", () => {
+    fc.assert(
+      fc.property(
+        replayArb([
+          "cache=belady",
+          "cache=belady,prefetch=window:3,predictor=oracle",
+          "cache=belady,prefetch=fixed:1,predictor=prev-token,order=resident-first"
+        ]),
+        ({ trace, spec, extra, batch, perLayer, engines }) => {
+          const slots = roomFor(trace, batch, perLayer, extra)
+          const a = buildAccessStream(trace, batch)
+          const x = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new BeladyPolicy(ctx))
+          const y = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new BeladyHeapPolicy(ctx))
+          expect(runTimed(x)).toEqual(runTimed(y))
+          expect(x.commands).toEqual(y.commands)
+          const g = makeGeometry(a, { slots }, perLayer)
+          const only = (policy: EvictionPolicy) =>
+            replayCacheOnly(a, g, policy, computeNextUse(a).next, undefined, true)
+          const ctx = evictionContext(a, g)
+          expect(only(new BeladyPolicy(ctx))).toEqual(only(new BeladyHeapPolicy(ctx)))
+        }
+      ),
+      { numRuns: 300, seed: 20261203 }
     )
   })
 

@@ -14,6 +14,7 @@ import { routePathPredictor, stepOfToken } from "../policies/routePath.ts"
 import { TokenTables } from "../policies/tokenTables.ts"
 import { DeadlineBuckets } from "../policies/structures/deadlineBuckets.ts"
 import { StampQueue } from "../policies/structures/stampQueue.ts"
+import { PositionSet } from "../policies/structures/positionSet.ts"
 import { fixedStepPrefetcher } from "../policies/fixedStep.ts"
 import { crossFit } from "../policies/training.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -421,6 +422,44 @@ describe("StampQueue yields the least stamp of its keys", () => {
         }
       ),
       { numRuns: 1000, seed: 20261202 }
+    )
+  })
+})
+
+describe("PositionSet answers floor and ceil as a sorted list does", () => {
+  it("against a plain set, sizes across one to three summary levels", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 31, 32, 33, 1000, 1024, 1025, 40_000),
+        fc.array(
+          fc.record({
+            op: fc.constantFrom("add" as const, "add" as const, "delete" as const, "query" as const),
+            at: fc.double({ min: 0, max: 1, noNaN: true })
+          }),
+          { maxLength: 150 }
+        ),
+        (size, ops) => {
+          const set = new PositionSet(size)
+          const ref = new Set<number>()
+          for (const { op, at } of ops) {
+            const p = Math.min(size - 1, Math.floor(at * size))
+            if (op === "add") {
+              set.add(p)
+              ref.add(p)
+            } else if (op === "delete") {
+              set.delete(p)
+              ref.delete(p)
+            }
+            const sorted = [...ref].sort((a, b) => a - b)
+            expect(set.floor(p)).toBe(sorted.filter((x) => x <= p).at(-1) ?? -1)
+            expect(set.ceil(p)).toBe(sorted.find((x) => x >= p) ?? -1)
+            expect(set.floor(size - 1)).toBe(sorted.at(-1) ?? -1)
+            expect(set.ceil(0)).toBe(sorted[0] ?? -1)
+            expect(set.has(p)).toBe(ref.has(p))
+          }
+        }
+      ),
+      { numRuns: 500, seed: 20261203 }
     )
   })
 })
