@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
+import { deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = process.cwd()
 const runsAt = process.argv.indexOf("--runs")
@@ -66,19 +67,10 @@ function scaling(name: string, file: string, n: number): void {
 if (existsSync(join(root, "../shared/traces/mixtral-8x7b-vllm/humaneval_2_routing.jsonl")))
   scaling("sweep200", "bench/sweep200.json", runs)
 else log("skipping the 200-cell sweep: ../shared/traces is absent")
-// 16 cells of ≥ 1 s each: the trace policyBench generates (DeepSeek-V3, Zipf 0.8, 10,000 tokens).
-if (!existsSync(join(root, ".cache", "deepseek-v3-zipf-10000.eft"))) {
-  cli(
-    ["trace", "gen", "--preset", "deepseek-v3", "--generator", "zipf", "--skew", "0.8", "--tokens", "10000"].concat([
-      "--requests",
-      "8",
-      "--seed",
-      "1",
-      "--out",
-      join(root, ".cache", "deepseek-v3-zipf-10000.eft")
-    ])
-  )
-}
+// 16 cells of ≥ 1 s each: the trace, the one policyBench generates (DeepSeek-V3, Zipf 0.8,
+// 40,000 tokens; at 10,000 tokens the cells now take well under a second).
+const sweep16Trace = deepseekTraceFile(root, 40_000)
+if (!existsSync(sweep16Trace)) cli(deepseekTraceArgs(40_000, sweep16Trace))
 scaling("sweep16", "bench/sweep16.json", Math.min(runs, 3))
 
 const dir = join(root, ".cache", "bench-default")
