@@ -33,3 +33,12 @@ export const deepseekSimulateArgs = (trace: string, policy: string): string[] =>
     "--format",
     "json"
   ])
+
+/** The CLI arguments of the benchmarks' cache-only run of `policy` on it: batch 1, 3712 slots, JSON out. */
+export const deepseekCacheOnlyArgs = (trace: string, policy: string): string[] =>
+  ["simulate", "--trace", trace, "--model", "deepseek-v3", "--mode", "cache-only", "--cache-slots", "3712"].concat([
+    "--policy",
+    policy,
+    "--format",
+    "json"
+  ])

@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { median } from "simple-statistics"
-import { deepseekSimulateArgs, deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
+import { deepseekCacheOnlyArgs, deepseekSimulateArgs, deepseekTraceArgs, deepseekTraceFile } from "./deepseekTrace.ts"
 
 const root = join(import.meta.dirname, "..")
 const option = (name: string) => {
@@ -114,16 +114,7 @@ const timedOut = rows.filter((r) => r.note?.startsWith("did not finish"))
 const slowest = timedOut[0] ?? [...done].sort((a, b) => a.maccess_per_s! - b.maccess_per_s!)[0]!
 log(`slowest: ${slowest.policy} (${slowest.maccess_per_s?.toFixed(2) ?? slowest.note})`)
 const cacheOnly = ["cache=lru", "cache=belady"].map((policy) => {
-  const { r, seconds, vs } = timed(
-    ["simulate", "--trace", trace, "--model", "deepseek-v3", "--mode", "cache-only"].concat([
-      "--cache-slots",
-      "3712",
-      "--policy",
-      policy,
-      "--format",
-      "json"
-    ])
-  )
+  const { r, seconds, vs } = timed(deepseekCacheOnlyArgs(trace, policy))
   const rec = JSON.parse(r.stdout) as { misses: number; accesses: number }
   const ratio = (rec.misses / rec.accesses).toFixed(4)
   log(`cache-only ${policy} end to end: ${seconds.toFixed(2)} s, miss ratio ${ratio}${vsText(vs)}`)

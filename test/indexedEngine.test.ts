@@ -153,54 +153,53 @@ describe("the indexed engine decides exactly as the scanning one did (fast-check
     )
   })
 
-  it("Belady's position index evicts exactly as its heap of next uses did, timed and cache-only", () => {
+  /** `make` decides exactly as the frozen `reference`, timed (every spec) and cache-only. */
+  const sameAsReference = (
+    specs: string[],
+    make: (ctx: EvictionContext) => EvictionPolicy,
+    reference: (ctx: EvictionContext) => EvictionPolicy,
+    seed: number
+  ) =>
     fc.assert(
-      fc.property(
-        replayArb([
-          "cache=belady",
-          "cache=belady,prefetch=window:3,predictor=oracle",
-          "cache=belady,prefetch=fixed:1,predictor=prev-token,order=resident-first"
-        ]),
-        ({ trace, spec, extra, batch, perLayer, engines }) => {
-          const slots = roomFor(trace, batch, perLayer, extra)
-          const a = buildAccessStream(trace, batch)
-          const x = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new BeladyPolicy(ctx))
-          const y = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new BeladyHeapPolicy(ctx))
-          expect(runTimed(x)).toEqual(runTimed(y))
-          expect(x.commands).toEqual(y.commands)
-          const g = makeGeometry(a, { slots }, perLayer)
-          const only = (policy: EvictionPolicy) =>
-            replayCacheOnly(a, g, policy, computeNextUse(a).next, undefined, true)
-          const ctx = evictionContext(a, g)
-          expect(only(new BeladyPolicy(ctx))).toEqual(only(new BeladyHeapPolicy(ctx)))
-        }
-      ),
-      { numRuns: 300, seed: 20261203 }
+      fc.property(replayArb(specs), ({ trace, spec, extra, batch, perLayer, engines }) => {
+        const slots = roomFor(trace, batch, perLayer, extra)
+        const a = buildAccessStream(trace, batch)
+        const x = inputs(trace, spec, slots, batch, perLayer, engines, true, make)
+        const y = inputs(trace, spec, slots, batch, perLayer, engines, true, reference)
+        expect(runTimed(x)).toEqual(runTimed(y))
+        expect(x.commands).toEqual(y.commands)
+        const g = makeGeometry(a, { slots }, perLayer)
+        const ctx = evictionContext(a, g)
+        const next = make(ctx).needsFuture ? computeNextUse(a).next : null
+        const only = (policy: EvictionPolicy) => replayCacheOnly(a, g, policy, next, undefined, true)
+        expect(only(make(ctx))).toEqual(only(reference(ctx)))
+      }),
+      { numRuns: 300, seed }
+    )
+
+  it("Belady's position index evicts exactly as its heap of next uses did, timed and cache-only", () => {
+    sameAsReference(
+      [
+        "cache=belady",
+        "cache=belady,prefetch=window:3,predictor=oracle",
+        "cache=belady,prefetch=fixed:1,predictor=prev-token,order=resident-first"
+      ],
+      (ctx) => new BeladyPolicy(ctx),
+      (ctx) => new BeladyHeapPolicy(ctx),
+      20261203
     )
   })
 
   it("LFU's frequency lists evict exactly as its (frequency, recency, key) heap did, timed and cache-only", () => {
-    fc.assert(
-      fc.property(
-        replayArb([
-          "cache=lfu",
-          "cache=lfu,prefetch=fixed:1,predictor=transition",
-          "cache=lfu,prefetch=window:2,predictor=all,order=resident-first"
-        ]),
-        ({ trace, spec, extra, batch, perLayer, engines }) => {
-          const slots = roomFor(trace, batch, perLayer, extra)
-          const a = buildAccessStream(trace, batch)
-          const x = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new LfuPolicy(ctx))
-          const y = inputs(trace, spec, slots, batch, perLayer, engines, true, (ctx) => new LfuHeapPolicy(ctx))
-          expect(runTimed(x)).toEqual(runTimed(y))
-          expect(x.commands).toEqual(y.commands)
-          const g = makeGeometry(a, { slots }, perLayer)
-          const only = (policy: EvictionPolicy) => replayCacheOnly(a, g, policy, null, undefined, true)
-          const ctx = evictionContext(a, g)
-          expect(only(new LfuPolicy(ctx))).toEqual(only(new LfuHeapPolicy(ctx)))
-        }
-      ),
-      { numRuns: 300, seed: 20261202 }
+    sameAsReference(
+      [
+        "cache=lfu",
+        "cache=lfu,prefetch=fixed:1,predictor=transition",
+        "cache=lfu,prefetch=window:2,predictor=all,order=resident-first"
+      ],
+      (ctx) => new LfuPolicy(ctx),
+      (ctx) => new LfuHeapPolicy(ctx),
+      20261202
     )
   })
 })
