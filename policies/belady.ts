@@ -37,6 +37,7 @@ export class BeladyPolicy implements EvictionPolicy {
     this.classUnits = units ? [...new Set(units)].sort((a, b) => a - b) : [1]
     this.classOfLayer = units ? Int32Array.from(units, (u) => this.classUnits.indexOf(u)) : null
     const C = this.classUnits.length
+    // With the index the heap is never used: built empty.
     this.heap = new KeyHeap(
       this.index ? 0 : ctx.numKeys,
       this.index ? [] : Array.from({ length: ctx.maxKeys.length * C }, (_, i) => ctx.maxKeys[Math.floor(i / C)]!)
