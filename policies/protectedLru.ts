@@ -67,19 +67,20 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     if (!x) return
     x.blocked[key] = 1
     if (x.held[key]) x.ready.remove(key)
-    this.refresh(key)
+    this.refreshEvictable(key) // (protection does not depend on blocking)
   }
   unblock(key: number): void {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 0
     if (x.held[key]) x.ready.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
-    this.refresh(key)
+    this.refreshEvictable(key)
   }
   onPredicted(key: number, targetFlat: number): void {
     if (targetFlat > this.highUntil[key]!) {
       this.highUntil[key] = targetFlat
-      this.refresh(key)
+      // A key not cached is in no queue (remove took it out); inserting it files it.
+      if (this.indexed?.cached[key]) this.refresh(key)
     }
   }
   onUnwanted(key: number): void {
@@ -158,12 +159,17 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   private refresh(key: number): void {
     const x = this.indexed
     if (!x) return
-    const low = this.highUntil[key]! < this.flat
-    const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && low
-    sync(x.evictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
+    this.refreshEvictable(key)
     // Guarded keys have highUntil ≥ flat, as the buckets need.
-    if (x.cached[key] === 1 && !low) x.protectedUntil.set(key, this.highUntil[key]!)
+    if (x.cached[key] === 1 && this.highUntil[key]! >= this.flat) x.protectedUntil.set(key, this.highUntil[key]!)
     else x.protectedUntil.delete(key)
+  }
+
+  /** The evictable queue's part of refresh. */
+  private refreshEvictable(key: number): void {
+    const x = this.indexed!
+    const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && this.highUntil[key]! < this.flat
+    sync(x.evictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
   }
 }
 
