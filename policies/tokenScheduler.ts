@@ -81,6 +81,13 @@ function pathOf(t: Trace, token: number, source: PathSource, out: Uint32Array): 
   }
 }
 
+/** The set bits of a bitset, ascending. */
+function setBits(p: Uint32Array, words: number): Int32Array {
+  const list: number[] = []
+  for (let w = 0; w < words; w++) for (let x = p[w]!; x !== 0; x &= x - 1) list.push(w * 32 + (31 - Math.clz32(x & -x)))
+  return Int32Array.from(list)
+}
+
 const popcount = (x: number) => {
   x -= (x >>> 1) & 0x55555555
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
@@ -107,13 +114,19 @@ export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
   const half = Math.ceil(n / 2)
   const naive = Uint8Array.from({ length: n }, (_, i) => (i < half ? 0 : 1))
   if (n <= 2) return naive
+  // Hamming distances |i| + |j| − 2|i ∩ j|, the intersection over i's set bits (a path sets a few
+  // hundred of L·E bits: fewer tests than popcounts of every word).
+  const bits = paths.map((p) => setBits(p, words))
   const D = new Int32Array(n * n)
-  for (let i = 0; i < n; i++)
+  for (let i = 0; i < n; i++) {
+    const bi = bits[i]!
     for (let j = i + 1; j < n; j++) {
-      let d = 0
-      for (let w = 0; w < words; w++) d += popcount(paths[i]![w]! ^ paths[j]![w]!)
-      D[i * n + j] = D[j * n + i] = d
+      const pj = paths[j]!
+      let both = 0
+      for (let c = 0; c < bi.length; c++) both += (pj[bi[c]! >>> 5]! >>> (bi[c]! & 31)) & 1
+      D[i * n + j] = D[j * n + i] = bi.length + bits[j]!.length - 2 * both
     }
+  }
   // Balanced 2-medoid clustering, seeded with the two most distant paths.
   let c0 = 0,
     c1 = 1
@@ -149,7 +162,7 @@ export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
     c0 = medoid(0)
     c1 = medoid(1)
   }
-  improveBySwaps(paths, words, group)
+  improveBySwaps(paths, words, group, bits)
   return cost(paths, words, group) < cost(paths, words, naive) ? group : naive
 }
 
@@ -176,30 +189,32 @@ function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
  * over each path's list of set bits: j's own terms once per pass and swap, only the last (i ∩ j)
  * per pair, over those bits of i that count 1 somewhere.
  */
-export function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {
+export function improveBySwaps(
+  paths: Uint32Array[],
+  words: number,
+  group: Uint8Array,
+  bitsOf = paths.map((p) => setBits(p, words))
+): void {
   const n = paths.length
-  const bitsOf = paths.map((p) => {
-    const list: number[] = []
-    for (let w = 0; w < words; w++)
-      for (let x = p[w]!; x !== 0; x &= x - 1) list.push(w * 32 + (31 - Math.clz32(x & -x)))
-    return Int32Array.from(list)
-  })
-  const cA = new Int32Array(words * 32),
-    cB = new Int32Array(words * 32)
-  for (let i = 0; i < n; i++) for (const b of bitsOf[i]!) (group[i] === 0 ? cA : cB)[b]!++
+  if (swapScratch.cA.length < words * 32) swapScratch = newScratch(words * 32)
+  const { cA, cB, crit, critW } = swapScratch
+  for (let i = 0; i < n; i++) {
+    const c = group[i] === 0 ? cA : cB,
+      bi = bitsOf[i]!
+    for (let k = 0; k < bi.length; k++) c[bi[k]!]!++
+  }
   /** j's own terms (j ∈ B): bits it would add to A, less the bits only it holds in B. */
   const ownB = new Int32Array(n)
   const refreshOwn = () => {
     for (let j = 0; j < n; j++) {
       if (group[j] !== 1) continue
+      const bj = bitsOf[j]!
       let d = 0
-      for (const b of bitsOf[j]!) d += (cA[b] === 0 ? 1 : 0) - (cB[b] === 1 ? 1 : 0)
+      for (let k = 0; k < bj.length; k++) d += (cA[bj[k]!] === 0 ? 1 : 0) - (cB[bj[k]!] === 1 ? 1 : 0)
       ownB[j] = d
     }
   }
   refreshOwn()
-  const crit = new Int32Array(words * 32),
-    critW = new Int32Array(words * 32)
   for (let pass = 0, improved = true; pass < 5 && improved; pass++) {
     improved = false
     for (let i = 0; i < n; i++) {
@@ -207,7 +222,8 @@ export function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8
       const bi = bitsOf[i]!
       let outI = 0,
         nc = 0
-      for (const b of bi) {
+      for (let k = 0; k < bi.length; k++) {
+        const b = bi[k]!
         outI += (cB[b] === 0 ? 1 : 0) - (cA[b] === 1 ? 1 : 0)
         const wgt = (cA[b] === 1 ? 1 : 0) + (cB[b] === 1 ? 1 : 0)
         if (wgt > 0) {
@@ -240,7 +256,22 @@ export function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8
       }
     }
   }
+  // Counts back to zero for the next call (only the bits these paths set were touched).
+  for (const bi of bitsOf)
+    for (let k = 0; k < bi.length; k++) {
+      cA[bi[k]!] = 0
+      cB[bi[k]!] = 0
+    }
 }
+
+/** improveBySwaps' per-bit counts (all zero between calls) and its list of critical bits. */
+const newScratch = (bits: number) => ({
+  cA: new Int32Array(bits),
+  cB: new Int32Array(bits),
+  crit: new Int32Array(bits),
+  critW: new Int32Array(bits)
+})
+let swapScratch = newScratch(0)
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
   if (source === "recorded" && !t.predicted)
@@ -282,23 +313,19 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     const group = balancedSplit(paths, words)
     cpuNs.push(Math.round((performance.now() - started) * 1e6))
     // Activated pairs under the true routes, before and after, for the result.
+    const truePaths = items.map((toks) => {
+      const p = new Uint32Array(words)
+      for (const tok of toks) {
+        pathOf(t, tok, "oracle", truth)
+        for (let w = 0; w < words; w++) p[w]! |= truth[w]!
+      }
+      return p
+    })
     const trueActivated = (g: Uint8Array | null) => {
       let total = 0
       for (const v of [0, 1]) {
         const m = items.map((_, i) => i).filter((i) => (g ? g[i] : i < Math.ceil(items.length / 2) ? 0 : 1) === v)
-        const ps = m.map((i) => {
-          const p = new Uint32Array(words)
-          for (const tok of items[i]!) {
-            pathOf(t, tok, "oracle", truth)
-            for (let w = 0; w < words; w++) p[w]! |= truth[w]!
-          }
-          return p
-        })
-        total += activated(
-          ps,
-          ps.map((_, i) => i),
-          words
-        )
+        total += activated(truePaths, m, words)
       }
       return total
     }

@@ -8,6 +8,7 @@ import { ProtectedLruPolicy } from "../policies/protectedLru.ts"
 import { plecAllocation } from "../policies/plec.ts"
 import { balancedSplit, improveBySwaps, scheduleTokens } from "../policies/tokenScheduler.ts"
 import { improveBySwaps as improveBySwapsBefore } from "./reference/improveBySwaps.ts"
+import { balancedSplit as balancedSplitBefore } from "./reference/balancedSplit.ts"
 import { crossFit, sliceTokens } from "../policies/training.ts"
 import { popularityPredictor } from "../policies/popularity.ts"
 import type { PrefetchHost } from "../policies/prefetcher.ts"
@@ -269,6 +270,15 @@ describe("EF-H token scheduler", () => {
         }
       ),
       { numRuns: 500, seed: 12 }
+    )
+  })
+  it("splits exactly as with word-by-word distances, dense or sparse paths", () => {
+    fc.assert(
+      fc.property(pathsArb, fc.boolean(), ({ words, paths }, sparse) => {
+        const ps = sparse ? paths.map((p, i) => p.map((w, k) => w & paths[(i + k + 1) % paths.length]![k]!)) : paths
+        expect(Array.from(balancedSplit(ps, words))).toEqual(Array.from(balancedSplitBefore(ps, words)))
+      }),
+      { numRuns: 300, seed: 13 }
     )
   })
   it("never loses or duplicates a token, and keeps each request's tokens in order", () => {
