@@ -1,5 +1,5 @@
-import { KeyHeap } from "./structures/keyHeap.ts"
 import { KeyList } from "./structures/keyList.ts"
+import { StampQueue } from "./structures/stampQueue.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 
 /**
@@ -8,11 +8,12 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * With thousands of prefetches in flight (DeepSeek-V3 at batch 8), the oldest end of the list
  * fills with blocked keys, and a scan for the oldest unblocked one became the replay's hot spot.
  * When the caller reports every (un)blocking (`ctx.notifiesBlocking`), keys found blocked at the
- * old end are set aside ("held") with their recency stamp; a held key that unblocks waits in a heap
+ * old end are set aside ("held") with their recency stamp; a held key that unblocks waits in a queue
  * by stamp. Held keys are older than every key still in the list (they were taken from its old
- * end, and a touch returns a key to the new end), so the oldest unblocked key is the heap's top if
+ * end, and a touch returns a key to the new end), so the oldest unblocked key is the queue's first if
  * there is one, else the list's oldest unblocked key: the same victim as the plain scan, found in
- * O(log n) amortized.
+ * O(log n) amortized. Held keys mostly unblock in stamp order (transfers land in the order they
+ * were issued): a StampQueue, a FIFO for those and a heap for the rest.
  */
 export class LruPolicy implements EvictionPolicy {
   readonly name = "lru"
@@ -21,7 +22,7 @@ export class LruPolicy implements EvictionPolicy {
   private readonly parking: boolean
   private readonly held: Uint8Array
   private readonly stamp: Float64Array
-  private readonly ready: KeyHeap
+  private readonly ready: StampQueue
   private readonly groupOfKey: Int32Array
   private clock = 0
   constructor(ctx: EvictionContext) {
@@ -29,7 +30,7 @@ export class LruPolicy implements EvictionPolicy {
     this.parking = ctx.notifiesBlocking === true
     this.held = new Uint8Array(this.parking ? ctx.numKeys : 0)
     this.stamp = new Float64Array(this.parking ? ctx.numKeys : 0)
-    this.ready = new KeyHeap(this.parking ? ctx.numKeys : 1, this.parking ? ctx.maxKeys : [1])
+    this.ready = new StampQueue(this.parking ? ctx.numKeys : 1, this.parking ? ctx.capacities : [1])
     this.groupOfKey = new Int32Array(this.parking ? ctx.numKeys : 0)
   }
   insert(key: number, group: number): void {
@@ -71,13 +72,13 @@ export class LruPolicy implements EvictionPolicy {
     return -1
   }
   block(key: number): void {
-    if (this.parking && this.held[key]) this.ready.remove(key)
+    if (this.parking && this.held[key]) this.ready.delete(key)
   }
   unblock(key: number): void {
-    if (this.parking && this.held[key]) this.ready.insert(key, this.groupOfKey[key]!, this.stamp[key]!, 0)
+    if (this.parking && this.held[key]) this.ready.add(key, this.groupOfKey[key]!, this.stamp[key]!)
   }
   private unhold(key: number): void {
     this.held[key] = 0
-    this.ready.remove(key)
+    this.ready.delete(key)
   }
 }

@@ -1,5 +1,4 @@
 import { DeadlineBuckets } from "./structures/deadlineBuckets.ts"
-import { KeyHeap } from "./structures/keyHeap.ts"
 import { KeyList } from "./structures/keyList.ts"
 import { StampQueue } from "./structures/stampQueue.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
@@ -22,8 +21,8 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
  * A demand load that finds none takes the least recent unblocked key, protected or not: the
  * oldest of the recency list, where blocked keys met on the way are parked (taken out of the list;
- * they may be thousands of queued prefetches) and, once unblocked, wait in a heap by stamp. Parked
- * keys are older than any key in the list, so that heap's minimum goes first (as in lru.ts).
+ * they may be thousands of queued prefetches) and, once unblocked, wait in a queue by stamp. Parked
+ * keys are older than any key in the list, so that queue's minimum goes first (as in lru.ts).
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -45,7 +44,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
       ? {
           evictable: new StampQueue(n, ctx.capacities),
           held: new Uint8Array(n),
-          ready: new KeyHeap(n, ctx.capacities),
+          ready: new StampQueue(n, ctx.capacities),
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
@@ -66,14 +65,14 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 1
-    if (x.held[key]) x.ready.remove(key)
+    if (x.held[key]) x.ready.delete(key)
     this.refreshEvictable(key) // (protection does not depend on blocking)
   }
   unblock(key: number): void {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 0
-    if (x.held[key]) x.ready.insert(key, x.groupOf[key]!, x.stamp[key]!, 0)
+    if (x.held[key]) x.ready.add(key, x.groupOf[key]!, x.stamp[key]!)
     this.refreshEvictable(key)
   }
   onPredicted(key: number, targetFlat: number): void {
@@ -125,7 +124,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   }
   private unhold(key: number): void {
     this.indexed!.held[key] = 0
-    this.indexed!.ready.remove(key)
+    this.indexed!.ready.delete(key)
   }
   replace(victim: number, key: number, group: number): void {
     this.remove(victim)
@@ -186,7 +185,7 @@ interface Indexed {
   /** Keys parked out of the recency list (blocked when a fallback scan met them). */
   held: Uint8Array
   /** Parked keys that are unblocked again, by recency stamp: the fallback's first choice. */
-  ready: KeyHeap
+  ready: StampQueue
   /** Cached, high keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
   stamp: Float64Array
