@@ -30,7 +30,7 @@ export class LruPolicy implements EvictionPolicy {
     this.parking = ctx.notifiesBlocking === true
     this.held = new Uint8Array(this.parking ? ctx.numKeys : 0)
     this.stamp = new Float64Array(this.parking ? ctx.numKeys : 0)
-    this.ready = new StampQueue(this.parking ? ctx.numKeys : 1, this.parking ? ctx.capacities : [1])
+    this.ready = new StampQueue(this.parking ? ctx.numKeys : 1, this.parking ? ctx.maxKeys : [1])
     this.groupOfKey = new Int32Array(this.parking ? ctx.numKeys : 0)
   }
   insert(key: number, group: number): void {

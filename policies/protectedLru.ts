@@ -42,9 +42,10 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const n = ctx.numKeys
     this.indexed = ctx.notifiesBlocking
       ? {
-          evictable: new StampQueue(n, ctx.capacities),
+          // Sized by keys: capacities are bytes under a byte budget.
+          evictable: new StampQueue(n, ctx.maxKeys),
           held: new Uint8Array(n),
-          ready: new StampQueue(n, ctx.capacities),
+          ready: new StampQueue(n, ctx.maxKeys),
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),

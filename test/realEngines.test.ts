@@ -7,7 +7,7 @@ import { importRouteTrace } from "../traces/routeTrace.ts"
 import type { Accounting, Trace } from "../traces/trace.ts"
 import { makeGeometry } from "../policies/cacheGeometry.ts"
 import { computeNextUse } from "../policies/nextUse.ts"
-import { makeEviction } from "../policies/registry.ts"
+import { evictionPolicies, makeEviction } from "../policies/registry.ts"
 import { replayCacheOnly } from "../sim/cacheOnly.ts"
 import { runTimed } from "../sim/engine.ts"
 import { makeTiming } from "../sim/timing.ts"
@@ -304,6 +304,34 @@ describe("byte-budgeted caches (fast-check)", () => {
       ),
       { numRuns: 120, seed: 20261201 }
     )
+  })
+})
+
+describe("a byte budget of real size", () => {
+  it("every eviction policy sizes its structures by keys, not by the budget's bytes", () => {
+    // 2 layers of 4 experts at 40 and 20 MiB under a 64 GiB budget: capacities are bytes here.
+    const trace = tinyTrace(
+      [
+        [
+          [0, 1],
+          [2, 3]
+        ],
+        [
+          [1, 2],
+          [0, 3]
+        ]
+      ],
+      4
+    )
+    const bytesOfLayer = Float64Array.of(40 * 2 ** 20, 20 * 2 ** 20)
+    const a = buildAccessStream(trace, 1)
+    for (const partitioned of [false, true]) {
+      const g = makeGeometry(a, { bytes: 64 * 2 ** 30, bytesOfLayer }, partitioned)
+      expect(g.unitOfLayer).not.toBeNull()
+      for (const name of Object.keys(evictionPolicies))
+        for (const timed of [false, true])
+          expect(() => makeEviction(name, [], a, g, undefined, name, timed)).not.toThrow()
+    }
   })
 })
 
