@@ -1,4 +1,11 @@
-import { actualSet, defaultTop, scoringPredictor, type Predictor, type PredictorContext } from "./predictor.ts"
+import {
+  actualSet,
+  defaultTop,
+  scoringPredictor,
+  topByCount,
+  type Predictor,
+  type PredictorContext
+} from "./predictor.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -205,6 +212,12 @@ export class TransitionTables {
     { packed: Float64Array; sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
   > = []
 
+  /** The transition counts from the experts at (step, fromLayer) into `layer`, within maxDistance (internal). */
+  countsInto(step: number, fromLayer: number, layer: number): Float64Array {
+    const fold = this.ctx.training.foldOf(step)
+    return this.rowSum(fold, fromLayer, layer - fromLayer, actualSet(this.ctx.stream, step, fromLayer))
+  }
+
   /** Add the transition counts from the experts at (step, fromLayer) to `layer`, normalized, into `scores`. */
   addScores(step: number, fromLayer: number, layer: number, scores: Float64Array, weight = 1): void {
     const E = this.ctx.stream.experts
@@ -280,7 +293,8 @@ export function transitionPredictor(ctx: PredictorContext): Predictor {
           }
         return m
       }
-      if (layer - curLayer <= tables.maxDistance) return scoring.predict(step, layer, curStep, curLayer, out)
+      // Within reach the scores are counts / their sum: ranking the integer counts picks the same.
+      if (layer - curLayer <= tables.maxDistance) return topByCount(tables.countsInto(step, curLayer, layer), n, out)
       const key = (ctx.training.foldOf(step) * L + layer) * (E + 1) + n
       let picks = farPicks.get(key)
       if (!picks) {

@@ -9,7 +9,7 @@ import { simulate } from "../workflows/simulate.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
-import { topByScore, type PredictorContext } from "../policies/predictor.ts"
+import { topByCount, topByScore, type PredictorContext } from "../policies/predictor.ts"
 import { routePathPredictor, stepOfToken } from "../policies/routePath.ts"
 import { TokenTables } from "../policies/tokenTables.ts"
 import { DeadlineBuckets } from "../policies/structures/deadlineBuckets.ts"
@@ -287,6 +287,29 @@ describe("topByScore (heap) picks exactly what repeated maximum selection picked
         }
       ),
       { numRuns: 2000, seed: 20261202 }
+    )
+  })
+})
+
+describe("topByCount picks what topByScore picks on integer counts", () => {
+  it("same experts, same order, ties and zeros included, counts up to 2^36", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 2 ** 36 })), {
+          minLength: 1,
+          maxLength: 300
+        }),
+        fc.integer({ min: 0, max: 320 }),
+        (xs, n) => {
+          const counts = Float64Array.from(xs)
+          const a = new Uint16Array(400),
+            b = new Uint16Array(400)
+          const na = topByCount(counts, n, a)
+          expect(na).toBe(topByScore(counts, n, b))
+          expect(Array.from(a.subarray(0, na))).toEqual(Array.from(b.subarray(0, na)))
+        }
+      ),
+      { numRuns: 2000, seed: 20261203 }
     )
   })
 })
