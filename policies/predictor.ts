@@ -138,59 +138,62 @@ export function topByScore(scores: Float64Array, n: number, out: Uint16Array): n
   return size
 }
 
-/** Heap scratch for topByCount. */
-let keyHeap = new Float64Array(64)
+/** Key scratch for topByCount. */
+let keys = new Float64Array(64)
 
 /**
  * topByScore for integer scores below 2^37 (counts), same picks in the same order: each expert's
- * (count, id) is packed into one key, count · 2^16 + (2^16 − 1 − id), so the min-heap compares
- * single numbers and no two keys tie.
+ * (count, id) is packed into one key, count · 2^16 + (2^16 − 1 − id), so no two keys tie; a
+ * quickselect moves the n largest to the end, and an insertion sort orders just those (for
+ * E = 256, n = 64: about 0.7 the time of a bounded heap).
  */
 export function topByCount(counts: Float64Array, n: number, out: Uint16Array): number {
   const E = counts.length
-  const cap = Math.min(n, E)
-  if (cap <= 0) return 0
-  if (keyHeap.length < cap) keyHeap = new Float64Array(cap * 2)
-  const h = keyHeap
-  let size = 0
+  if (keys.length < E) keys = new Float64Array(E)
+  const k = keys
+  let m = 0
   for (let e = 0; e < E; e++) {
     const c = counts[e]!
-    if (!(c > 0)) continue
-    const key = c * ID_SPACE + (ID_SPACE - 1 - e)
-    if (size < cap) {
-      let i = size++
-      while (i > 0) {
-        const p = (i - 1) >> 1
-        if (h[p]! <= key) break
-        h[i] = h[p]!
-        i = p
+    if (c > 0) k[m++] = c * ID_SPACE + (ID_SPACE - 1 - e)
+  }
+  const take = Math.min(n, m)
+  if (take <= 0) return 0
+  const first = m - take
+  // Quickselect (Hoare partition, median-of-three pivot): k[first, m) ends up the largest keys.
+  let lo = 0,
+    hi = m - 1
+  while (lo < hi) {
+    const a = k[lo]!,
+      b = k[(lo + hi) >> 1]!,
+      c = k[hi]!
+    const pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c))
+    let i = lo,
+      j = hi
+    while (i <= j) {
+      while (k[i]! < pivot) i++
+      while (k[j]! > pivot) j--
+      if (i <= j) {
+        const x = k[i]!
+        k[i++] = k[j]!
+        k[j--] = x
       }
-      h[i] = key
-    } else if (key > h[0]!) siftKeyDown(h, size, key)
+    }
+    if (first <= j) hi = j
+    else if (first >= i) lo = i
+    else break
   }
-  // Pop the worst first into the back of out: out[0] is the best.
-  for (let k = size; k > 0; k--) {
-    out[k - 1] = ID_SPACE - 1 - (h[0]! % ID_SPACE)
-    if (k > 1) siftKeyDown(h, k - 1, h[k - 1]!)
+  // Those, largest first.
+  for (let i = first + 1; i < m; i++) {
+    const x = k[i]!
+    let j = i - 1
+    for (; j >= first && k[j]! < x; j--) k[j + 1] = k[j]!
+    k[j + 1] = x
   }
-  return size
+  for (let i = 0; i < take; i++) out[i] = ID_SPACE - 1 - (k[first + i]! % ID_SPACE)
+  return take
 }
 
 const ID_SPACE = 65536
-
-/** Put `key` at the root of the min-heap h[0, size) and sift it down. */
-function siftKeyDown(h: Float64Array, size: number, key: number): void {
-  let i = 0
-  for (;;) {
-    const l = 2 * i + 1
-    if (l >= size) break
-    const c = l + 1 < size && h[l + 1]! < h[l]! ? l + 1 : l
-    if (h[c]! >= key) break
-    h[i] = h[c]!
-    i = c
-  }
-  h[i] = key
-}
 
 /** Put `e` at the root of the heap h[0, size) and sift it down (the worse child rises). */
 function siftDown(scores: Float64Array, h: Int32Array, size: number, e: number): void {
