@@ -31,11 +31,13 @@ export const accuracyCommand = Command.make(
       if (modelName === undefined && !carriesModel(f.trace))
         throw new UsageError(`--model is needed: ${f.trace} does not say its model's shape`)
       const model = modelName === undefined ? null : loadModel(modelName)
-      const trace = loadTrace(f.trace, model)
+      const load = (path: string) => loadTrace(path, model, undefined, { weights: false })
+      const trace = load(f.trace)
       const stream = buildAccessStream(trace, f.batch)
       const trainPath = opt(f.train)
-      const training = trainPath
-        ? separateTrace(buildAccessStream(loadTrace(trainPath, model), f.batch), loadTrace(trainPath, model), trainPath)
+      const train = trainPath === undefined ? null : { path: trainPath, trace: load(trainPath) }
+      const training = train
+        ? separateTrace(buildAccessStream(train.trace, f.batch), train.trace, train.path)
         : crossFit(stream, trace)
       // NAME or NAME:ARG:ARG (onnx:FILE), as in a policy spec's predictor=.
       const named = f.predictors.split(",").map((s) => {

@@ -66,7 +66,9 @@ export const simulateCommand = Command.make(
       const hardware = loadHardware(f.hw)
       if (modelName === undefined && !carriesModel(f.trace, opt(f.traceFormat)))
         throw new UsageError(`--model is needed: ${f.trace} does not say its model's shape`)
-      const trace = loadTrace(f.trace, modelName === undefined ? null : loadModel(modelName), opt(f.traceFormat))
+      const trace = loadTrace(f.trace, modelName === undefined ? null : loadModel(modelName), opt(f.traceFormat), {
+        weights: false
+      })
       const model = modelName === undefined ? modelFromTrace(trace) : loadModel(modelName)
       const trainPath = opt(f.train)
       const timelinePath = opt(f.timeline)
@@ -92,7 +94,9 @@ export const simulateCommand = Command.make(
         perLayer: f.perLayer,
         seed: f.seed,
         timeline: timelinePath !== undefined,
-        ...(trainPath ? { train: { trace: loadTrace(trainPath, model), name: trainPath } } : {})
+        ...(trainPath
+          ? { train: { trace: loadTrace(trainPath, model, undefined, { weights: false }), name: trainPath } }
+          : {})
       })
       const json = `${JSON.stringify(record)}\n`
       const outPath = opt(f.out)

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { InputError } from "../base/errors.ts"
-import { readTrace, writeTrace } from "../traces/canonical.ts"
+import { encodeTrace, readTrace, writeTrace } from "../traces/canonical.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import { toLibCacheSimCsv } from "../traces/libcachesim.ts"
 import { tinyTrace, tempDir } from "./helpers/fixtures.ts"
@@ -96,6 +96,38 @@ describe("canonical .eft format", () => {
     }
     expect(err).toBeInstanceOf(InputError)
     expect((err as InputError).field).toBe("crc32")
+  })
+
+  it("a replay's read leaves the gate weights on disk: every other column the same, still checked", () => {
+    const t = generateZipfTrace({
+      model: { name: "m", layers: 2, experts: 8, topK: 2 },
+      tokens: 30,
+      requests: 2,
+      skew: 1,
+      seed: 5
+    })
+    const p = join(dir, "replay.eft")
+    writeTrace(p, t)
+    const { weights, ...rest } = readTrace(p, { weights: false })
+    const { weights: all, ...full } = readTrace(p)
+    expect(weights).toBeNull()
+    expect(Array.from(all!)).toEqual(Array.from(t.weights!))
+    expect(rest).toEqual(full)
+    // The weights' bytes are not read, so their checksum is not either: a flipped byte there only
+    // fails the full read. Truncation inside the column, and every other column's checksum, still fail.
+    const bytes = Buffer.from(readFileSync(p))
+    const flipped = Buffer.from(bytes)
+    flipped[bytes.length - 20] ^= 0xff // inside weights, the last column
+    writeFileSync(p, flipped)
+    expect(() => readTrace(p)).toThrow(/column weights: field 'crc32'/)
+    expect(readTrace(p, { weights: false }).weights).toBeNull()
+    writeFileSync(p, bytes.subarray(0, bytes.length - 40))
+    expect(() => readTrace(p, { weights: false })).toThrow(/column weights: field 'data': file truncated/)
+    const experts = Buffer.from(bytes)
+    experts[bytes.length - 4 * 30 * 2 * 2 - 10] ^= 0xff // inside experts, the column before
+    writeFileSync(p, experts)
+    expect(() => readTrace(p, { weights: false })).toThrow(/column experts: field 'crc32'/)
+    expect(() => encodeTrace({ ...t, weights: null })).toThrow(/without its gate weights/)
   })
 
   it("exports libCacheSim CSV in request → token → layer → expert order, skipping gaps", () => {

@@ -53,7 +53,7 @@ describe("the PyTorch recorder", () => {
             const cell = i * 4 + l
             expect(t.present[cell]).toBe(1)
             expect(Array.from(t.experts.subarray(cell * 2, cell * 2 + 2))).toEqual(c.experts)
-            Array.from(t.weights.subarray(cell * 2, cell * 2 + 2)).forEach((w, k) => {
+            Array.from(t.weights!.subarray(cell * 2, cell * 2 + 2)).forEach((w, k) => {
               expect(w).toBeCloseTo(c.weights[k]!, 6)
             })
             Array.from(t.routerProbs!.subarray(cell * 8, cell * 8 + 8)).forEach((p, e) => {

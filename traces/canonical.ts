@@ -93,6 +93,8 @@ export function writeTrace(path: string, t: Trace): void {
 }
 
 export function encodeTrace(t: Trace): Uint8Array[] {
+  if (!t.weights)
+    throw new Error("encodeTrace: this trace was read without its gate weights, which the format requires")
   const cols: Array<[string, Column]> = [
     ["request", t.request],
     ["position", t.position]
@@ -145,12 +147,15 @@ function dtypeOf(c: Column): DType {
 export const isCanonical = (head: Uint8Array): boolean =>
   head.length >= 8 && new TextDecoder().decode(head.subarray(0, 8)) === MAGIC
 
-/** Read and fully validate a canonical trace file. */
-export function readTrace(path: string): Trace {
+/**
+ * Read and fully validate a canonical trace file. `weights: false` (a replay's read) leaves the gate
+ * weights column unread: its place in the file is still checked, its bytes and checksum are not.
+ */
+export function readTrace(path: string, { weights = true }: { weights?: boolean } = {}): Trace {
   requireFile(path) // a missing path or a folder: named as bad input
   const fd = openSync(path, "r")
   try {
-    return readTraceFrom(fd, path)
+    return readTraceFrom(fd, path, weights)
   } finally {
     closeSync(fd)
   }
@@ -173,7 +178,7 @@ function readAt(fd: number, at: number, n: number): Uint8Array {
  * read, no copy of the whole file): a column must not keep the file alive, and a trace of
  * DeepSeek-V3 size loads at the speed of the disk.
  */
-function readTraceFrom(fd: number, path: string): Trace {
+function readTraceFrom(fd: number, path: string, withWeights: boolean): Trace {
   const size = fstatSync(fd).size
   const pre = Buffer.from(readAt(fd, 0, Math.min(size, 12)))
   if (!isCanonical(pre)) throw new InputError(path, "header", "magic", `not an ExpertFlow trace (expected "${MAGIC}")`)
@@ -206,6 +211,7 @@ function readTraceFrom(fd: number, path: string): Trace {
         `file truncated: column needs bytes ${start}..${start + byteLength}, file has ${size}`
       )
     }
+    if (c.name === "weights" && !withWeights) continue
     const col = new Ctor(c.length)
     const bytes = new Uint8Array(col.buffer)
     for (let got = 0; got < byteLength; ) {
@@ -218,7 +224,8 @@ function readTraceFrom(fd: number, path: string): Trace {
     cols[c.name] = col
   }
   for (const [name, spec] of Object.entries(COLUMN_SPEC)) {
-    if (spec.required && !cols[name]) throw new InputError(path, "header", `columns.${name}`, "required column missing")
+    if (spec.required && !h.columns.some((c) => c.name === name))
+      throw new InputError(path, "header", `columns.${name}`, "required column missing")
   }
   const trace: Trace = {
     model: h.model,
@@ -230,7 +237,7 @@ function readTraceFrom(fd: number, path: string): Trace {
     tokenId: (cols.tokenId as Int32Array | undefined) ?? null,
     present: cols.present as Uint8Array,
     experts: cols.experts as Uint16Array,
-    weights: cols.weights as Float32Array,
+    weights: (cols.weights as Float32Array | undefined) ?? null,
     routerProbs: (cols.routerProbs as Float32Array | undefined) ?? null,
     lookaheadDepth: h.lookaheadDepth,
     lookahead: (cols.lookahead as Uint16Array | undefined) ?? null,
@@ -256,6 +263,7 @@ export function validateTrace(t: Trace, file: string): void {
   const seen = new Set<number>()
   // The cell in which each expert id was last listed: a repeat inside one cell, found in O(K).
   const listedIn = new Float64Array(E).fill(-1)
+  const weights = t.weights
   for (let i = 0; i < t.tokens; i++) {
     if (i > 0 && t.request[i] !== t.request[i - 1]) {
       if (seen.has(t.request[i]!))
@@ -269,7 +277,6 @@ export function validateTrace(t: Trace, file: string): void {
         throw new InputError(file, `token ${i} layer ${l}`, "present", `must be 0 or 1, got ${present}`)
       for (let k = 0; k < K; k++) {
         const e = t.experts[cell * K + k]!
-        const w = t.weights[cell * K + k]!
         if (present === 0) continue
         if (e === GAP || e >= E)
           throw new InputError(
@@ -278,6 +285,7 @@ export function validateTrace(t: Trace, file: string): void {
             `experts[${k}]`,
             `expert id ${e} out of range (experts: ${E})`
           )
+        const w = weights ? weights[cell * K + k]! : 0
         if (!Number.isFinite(w) || w < 0)
           throw new InputError(
             file,

@@ -32,10 +32,18 @@ export function detectFormat(path: string): TraceFormat {
   )
 }
 
-/** `model` gives layers/experts/top-k to formats that do not carry them (JSONL); null for the others. */
-export function loadTrace(path: string, model: TraceModel | null, format?: TraceFormat): Trace {
+/**
+ * `model` gives layers/experts/top-k to formats that do not carry them (JSONL); null for the others.
+ * `weights: false` is a replay's read: a canonical file's gate weights stay on disk (readTrace).
+ */
+export function loadTrace(
+  path: string,
+  model: TraceModel | null,
+  format?: TraceFormat,
+  { weights = true }: { weights?: boolean } = {}
+): Trace {
   const f = format ?? detectFormat(path)
-  if (f === "eft") return readTrace(path)
+  if (f === "eft") return readTrace(path, { weights })
   if (f === "route-trace") return importRouteTrace(path)
   if (model === null)
     throw new InputError(path, "file", "model", "a vLLM JSONL trace needs --model (layers, experts, top-k)")

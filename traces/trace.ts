@@ -60,8 +60,11 @@ export interface Trace {
   readonly present: Uint8Array
   /** tokens × layers × topK expert ids, in the router's order; GAP where absent. */
   readonly experts: Uint16Array
-  /** tokens × layers × topK gate weights. */
-  readonly weights: Float32Array
+  /**
+   * tokens × layers × topK gate weights; null when read for a replay (`readTrace(path, { weights:
+   * false })`): no simulation reads them, and they are two thirds of a canonical file's bytes.
+   */
+  readonly weights: Float32Array | null
   /** tokens × layers × experts router probabilities, when recorded. */
   readonly routerProbs: Float32Array | null
   /** Pre-gate lookahead depth D (0 = none). */
@@ -110,7 +113,7 @@ export function prefixTokens(t: Trace, tokens: number): Trace {
     tokenId: t.tokenId ? t.tokenId.slice(0, tokens) : null,
     present: t.present.slice(0, tokens * L),
     experts: t.experts.slice(0, tokens * L * K),
-    weights: t.weights.slice(0, tokens * L * K),
+    weights: t.weights ? t.weights.slice(0, tokens * L * K) : null,
     routerProbs: t.routerProbs ? t.routerProbs.slice(0, tokens * L * E) : null,
     lookahead: t.lookahead ? t.lookahead.slice(0, tokens * L * D * K) : null,
     predicted: t.predicted ? t.predicted.slice(0, tokens * L * P) : null,

@@ -179,6 +179,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
   const hasPhase = rows.some((r) => r.phase !== undefined)
   const hasProbs = rows.some((r) => r.probs !== undefined)
   const P = rows.reduce((m, r) => Math.max(m, r.predicted?.length ?? 0), 0)
+  const weights = new Float32Array(T * L * K)
   const t: Trace = {
     model: { name: model.name, layers: L, experts: E, topK: K },
     tokens: T,
@@ -189,7 +190,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     tokenId: hasTokenId ? new Int32Array(T).fill(-1) : null,
     present: new Uint8Array(T * L),
     experts: new Uint16Array(T * L * K).fill(GAP),
-    weights: new Float32Array(T * L * K),
+    weights,
     routerProbs: hasProbs ? new Float32Array(T * L * E) : null,
     lookaheadDepth: D,
     lookahead: D > 0 ? new Uint16Array(T * L * D * K).fill(GAP) : null,
@@ -212,7 +213,7 @@ function buildTrace(path: string, model: TraceModel, rows: Row[], D: number): Tr
     firstLine[cell] = r.line
     for (let k = 0; k < K; k++) {
       t.experts[cell * K + k] = r.experts[k]!
-      t.weights[cell * K + k] = r.weights[k]!
+      weights[cell * K + k] = r.weights[k]!
     }
     if (r.tokenId !== undefined) t.tokenId![ti] = r.tokenId
     if (r.phase !== undefined) t.phase![ti] = r.phase

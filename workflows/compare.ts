@@ -24,12 +24,14 @@ export function missRatioCurve(t: Trace, sizes = MRC_SIZES): number[] {
 
 /** Mean gate weight of each rank (1st, 2nd, ... expert as listed). */
 export function weightByRank(t: Trace): number[] {
+  if (!t.weights) throw new Error("weightByRank: the trace was read without its gate weights")
   const K = t.model.topK,
-    sums = new Float64Array(K)
+    sums = new Float64Array(K),
+    weights = t.weights
   let n = 0
   for (let cell = 0; cell < t.present.length; cell++) {
     if (!t.present[cell]) continue
-    for (let k = 0; k < K; k++) sums[k]! += t.weights[cell * K + k]!
+    for (let k = 0; k < K; k++) sums[k]! += weights[cell * K + k]!
     n++
   }
   return Array.from(sums, (s) => s / Math.max(1, n))

@@ -16,7 +16,8 @@ export function traceOf(t: TraceSpec): Trace {
     const m = t.model === undefined ? null : loadModel(t.model)
     const model = m && { name: m.id, layers: m.layers, experts: m.experts, topK: m.topK }
     const s = t.synthetic
-    if (t.path !== undefined) trace = loadTrace(t.path, model)
+    if (t.path !== undefined)
+      trace = loadTrace(t.path, model, undefined, { weights: false }) // replays only
     else if (model === null) throw new Error(`sweep trace '${t.id}': a synthetic trace needs a model`)
     else if (s!.generator === "zipf") {
       trace = generateZipfTrace({

@@ -39,6 +39,7 @@ export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number
   const T = routes.length,
     L = routes[0]!.length
   const K = routes.flat().find((r) => r !== null)!.length
+  const weights = new Float32Array(T * L * K)
   const t: Trace = {
     model: { name: "tiny", layers: L, experts, topK: K },
     tokens: T,
@@ -48,7 +49,7 @@ export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number
     tokenId: null,
     present: new Uint8Array(T * L),
     experts: new Uint16Array(T * L * K).fill(GAP),
-    weights: new Float32Array(T * L * K),
+    weights,
     routerProbs: null,
     lookaheadDepth: 0,
     lookahead: null,
@@ -67,7 +68,7 @@ export function tinyTrace(routes: Array<Array<number[] | null>>, experts: number
       t.present[i * L + l] = 1
       set.forEach((e, k) => {
         t.experts[(i * L + l) * K + k] = e
-        t.weights[(i * L + l) * K + k] = 1 / K
+        weights[(i * L + l) * K + k] = 1 / K
       })
     }
   }
