@@ -142,19 +142,21 @@ export function topByScore(scores: Float64Array, n: number, out: Uint16Array): n
 let keys = new Float64Array(64)
 
 /**
- * topByScore for integer scores below 2^37 (counts), same picks in the same order: each expert's
- * (count, id) is packed into one key, count · 2^16 + (2^16 − 1 − id), so no two keys tie; a
- * quickselect moves the n largest to the end, and an insertion sort orders just those (for
- * E = 256, n = 64: about 0.7 the time of a bounded heap).
+ * topByScore for integer scores (counts), same picks in the same order: each expert's (count, id)
+ * is packed into one key, count · E + (E − 1 − id), so no two keys tie; a quickselect moves the n
+ * largest to the end, and an insertion sort orders just those (for E = 256, n = 64: about 0.7 the
+ * time of a bounded heap). A count too large for its key to be exact goes to topByScore.
  */
 export function topByCount(counts: Float64Array, n: number, out: Uint16Array): number {
   const E = counts.length
   if (keys.length < E) keys = new Float64Array(E)
   const k = keys
+  const exactBelow = 2 ** 53 / E
   let m = 0
   for (let e = 0; e < E; e++) {
     const c = counts[e]!
-    if (c > 0) k[m++] = c * ID_SPACE + (ID_SPACE - 1 - e)
+    if (c >= exactBelow) return topByScore(counts, n, out)
+    if (c > 0) k[m++] = c * E + (E - 1 - e)
   }
   const take = Math.min(n, m)
   if (take <= 0) return 0
@@ -189,11 +191,9 @@ export function topByCount(counts: Float64Array, n: number, out: Uint16Array): n
     for (; j >= first && k[j]! < x; j--) k[j + 1] = k[j]!
     k[j + 1] = x
   }
-  for (let i = 0; i < take; i++) out[i] = ID_SPACE - 1 - (k[first + i]! % ID_SPACE)
+  for (let i = 0; i < take; i++) out[i] = E - 1 - (k[first + i]! % E)
   return take
 }
-
-const ID_SPACE = 65536
 
 /** Put `e` at the root of the heap h[0, size) and sift it down (the worse child rises). */
 function siftDown(scores: Float64Array, h: Int32Array, size: number, e: number): void {
