@@ -95,15 +95,80 @@ export function normalize(scores: Float64Array, out: Float64Array): boolean {
   return true
 }
 
-/** Heap scratch for topByScore (grown on demand; the replay is single-threaded). */
-let heap = new Int32Array(64)
+/** Score bins for topByScore: bin 0 is unused, bins 1..BINS split (0, max] evenly. */
+const BINS = 256
+const bins = new Int32Array(BINS + 1)
+/** Candidate ids for topByScore (grown on demand; the replay is single-threaded). */
+let candidates = new Uint16Array(256)
 
 /**
  * Top-n experts by score (ties: lower id first; only scores > 0), written to out best first.
- * A bounded min-heap whose root is the worst kept expert: O(E log n) instead of n passes over E.
- * "a worse than b" is (score a < score b) or (equal scores and a > b), written out inline.
+ * A histogram over BINS equal bins of (0, max] finds the bin the n-th best falls in; the experts
+ * in it and above are scattered by bin, highest first and by id within a bin, and an insertion
+ * sort orders them within their bins (a bin is monotone in the score, so nothing moves across
+ * bins, and the sort is stable, so equal scores stay by id). Four passes over E and no
+ * unpredictable branches, where a bounded heap compares at every step (about 0.5 the time for
+ * E = 256, n = 64). Small E, an infinite score, or a threshold bin so crowded that sorting in
+ * it would cost more than the heap, go to the heap.
  */
 export function topByScore(scores: Float64Array, n: number, out: Uint16Array): number {
+  const E = scores.length
+  if (n <= 0) return 0
+  if (E < 32) return topByHeap(scores, n, out)
+  let max = 0
+  for (let e = 0; e < E; e++) {
+    const s = scores[e]!
+    if (s > max) max = s
+  }
+  if (!(max > 0)) return 0
+  const scale = (BINS - 1) / max
+  if (!(scale > 0 && scale < Number.POSITIVE_INFINITY)) return topByHeap(scores, n, out)
+  const h = bins.fill(0)
+  for (let e = 0; e < E; e++) {
+    const s = scores[e]!
+    if (s > 0) h[1 + Math.floor(s * scale)]!++
+  }
+  // From the top bin down until n are in; each bin's count becomes its first position.
+  let kept = 0,
+    crowding = 0,
+    cut = BINS
+  for (; cut > 0; cut--) {
+    const c = h[cut]!
+    h[cut] = kept
+    kept += c
+    crowding += c * c
+    if (kept >= n) break
+  }
+  if (crowding > 4 * E) return topByHeap(scores, n, out)
+  if (candidates.length < E) candidates = new Uint16Array(E)
+  const c = candidates
+  for (let e = 0; e < E; e++) {
+    const s = scores[e]!
+    if (s > 0) {
+      const b = 1 + Math.floor(s * scale)
+      if (b >= cut) c[h[b]!++] = e
+    }
+  }
+  for (let i = 1; i < kept; i++) {
+    const x = c[i]!,
+      sx = scores[x]!
+    let j = i - 1
+    for (; j >= 0 && scores[c[j]!]! < sx; j--) c[j + 1] = c[j]!
+    c[j + 1] = x
+  }
+  const take = Math.min(n, kept)
+  for (let i = 0; i < take; i++) out[i] = c[i]!
+  return take
+}
+
+/** Heap scratch for topByHeap (grown on demand). */
+let heap = new Int32Array(64)
+
+/**
+ * topByScore by a bounded min-heap whose root is the worst kept expert: O(E log n).
+ * "a worse than b" is (score a < score b) or (equal scores and a > b), written out inline.
+ */
+function topByHeap(scores: Float64Array, n: number, out: Uint16Array): number {
   const E = scores.length
   const cap = Math.min(n, E)
   if (cap <= 0) return 0
@@ -136,63 +201,6 @@ export function topByScore(scores: Float64Array, n: number, out: Uint16Array): n
     if (k > 1) siftDown(scores, h, k - 1, h[k - 1]!)
   }
   return size
-}
-
-/** Key scratch for topByCount. */
-let keys = new Float64Array(64)
-
-/**
- * topByScore for integer scores (counts), same picks in the same order: each expert's (count, id)
- * is packed into one key, count · E + (E − 1 − id), so no two keys tie; a quickselect moves the n
- * largest to the end, and an insertion sort orders just those (for E = 256, n = 64: about 0.7 the
- * time of a bounded heap). A count too large for its key to be exact goes to topByScore.
- */
-export function topByCount(counts: Float64Array, n: number, out: Uint16Array): number {
-  const E = counts.length
-  if (keys.length < E) keys = new Float64Array(E)
-  const k = keys
-  const exactBelow = 2 ** 53 / E
-  let m = 0
-  for (let e = 0; e < E; e++) {
-    const c = counts[e]!
-    if (c >= exactBelow) return topByScore(counts, n, out)
-    if (c > 0) k[m++] = c * E + (E - 1 - e)
-  }
-  const take = Math.min(n, m)
-  if (take <= 0) return 0
-  const first = m - take
-  // Quickselect (Hoare partition, median-of-three pivot): k[first, m) ends up the largest keys.
-  let lo = 0,
-    hi = m - 1
-  while (lo < hi) {
-    const a = k[lo]!,
-      b = k[(lo + hi) >> 1]!,
-      c = k[hi]!
-    const pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c))
-    let i = lo,
-      j = hi
-    while (i <= j) {
-      while (k[i]! < pivot) i++
-      while (k[j]! > pivot) j--
-      if (i <= j) {
-        const x = k[i]!
-        k[i++] = k[j]!
-        k[j--] = x
-      }
-    }
-    if (first <= j) hi = j
-    else if (first >= i) lo = i
-    else break
-  }
-  // Those, largest first.
-  for (let i = first + 1; i < m; i++) {
-    const x = k[i]!
-    let j = i - 1
-    for (; j >= first && k[j]! < x; j--) k[j + 1] = k[j]!
-    k[j + 1] = x
-  }
-  for (let i = 0; i < take; i++) out[i] = E - 1 - (k[first + i]! % E)
-  return take
 }
 
 /** Put `e` at the root of the heap h[0, size) and sift it down (the worse child rises). */

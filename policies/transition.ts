@@ -2,7 +2,7 @@ import {
   actualSet,
   defaultTop,
   scoringPredictor,
-  topByCount,
+  topByScore,
   type Predictor,
   type PredictorContext
 } from "./predictor.ts"
@@ -293,8 +293,8 @@ export function transitionPredictor(ctx: PredictorContext): Predictor {
           }
         return m
       }
-      // Within reach the scores are counts / their sum: ranking the integer counts picks the same.
-      if (layer - curLayer <= tables.maxDistance) return topByCount(tables.countsInto(step, curLayer, layer), n, out)
+      // Within reach the scores are counts / their sum: ranking the counts picks the same.
+      if (layer - curLayer <= tables.maxDistance) return topByScore(tables.countsInto(step, curLayer, layer), n, out)
       const key = (ctx.training.foldOf(step) * L + layer) * (E + 1) + n
       let picks = farPicks.get(key)
       if (!picks) {

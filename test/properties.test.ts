@@ -9,7 +9,8 @@ import { simulate } from "../workflows/simulate.ts"
 import type { TimingModel } from "../sim/timing.ts"
 import { makeEviction } from "../policies/registry.ts"
 import { oraclePredictor } from "../policies/oracle.ts"
-import { topByCount, topByScore, type PredictorContext } from "../policies/predictor.ts"
+import { topByScore, type PredictorContext } from "../policies/predictor.ts"
+import { topByHeap } from "./reference/topByHeap.ts"
 import { routePathPredictor, stepOfToken } from "../policies/routePath.ts"
 import { TokenTables } from "../policies/tokenTables.ts"
 import { DeadlineBuckets } from "../policies/structures/deadlineBuckets.ts"
@@ -291,29 +292,43 @@ describe("topByScore (heap) picks exactly what repeated maximum selection picked
   })
 })
 
-describe("topByCount picks what topByScore picks on integer counts", () => {
-  it("same experts, same order, ties and zeros included, and counts too large for an exact key", () => {
+describe("topByScore (histogram) picks exactly what the bounded heap picked", () => {
+  // Spread scores take the histogram path; ties, crowded bins, NaN and infinities the heap's.
+  const score = fc.oneof(
+    { weight: 6, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
+    { weight: 4, arbitrary: fc.integer({ min: 0, max: 2 ** 20 }) },
+    { weight: 2, arbitrary: fc.double({ min: -1e300, max: 1e300, noNaN: true }) },
+    { weight: 2, arbitrary: fc.integer({ min: -2, max: 3 }) },
+    { weight: 1, arbitrary: fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.MIN_VALUE, -0, 2 ** 52 - 1) }
+  )
+  it("same experts, same order, for any scores", () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.oneof(
-            { weight: 8, arbitrary: fc.integer({ min: 0, max: 4 }) },
-            { weight: 8, arbitrary: fc.integer({ min: 0, max: 2 ** 36 }) },
-            { weight: 1, arbitrary: fc.constantFrom(2 ** 46, 2 ** 52 - 1) }
-          ),
-          { minLength: 1, maxLength: 300 }
+        fc.oneof(
+          fc.array(score, { minLength: 1, maxLength: 300 }),
+          // Mostly one kind of score, as predictors produce.
+          fc.array(fc.double({ min: 0, max: 1e4, noNaN: true }), { minLength: 32, maxLength: 300 }),
+          fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 32, maxLength: 300 })
         ),
         fc.integer({ min: 0, max: 320 }),
         (xs, n) => {
-          const counts = Float64Array.from(xs)
+          const scores = Float64Array.from(xs)
           const a = new Uint16Array(400),
             b = new Uint16Array(400)
-          const na = topByCount(counts, n, a)
-          expect(na).toBe(topByScore(counts, n, b))
+          const na = topByScore(scores, n, a)
+          expect(na).toBe(topByHeap(scores, n, b))
           expect(Array.from(a.subarray(0, na))).toEqual(Array.from(b.subarray(0, na)))
         }
       ),
-      { numRuns: 2000, seed: 20261203 }
+      {
+        numRuns: 3000,
+        seed: 20261203,
+        // A few positives beside an infinite or a subnormal maximum: no finite bin width.
+        examples: [
+          [[...Array(60).fill(0), 1, 2, 3, Number.POSITIVE_INFINITY], 2],
+          [[...Array(60).fill(0), Number.MIN_VALUE, 1e-310, 2e-310, 0], 2]
+        ]
+      }
     )
   })
 })
