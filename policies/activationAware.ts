@@ -60,6 +60,8 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
   // A library EAM's top-n experts per layer, listed once: a prediction is then a union of lists.
   const tops = new Map<Float64Array, { picks: Uint16Array; counts: Uint16Array }>()
   const mark = new Uint8Array(E)
+  /** A token's entries' offsets into a library's byEntry (bestMatch's scratch). */
+  const rows = new Int32Array(L * K)
 
   function addToken(tr: typeof t, ti: number, m: Float64Array): void {
     for (let l = 0; l < L; l++)
@@ -91,13 +93,37 @@ export function activationAwarePredictor(ctx: PredictorContext): Predictor {
       C = exact.length
     for (; st.applied < mine.tokens.length; st.applied++) {
       const ti = mine.tokens[st.applied]!
+      // The token's entries first, then per candidate one sum over them in a register (integers:
+      // any order is exact), not an add through memory per entry.
+      let m = 0
       for (let l = 0; l < L; l++)
         for (let k = 0; k < K; k++) {
           const e = t.experts[(ti * L + l) * K + k]!
-          if (e === GAP) continue
-          const i = (l * E + e) * C
-          for (let c = 0; c < C; c++) exact[c]! += byEntry[i + c]!
+          if (e !== GAP) rows[m++] = (l * E + e) * C
         }
+      let c = 0
+      for (; c + 3 < C; c += 4) {
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0
+        for (let j = 0; j < m; j++) {
+          const i = rows[j]! + c
+          s0 += byEntry[i]!
+          s1 += byEntry[i + 1]!
+          s2 += byEntry[i + 2]!
+          s3 += byEntry[i + 3]!
+        }
+        exact[c]! += s0
+        exact[c + 1]! += s1
+        exact[c + 2]! += s2
+        exact[c + 3]! += s3
+      }
+      for (; c < C; c++) {
+        let s = 0
+        for (let j = 0; j < m; j++) s += byEntry[rows[j]! + c]!
+        exact[c]! += s
+      }
     }
     let max = 0
     let safe = true
