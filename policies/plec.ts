@@ -25,7 +25,10 @@ export function plecAllocation(demand: ReadonlyArray<number>, budget: number): n
 }
 
 export function pathPrefetcher(layers: number, experts: number, slots: number): Prefetcher {
-  const out = new Uint16Array(experts)
+  /** The step's predictions: layer l's at [l · experts, l · experts + sizes[l]). */
+  const sets = new Uint16Array(layers * experts)
+  const views = Array.from({ length: layers }, (_, l) => sets.subarray(l * experts, (l + 1) * experts))
+  const sizes = new Array<number>(layers).fill(0)
   /** Pending predictions of the current step from `head` on, in order: layer and expert. */
   let pendingLayer = new Int32Array(64),
     pendingExpert = new Int32Array(64)
@@ -56,26 +59,16 @@ export function pathPrefetcher(layers: number, experts: number, slots: number): 
     name: "path",
     onStepStart(host, s) {
       step = s
-      const sets: number[][] = []
-      for (let l = 0; l < layers; l++) {
-        const n = host.predict(s, l, out)
-        sets.push(Array.from(out.subarray(0, n)))
-      }
-      const alloc = plecAllocation(
-        sets.map((x) => x.length),
-        slots
-      )
+      for (let l = 0; l < layers; l++) sizes[l] = host.predict(s, l, views[l]!)
+      const alloc = plecAllocation(sizes, slots)
       head = 0
       tail = 0
       // Each layer's share first; what did not fit waits for slots freed as experts finish.
-      sets.forEach((set, l) => {
-        for (let i = 0; i < set.length && i < alloc[l]!; i++) push(l, set[i]!)
-      })
+      for (let l = 0; l < layers; l++)
+        for (let i = 0; i < sizes[l]! && i < alloc[l]!; i++) push(l, sets[l * experts + i]!)
       drain(host)
       // The shares' undrained rest stays ahead of the later predictions, as before.
-      sets.forEach((set, l) => {
-        for (let i = alloc[l]!; i < set.length; i++) push(l, set[i]!)
-      })
+      for (let l = 0; l < layers; l++) for (let i = alloc[l]!; i < sizes[l]!; i++) push(l, sets[l * experts + i]!)
     },
     onGate(host) {
       drain(host)
