@@ -26,9 +26,11 @@ export class CopyQueue {
   /**
    * Queued prefetches per cache group, newest on top, as (key, seq) pairs; entries that died
    * (started, cancelled, promoted) are popped lazily, so finding the newest live one is amortized
-   * O(1) instead of a scan of the whole queue.
+   * O(1) instead of a scan of the whole queue. A full stack drops its dead entries before it
+   * grows, so it holds at most about twice the live ones (a run that never asks for the newest
+   * would otherwise keep every prefetch it ever queued).
    */
-  private readonly stacks: Array<{ keys: number[]; seqs: number[] }>
+  private readonly stacks: Array<{ keys: Int32Array; seqs: Int32Array; size: number }>
 
   /**
    * `durNs`: one transfer's time; with `durOfLayer` (experts of different sizes), a key of layer
@@ -48,7 +50,11 @@ export class CopyQueue {
     this.where = new Uint8Array(numKeys)
     this.seq = new Int32Array(numKeys)
     const groups = groupOfLayer ? Math.max(...groupOfLayer) + 1 : 1
-    this.stacks = Array.from({ length: groups }, () => ({ keys: [], seqs: [] }))
+    this.stacks = Array.from({ length: groups }, () => ({
+      keys: new Int32Array(64),
+      seqs: new Int32Array(64),
+      size: 0
+    }))
   }
 
   enqueue(key: number, readyAt: number, demand: boolean): void {
@@ -58,8 +64,29 @@ export class CopyQueue {
     ;(demand ? this.demand : this.prefetch).push(key, s, readyAt)
     if (!demand) {
       const st = this.stacks[this.groupOfLayer ? this.groupOfLayer[Math.floor(key / this.experts)]! : 0]!
-      st.keys.push(key)
-      st.seqs.push(s)
+      if (st.size === st.keys.length) this.compact(st)
+      st.keys[st.size] = key
+      st.seqs[st.size++] = s
+    }
+  }
+
+  /** Keep a stack's live entries, in order; double it if they fill more than half. */
+  private compact(st: { keys: Int32Array; seqs: Int32Array; size: number }): void {
+    let n = 0
+    for (let i = 0; i < st.size; i++) {
+      const k = st.keys[i]!
+      if (this.where[k] !== PREFETCH || this.seq[k] !== st.seqs[i]) continue
+      st.keys[n] = k
+      st.seqs[n++] = st.seqs[i]!
+    }
+    st.size = n
+    if (2 * n > st.keys.length) {
+      const keys = new Int32Array(st.keys.length * 2),
+        seqs = new Int32Array(st.keys.length * 2)
+      keys.set(st.keys.subarray(0, n))
+      seqs.set(st.seqs.subarray(0, n))
+      st.keys = keys
+      st.seqs = seqs
     }
   }
 
@@ -76,11 +103,9 @@ export class CopyQueue {
   /** The most recently queued prefetch of cache group `group` that has not started, or -1. */
   newestPrefetch(group: number): number {
     const st = this.stacks[group]!
-    while (st.keys.length > 0) {
-      const k = st.keys[st.keys.length - 1]!
-      if (this.where[k] === PREFETCH && this.seq[k] === st.seqs[st.seqs.length - 1]) return k
-      st.keys.pop()
-      st.seqs.pop()
+    for (; st.size > 0; st.size--) {
+      const k = st.keys[st.size - 1]!
+      if (this.where[k] === PREFETCH && this.seq[k] === st.seqs[st.size - 1]) return k
     }
     return -1
   }
