@@ -51,8 +51,8 @@ export class CopyQueue {
     this.seq = new Int32Array(numKeys)
     const groups = groupOfLayer ? Math.max(...groupOfLayer) + 1 : 1
     this.stacks = Array.from({ length: groups }, () => ({
-      keys: new Int32Array(64),
-      seqs: new Int32Array(64),
+      keys: new Int32Array(8),
+      seqs: new Int32Array(8),
       size: 0
     }))
   }
