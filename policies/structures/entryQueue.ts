@@ -15,10 +15,14 @@ export class EntryQueue {
     this.ids[this.tail] = id
     this.times[this.tail++] = time
   }
-  /** Slide the live part to the front, and double the room when it is over half full. */
+  /**
+   * Slide the live part to the front, and double the room when it is over a quarter full: each
+   * slide then copies at most a third as many entries as the pushes since the last (at half, a
+   * queue that stays near half full copies one entry per push).
+   */
   private makeRoom(): void {
     const n = this.tail - this.head
-    if (n * 2 > this.keys.length) {
+    if (n * 4 > this.keys.length) {
       const k = new Int32Array(this.keys.length * 2),
         i = new Int32Array(this.keys.length * 2),
         t = new Float64Array(this.keys.length * 2)
