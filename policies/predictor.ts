@@ -106,10 +106,11 @@ let candidates = new Uint16Array(256)
  * A histogram over BINS equal bins of (0, max] finds the bin the n-th best falls in; the experts
  * in it and above are scattered by bin, highest first and by id within a bin, and an insertion
  * sort orders them within their bins (a bin is monotone in the score, so nothing moves across
- * bins, and the sort is stable, so equal scores stay by id). Four passes over E and no
- * unpredictable branches, where a bounded heap compares at every step (about 0.5 the time for
- * E = 256, n = 64). Small E, an infinite score, or a threshold bin so crowded that sorting in
- * it would cost more than the heap, go to the heap.
+ * bins, and the sort is stable, so equal scores stay by id). Four passes over E with few
+ * comparisons between scores, where a heap or a quickselect compares at nearly every step: for
+ * E = 256, n = 64 on the transition tables' counts, 4.6 µs a call against 9.4 µs for a
+ * quickselect over packed keys. Small E, an infinite score, or a threshold bin so crowded that
+ * sorting in it would cost more than the heap, go to the heap.
  */
 export function topByScore(scores: Float64Array, n: number, out: Uint16Array): number {
   const E = scores.length
