@@ -27,8 +27,8 @@ export class CopyQueue {
    * Queued prefetches per cache group, newest on top, as (key, seq) pairs; entries that died
    * (started, cancelled, promoted) are popped lazily, so finding the newest live one is amortized
    * O(1) instead of a scan of the whole queue. A full stack drops its dead entries before it
-   * grows, so it holds at most about twice the live ones (a run that never asks for the newest
-   * would otherwise keep every prefetch it ever queued).
+   * grows, so its room stays within four times the most entries ever live in it at once (a run
+   * that never asks for the newest would otherwise keep every prefetch it ever queued).
    */
   private readonly stacks: Array<{ keys: Int32Array; seqs: Int32Array; size: number }>
 
