@@ -8,6 +8,7 @@ export function fixedStepPrefetcher(step: number, experts: number): Prefetcher {
   const out = new Uint16Array(experts)
   return {
     name: `fixed:${step}`,
+    staticPredictions: true,
     onGate(host, s, l) {
       const target = layerAhead(host.stream, s, l, step)
       if (!target) return

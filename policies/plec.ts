@@ -57,6 +57,8 @@ export function pathPrefetcher(layers: number, experts: number, slots: number): 
   }
   return {
     name: "path",
+    // Every layer of a step at its start, whatever the drains find.
+    staticPredictions: true,
     onStepStart(host, s) {
       step = s
       for (let l = 0; l < layers; l++) sizes[l] = host.predict(s, l, views[l]!)

@@ -26,6 +26,12 @@ export interface PrefetchHost {
 /** Decides when and how far ahead to prefetch. */
 export interface Prefetcher {
   readonly name: string
+  /**
+   * It predicts only from onStepStart and onGate, and which targets it asks for there depends
+   * only on the step and layer, never on the host's answers: the whole sequence of predictions is
+   * known before the replay, so it can be computed on another thread (workflows/predictAhead.ts).
+   */
+  readonly staticPredictions?: boolean
   /** Before the first layer of a step runs. */
   onStepStart?(host: PrefetchHost, step: number): void
   /** At the gate of every (step, layer), after the layer's demand loads were queued. */

@@ -20,26 +20,34 @@ export interface Training {
   readonly description: string
   /** Training slices of each fold's model. */
   readonly folds: ReadonlyArray<ReadonlyArray<TrainingSlice>>
+  /** The first step of the second fold (cross-fitting); null with one fold. */
+  readonly split: number | null
   /** Which fold's model predicts step s of the replayed stream. */
   foldOf(step: number): number
 }
 
+/** A Training from its data (a copy of one made here, e.g. sent to another thread). */
+export function trainingOf(t: Omit<Training, "foldOf">): Training {
+  const split = t.split
+  return { ...t, foldOf: split === null ? () => 0 : (s) => (s < split ? 0 : 1) }
+}
+
 export function crossFit(a: AccessStream, trace: Trace, half = Math.floor(a.steps / 2)): Training {
-  return {
+  return trainingOf({
     description:
       `2-fold cross-fitting: steps [0,${half}) predicted by a model trained on steps ` +
       `[${half},${a.steps}) and vice versa`,
     folds: [[{ stream: a, trace, from: half, to: a.steps }], [{ stream: a, trace, from: 0, to: half }]],
-    foldOf: (s) => (s < half ? 0 : 1)
-  }
+    split: half
+  })
 }
 
 export function separateTrace(train: AccessStream, trace: Trace, name: string): Training {
-  return {
+  return trainingOf({
     description: `trained on ${name} (${train.steps} steps), a separate trace`,
     folds: [[{ stream: train, trace, from: 0, to: train.steps }]],
-    foldOf: () => 0
-  }
+    split: null
+  })
 }
 
 /** Trace token indices of a slice's steps. */

@@ -31,5 +31,5 @@ export class Horizon {
  * predictor=all). */
 export function windowPrefetcher(K: number, experts: number): Prefetcher {
   const horizon = new Horizon(experts)
-  return { name: `window:${K}`, onGate: (host, s, l) => horizon.advance(host, s, l, K) }
+  return { name: `window:${K}`, staticPredictions: true, onGate: (host, s, l) => horizon.advance(host, s, l, K) }
 }
