@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os"
 import { Flag, Command } from "effect/cli"
 import { writeFileAtomic } from "../base/atomicWrite.mjs"
 import { UsageError } from "../base/errors.ts"
@@ -5,6 +6,7 @@ import { loadHardware, loadModel } from "../base/profiles.ts"
 import { formatTable } from "../sim/result.ts"
 import { toChromeTrace } from "../sim/timeline.ts"
 import { carriesModel, loadTrace } from "../traces/load.ts"
+import type { Trace } from "../traces/trace.ts"
 import { modelFromTrace, simulate } from "../workflows/simulate.ts"
 import { onnxModelOf, onnxRoutesFor } from "../workflows/runOnnxPredictor.ts"
 import { parseBytes } from "../base/bytes.ts"
@@ -53,6 +55,13 @@ export const simulateCommand = Command.make(
     ),
     timeline: Flag.optional(Flag.String("timeline")).pipe(
       Flag.withDescription("write a Chrome trace-event timeline here, for Perfetto (default: none)")
+    ),
+    predictAhead: Flag.Literals("predict-ahead", ["auto", "on", "off"] as const).pipe(
+      defaulted<"auto" | "on" | "off">(
+        "auto",
+        "a learned predictor behind fixed, window or path prefetch answers from a second thread, same " +
+          "decisions (auto: with 2+ cores, on a trace of 2M+ routing entries)"
+      )
     )
   },
   (f) =>
@@ -94,6 +103,7 @@ export const simulateCommand = Command.make(
         perLayer: f.perLayer,
         seed: f.seed,
         timeline: timelinePath !== undefined,
+        predictAhead: f.predictAhead === "on" || (f.predictAhead === "auto" && worthAThread(trace)),
         ...(trainPath
           ? { train: { trace: loadTrace(trainPath, model, undefined, { weights: false }), name: trainPath } }
           : {})
@@ -119,3 +129,10 @@ export const simulateCommand = Command.make(
     }
   ])
 )
+
+/**
+ * Predict ahead by default where a core is spare and the run long enough: a worker's start and
+ * its copy of the inputs (~0.2 s) would cost a short run more than it saves.
+ */
+const worthAThread = (t: Trace): boolean =>
+  availableParallelism() > 1 && t.tokens * t.model.layers * t.model.topK >= 2_000_000

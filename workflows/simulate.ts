@@ -29,6 +29,7 @@ import { frac, frac0, type PolicyDetail, type ResultRecord, type RunIdentity } f
 import { Timeline } from "../sim/timeline.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
 import { makeTiming } from "../sim/timing.ts"
+import { predictAhead } from "./predictAhead.ts"
 import { TOOL_VERSION } from "../base/version.ts"
 
 export type Mode = "cache-only" | "timed"
@@ -61,6 +62,12 @@ export interface SimulationInput {
   readonly commands?: boolean
   /** The decisions of the spec's ONNX predictor (`predictor=onnx:FILE`), from workflows/runOnnxPredictor.ts. */
   readonly onnx?: OnnxRoutes
+  /**
+   * Compute a learned predictor's answers on a second thread while the replay runs, when the
+   * prefetcher's predictions are static (predictAhead.ts): same decisions, less wall time where a
+   * core is spare, twice the inputs' memory. Sweeps leave it off (their workers fill the cores).
+   */
+  readonly predictAhead?: boolean
 }
 
 export interface SimulationOutput {
@@ -351,8 +358,27 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     }
     return { record, timeline: null }
   }
-  let predictor: Predictor | null = null
-  if (spec.predictor !== null) {
+  const prefetchContext = { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots }
+  const prefetcher = prefetchers[spec.prefetch]!(spec.prefetchArgs, prefetchContext, spec.text)
+  // A learned predictor behind static predictions (the others cost the replay little).
+  const ahead =
+    inp.predictAhead && spec.predictor !== null && predictors[spec.predictor]!.learned && prefetcher?.staticPredictions
+      ? predictAhead({
+          stream,
+          trace: inp.trace,
+          traceName: inp.traceName,
+          training: { description: training.description, folds: training.folds, split: training.split },
+          predictor: spec.predictor,
+          predictorArgs: spec.predictorArgs,
+          top: spec.top,
+          prefetch: spec.prefetch,
+          prefetchArgs: spec.prefetchArgs,
+          prefetchContext,
+          specText: spec.text
+        })
+      : null
+  let predictor: Predictor | null = ahead?.predictor ?? null
+  if (spec.predictor !== null && !ahead) {
     predictor = predictors[spec.predictor]!.make({
       stream,
       trace: inp.trace,
@@ -363,11 +389,6 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       ...(inp.onnx ? { onnx: inp.onnx } : {})
     })
   }
-  const prefetcher = prefetchers[spec.prefetch]!(
-    spec.prefetchArgs,
-    { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots },
-    spec.text
-  )
   const timeline = inp.timeline ? new Timeline() : null
   const charge = schedule ? parseSchedulerArgs(spec.schedulerArgs, spec.text).charge : 0
   let hostNs: Float64Array | null = null
@@ -382,22 +403,27 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     for (let s = 0; s < stream.steps; s++) hostNs[s]! += predictor.hostNs(s)
   }
   const commands: CommandLog | undefined = inp.commands ? { commands: [], preloaded: [] } : undefined
-  const c = runTimed({
-    stream,
-    geometry,
-    timing: makeTiming(model, inp.hardware),
-    eviction,
-    future,
-    predictor,
-    prefetcher,
-    copyEngines: inp.hardware.copyEngines,
-    timeline,
-    order: spec.order,
-    hostNsBeforeStep: hostNs,
-    ...(inp.onProgress ? { onProgress: inp.onProgress } : {}),
-    ...(pins ? { pins } : {}),
-    ...(commands ? { commands } : {})
-  })
+  let c: TimedCounts
+  try {
+    c = runTimed({
+      stream,
+      geometry,
+      timing: makeTiming(model, inp.hardware),
+      eviction,
+      future,
+      predictor,
+      prefetcher,
+      copyEngines: inp.hardware.copyEngines,
+      timeline,
+      order: spec.order,
+      hostNsBeforeStep: hostNs,
+      ...(inp.onProgress ? { onProgress: inp.onProgress } : {}),
+      ...(pins ? { pins } : {}),
+      ...(commands ? { commands } : {})
+    })
+  } finally {
+    ahead?.close()
+  }
   const detail: PolicyDetail = {}
   if (predictor?.note) detail.predictor_note = predictor.note
   if (c.streamedLoads > 0) detail.streamed_loads = c.streamedLoads

@@ -1,0 +1,166 @@
+import { afterAll, describe, expect, it } from "@jest/globals"
+import fc from "fast-check"
+import { InputError } from "../base/errors.ts"
+import { buildAccessStream } from "../traces/batching.ts"
+import { generateZipfTrace } from "../traces/synthetic.ts"
+import type { Trace } from "../traces/trace.ts"
+import { makeGeometry } from "../policies/cacheGeometry.ts"
+import type { Predictor } from "../policies/predictor.ts"
+import { makeEviction, predictors, prefetchers } from "../policies/registry.ts"
+import { parsePolicySpec } from "../policies/spec.ts"
+import { crossFit } from "../policies/training.ts"
+import { runTimed } from "../sim/engine.ts"
+import { forEachPrediction } from "../sim/predictionOrder.ts"
+import { predictAhead, type PredictAhead } from "../workflows/predictAhead.ts"
+import { simulate } from "../workflows/simulate.ts"
+import { traceArb } from "./helpers/arbitraries.ts"
+import { exactHardware, tinyModel } from "./helpers/fixtures.ts"
+
+const STATIC = [
+  "cache=lru,prefetch=fixed:1,predictor=prev-token",
+  "cache=lru,prefetch=fixed:2,predictor=transition",
+  "cache=lru,prefetch=window:3,predictor=prev-token",
+  "cache=plec,prefetch=path,predictor=route-path"
+]
+
+describe("the predictions a static prefetcher asks for are known before the replay", () => {
+  it("forEachPrediction lists the engine's predictor queries, in order (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        traceArb.filter((t) => t.model.layers >= 2),
+        fc.constantFrom(...STATIC),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 6 }),
+        (trace, text, batch, extra) => {
+          const spec = parsePolicySpec(text)
+          const stream = buildAccessStream(trace, batch)
+          let need = 1
+          for (let c = 0; c < stream.steps * stream.layers; c++)
+            need = Math.max(need, stream.offsets[c + 1]! - stream.offsets[c]!)
+          const g = makeGeometry(stream, { slots: need + extra }, false)
+          const ctx = { stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }
+          const L = trace.model.layers
+          const pfCtx = { layers: L, experts: trace.model.experts, topK: trace.model.topK, slots: need + extra }
+          const args = spec.prefetchArgs.map((a) => String(Math.min(Number(a), L - 1)))
+          const logged = (into: number[][], p: Predictor): Predictor => ({
+            ...p,
+            predict(step, layer, curStep, curLayer, out) {
+              into.push([step, layer, curStep, curLayer])
+              return p.predict(step, layer, curStep, curLayer, out)
+            }
+          })
+          const replayed: number[][] = []
+          runTimed({
+            stream,
+            geometry: g,
+            timing: { transferNs: 40, expertBytes: 1, expertNs: (t) => 7 * t + 3, layerNs: (t) => 5 + t },
+            eviction: makeEviction(spec.cache, spec.cacheArgs, stream, g, undefined, text, true),
+            future: null,
+            predictor: logged(replayed, predictors[spec.predictor!]!.make(ctx)),
+            prefetcher: prefetchers[spec.prefetch]!(args, pfCtx, text),
+            copyEngines: 1,
+            timeline: null,
+            order: spec.order
+          })
+          const listed: number[][] = []
+          const p = logged(listed, predictors[spec.predictor!]!.make(ctx))
+          forEachPrediction(prefetchers[spec.prefetch]!(args, pfCtx, text)!, stream, p.predict)
+          expect(listed).toEqual(replayed)
+        }
+      ),
+      { numRuns: 200, seed: 20261202 }
+    )
+  })
+
+  it("refuses a prefetcher whose predictions depend on the replay", () => {
+    const trace = generateZipfTrace({
+      model: { name: "m", layers: 4, experts: 8, topK: 2 },
+      tokens: 8,
+      requests: 1,
+      skew: 0.5,
+      seed: 1
+    })
+    const adaptive = prefetchers.adaptive!([], { layers: 4, experts: 8, topK: 2, slots: 8 }, "prefetch=adaptive")!
+    expect(() => forEachPrediction(adaptive, buildAccessStream(trace, 1), () => 0)).toThrow(/not static/)
+  })
+})
+
+describe("predict ahead: the learned predictor on a second thread decides exactly as in-thread", () => {
+  const trace = generateZipfTrace({
+    model: { name: "m", layers: 6, experts: 32, topK: 4 },
+    tokens: 600,
+    requests: 4,
+    skew: 0.8,
+    seed: 3
+  })
+  const run = (policy: string, ahead: boolean) =>
+    simulate({
+      trace,
+      traceName: "zipf",
+      model: tinyModel(6, 32, 4),
+      hardware: exactHardware(40, 10, 5),
+      policy,
+      mode: "timed",
+      cacheSlots: 48,
+      batch: 4,
+      perLayer: false,
+      seed: 0,
+      timeline: false,
+      predictAhead: ahead
+    }).record
+  it.each([
+    "cache=lru,prefetch=fixed:2,predictor=transition",
+    "cache=lru,prefetch=window:2,predictor=transition",
+    "cache=lru,prefetch=window:2,predictor=eam",
+    "cache=lru,prefetch=fixed:1,predictor=hybrid-fusion",
+    "cache=plec,prefetch=path,predictor=route-path",
+    "cache=plec,prefetch=path,predictor=route-path,scheduler=ts"
+  ])("%s: the same record", (policy) => {
+    expect(run(policy, true)).toEqual(run(policy, false))
+  })
+
+  const started: PredictAhead[] = []
+  afterAll(() => {
+    for (const a of started) a.close()
+  })
+  const start = (t: Trace, predictor: string, prefetchArgs = ["1"]) => {
+    const stream = buildAccessStream(t, 2)
+    const training = crossFit(stream, t)
+    const a = predictAhead({
+      stream,
+      trace: t,
+      traceName: "zipf",
+      training: { description: training.description, folds: training.folds, split: training.split },
+      predictor,
+      predictorArgs: [],
+      top: 0,
+      prefetch: "fixed",
+      prefetchArgs,
+      prefetchContext: { layers: t.model.layers, experts: t.model.experts, topK: t.model.topK, slots: 16 },
+      specText: `prefetch=fixed:1,predictor=${predictor}`
+    })!
+    started.push(a)
+    return a
+  }
+
+  it("a bad input met while the worker builds its predictor is the same error here", () => {
+    // pregate needs a lookahead column this trace lacks.
+    let err: unknown
+    try {
+      start(trace, "pregate")
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(InputError)
+    expect((err as InputError).field).toBe("columns.lookahead")
+    expect(() => start(trace, "no-such-predictor")).toThrow(/make/)
+  })
+
+  it("a query other than the one the worker answered is an error, not a wrong answer", () => {
+    const a = start(trace, "transition")
+    const out = new Uint16Array(32)
+    // The first query of fixed:1 is (0, 1) at (0, 0).
+    expect(a.predictor.predict(0, 1, 0, 0, out)).toBeGreaterThanOrEqual(0)
+    expect(() => a.predictor.predict(0, 3, 0, 1, out)).toThrow(/query 1 is \(0, 3\) at \(0, 1\)/)
+  })
+})

@@ -1,0 +1,94 @@
+/**
+ * Predict ahead: a learned predictor's answers computed on a second thread while the replay runs.
+ * The transition tables' row sums, an EAM's matches, a forest's features: up to half of a run's
+ * time, and none of it depends on the engine, for a prefetcher whose predictions are static
+ * (policies/prefetcher.ts). The worker (predictorWorker.ts) builds the same predictor from a copy
+ * of the inputs and answers the same queries in the same order, so decisions are identical; the
+ * replay checks every query against the worker's before it takes the answer.
+ */
+import { join } from "node:path"
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
+import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
+import { InputError, UsageError } from "../base/errors.ts"
+import type { Predictor } from "../policies/predictor.ts"
+import type { PredictorWorkerData } from "./predictorWorker.ts"
+import { BUILDING, CONSUMED, FAILED, PRODUCED, STATUS, predictionRing } from "./predictionRing.ts"
+
+/** Ring entries: enough for the worker to run a few steps ahead of the replay. */
+const SLOTS = 4096
+
+export interface PredictAhead {
+  readonly predictor: Predictor
+  /** Stop the worker (it may still be predicting past the replay's end). */
+  close(): void
+}
+
+/**
+ * Start the worker and wait until its predictor is built (so a bad input fails here, as building
+ * it in this thread would); null where no worker bundle can be built (the GPU pack).
+ */
+export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | "port">): PredictAhead | null {
+  let entry: string
+  try {
+    entry = cachedBundle(join(packageRoot, "workflows", "predictorWorker.ts"))
+  } catch {
+    return null
+  }
+  const E = data.stream.experts
+  const ring = predictionRing(SLOTS, E)
+  const { header, queries, counts, ids } = ring
+  const { port1, port2 } = new MessageChannel()
+  const worker = new Worker(entry, {
+    workerData: { ...data, ring: ring.buffer, slots: SLOTS, port: port2 },
+    transferList: [port2]
+  })
+  const close = () => {
+    port1.close()
+    void worker.terminate()
+  }
+  /** The worker's error, rethrown here with its kind. */
+  const failure = (): Error => {
+    const m = receiveMessageOnPort(port1)?.message as
+      | { error: string; kind: string; file?: string; record?: string; field?: string; detail?: string }
+      | undefined
+    close()
+    if (!m) return new Error("predict-ahead worker failed without a message")
+    if (m.kind === "input") return new InputError(m.file!, m.record!, m.field!, m.detail!)
+    if (m.kind === "usage") return new UsageError(m.error)
+    return new Error(m.error)
+  }
+  for (let s = Atomics.load(header, STATUS); s === BUILDING; s = Atomics.load(header, STATUS))
+    Atomics.wait(header, STATUS, s, 1000)
+  if (Atomics.load(header, STATUS) === FAILED) throw failure()
+  const built = receiveMessageOnPort(port1)?.message as { note: string | null }
+  let q = 0
+  const predictor: Predictor = {
+    name: data.predictor,
+    ...(built.note !== null ? { note: built.note } : {}),
+    predict(step, layer, curStep, curLayer, out) {
+      for (let p = Atomics.load(header, PRODUCED); p <= q; p = Atomics.load(header, PRODUCED)) {
+        if (Atomics.load(header, STATUS) === FAILED) throw failure()
+        Atomics.wait(header, PRODUCED, p, 1000)
+      }
+      const slot = q % SLOTS
+      const at = 4 * slot
+      if (
+        queries[at] !== step ||
+        queries[at + 1] !== layer ||
+        queries[at + 2] !== curStep ||
+        queries[at + 3] !== curLayer
+      )
+        throw new Error(
+          `predict-ahead: query ${q} is (${step}, ${layer}) at (${curStep}, ${curLayer}), the worker answered ` +
+            `(${queries[at]}, ${queries[at + 1]}) at (${queries[at + 2]}, ${queries[at + 3]})`
+        )
+      const n = counts[slot]!
+      out.set(ids.subarray(slot * E, slot * E + n))
+      Atomics.store(header, CONSUMED, ++q)
+      // The worker waits only on a full ring: wake it as a quarter frees up.
+      if (q % (SLOTS / 4) === 0) Atomics.notify(header, CONSUMED)
+      return n
+    }
+  }
+  return { predictor, close }
+}

@@ -1,0 +1,78 @@
+/**
+ * The predict-ahead worker thread (predictAhead.ts): builds the run's predictor from a copy of
+ * its inputs, reports it built (or the error), then answers every query the run's prefetcher will
+ * make, in the replay's order (sim/predictionOrder.ts), into the shared ring.
+ */
+import { type MessagePort, workerData } from "node:worker_threads"
+import { InputError, UsageError } from "../base/errors.ts"
+import type { AccessStream } from "../traces/batching.ts"
+import type { Trace } from "../traces/trace.ts"
+import { predictors, prefetchers } from "../policies/registry.ts"
+import { trainingOf, type Training } from "../policies/training.ts"
+import { forEachPrediction } from "../sim/predictionOrder.ts"
+import { BUILDING, CONSUMED, FAILED, PRODUCED, READY, STATUS, predictionRing } from "./predictionRing.ts"
+
+export interface PredictorWorkerData {
+  readonly ring: SharedArrayBuffer
+  readonly slots: number
+  readonly port: MessagePort
+  readonly stream: AccessStream
+  readonly trace: Trace
+  readonly traceName: string
+  readonly training: Omit<Training, "foldOf">
+  readonly predictor: string
+  readonly predictorArgs: ReadonlyArray<string>
+  readonly top: number
+  readonly prefetch: string
+  readonly prefetchArgs: ReadonlyArray<string>
+  readonly prefetchContext: { layers: number; experts: number; topK: number; slots: number }
+  readonly specText: string
+}
+
+const d = workerData as PredictorWorkerData
+const ring = predictionRing(d.slots, d.stream.experts, d.ring)
+const { header, queries, counts, ids, slots: R } = ring
+const E = d.stream.experts
+const status = (s: number) => {
+  Atomics.store(header, STATUS, s)
+  Atomics.notify(header, STATUS)
+  Atomics.notify(header, PRODUCED)
+}
+try {
+  Atomics.store(header, STATUS, BUILDING)
+  const predictor = predictors[d.predictor]!.make({
+    stream: d.stream,
+    trace: d.trace,
+    traceName: d.traceName,
+    top: d.top,
+    training: trainingOf(d.training),
+    args: d.predictorArgs
+  })
+  d.port.postMessage({ built: true, note: predictor.note ?? null })
+  status(READY)
+  const prefetcher = prefetchers[d.prefetch]!(d.prefetchArgs, d.prefetchContext, d.specText)!
+  let q = 0
+  forEachPrediction(prefetcher, d.stream, (step, layer, curStep, curLayer, out) => {
+    for (let c = Atomics.load(header, CONSUMED); q - c >= R; c = Atomics.load(header, CONSUMED))
+      Atomics.wait(header, CONSUMED, c, 100)
+    const n = predictor.predict(step, layer, curStep, curLayer, out)
+    const slot = q % R
+    queries[4 * slot] = step
+    queries[4 * slot + 1] = layer
+    queries[4 * slot + 2] = curStep
+    queries[4 * slot + 3] = curLayer
+    counts[slot] = n
+    ids.set(out.subarray(0, n), slot * E)
+    Atomics.store(header, PRODUCED, ++q)
+    Atomics.notify(header, PRODUCED)
+    return n
+  })
+} catch (e) {
+  const err = e as Error
+  d.port.postMessage({
+    error: err.message,
+    kind: e instanceof InputError ? "input" : e instanceof UsageError ? "usage" : "internal",
+    ...(e instanceof InputError ? { file: e.file, record: e.record, field: e.field, detail: e.detail } : {})
+  })
+  status(FAILED)
+}
