@@ -16,6 +16,13 @@ import { BUILDING, CONSUMED, FAILED, PRODUCED, STATUS, predictionRing } from "./
 
 /** Ring entries: enough for the worker to run a few steps ahead of the replay. */
 const SLOTS = 4096
+/**
+ * Seconds the replay waits for the worker to build its predictor (a forest over a long trace may
+ * take minutes), and then for any one answer, before it gives up: a worker killed outright (out
+ * of memory) says nothing, and waiting on it forever would be a silent failure.
+ */
+const BUILDING_S = 3600,
+  STALLED_S = 300
 
 export interface PredictAhead {
   readonly predictor: Predictor
@@ -57,8 +64,15 @@ export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | 
     if (m.kind === "usage") return new UsageError(m.error)
     return new Error(m.error)
   }
-  for (let s = Atomics.load(header, STATUS); s === BUILDING; s = Atomics.load(header, STATUS))
+  for (let s = Atomics.load(header, STATUS), waited = 0; s === BUILDING; s = Atomics.load(header, STATUS)) {
+    if (waited++ >= BUILDING_S) {
+      close()
+      throw new Error(
+        `predict-ahead: the worker built no predictor in ${BUILDING_S} s (rerun with --predict-ahead off)`
+      )
+    }
     Atomics.wait(header, STATUS, s, 1000)
+  }
   if (Atomics.load(header, STATUS) === FAILED) throw failure()
   const built = receiveMessageOnPort(port1)?.message as { note: string | null }
   let q = 0
@@ -66,8 +80,12 @@ export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | 
     name: data.predictor,
     ...(built.note !== null ? { note: built.note } : {}),
     predict(step, layer, curStep, curLayer, out) {
-      for (let p = Atomics.load(header, PRODUCED); p <= q; p = Atomics.load(header, PRODUCED)) {
+      for (let p = Atomics.load(header, PRODUCED), waited = 0; p <= q; p = Atomics.load(header, PRODUCED)) {
         if (Atomics.load(header, STATUS) === FAILED) throw failure()
+        if (waited++ >= STALLED_S) {
+          close()
+          throw new Error(`predict-ahead: no answer from the worker in ${STALLED_S} s (rerun with --predict-ahead off)`)
+        }
         Atomics.wait(header, PRODUCED, p, 1000)
       }
       const slot = q % SLOTS
