@@ -10,7 +10,7 @@ import type { Trace } from "../traces/trace.ts"
 import { predictors, prefetchers } from "../policies/registry.ts"
 import { trainingOf, type Training } from "../policies/training.ts"
 import { forEachPrediction } from "../sim/predictionOrder.ts"
-import { BUILDING, CONSUMED, FAILED, PRODUCED, READY, STATUS, predictionRing } from "./predictionRing.ts"
+import { CONSUMED, FAILED, PRODUCED, READY, STATUS, predictionRing } from "./predictionRing.ts"
 
 export interface PredictorWorkerData {
   readonly ring: SharedArrayBuffer
@@ -38,8 +38,8 @@ const status = (s: number) => {
   Atomics.notify(header, STATUS)
   Atomics.notify(header, PRODUCED)
 }
+// The status starts at BUILDING: shared memory starts zeroed.
 try {
-  Atomics.store(header, STATUS, BUILDING)
   const predictor = predictors[d.predictor]!.make({
     stream: d.stream,
     trace: d.trace,
@@ -48,7 +48,7 @@ try {
     training: trainingOf(d.training),
     args: d.predictorArgs
   })
-  d.port.postMessage({ built: true, note: predictor.note ?? null })
+  d.port.postMessage({ note: predictor.note ?? null })
   status(READY)
   const prefetcher = prefetchers[d.prefetch]!(d.prefetchArgs, d.prefetchContext, d.specText)!
   let q = 0
