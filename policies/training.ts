@@ -20,7 +20,7 @@ export interface Training {
   readonly description: string
   /** Training slices of each fold's model. */
   readonly folds: ReadonlyArray<ReadonlyArray<TrainingSlice>>
-  /** The first step of the second fold (cross-fitting); null with one fold. */
+  /** The first step the second fold's model predicts (cross-fitting); null with one fold. */
   readonly split: number | null
   /** Which fold's model predicts step s of the replayed stream. */
   foldOf(step: number): number
