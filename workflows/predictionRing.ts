@@ -15,7 +15,6 @@ export const BUILDING = 0,
 export interface PredictionRing {
   readonly buffer: SharedArrayBuffer
   readonly slots: number
-  readonly experts: number
   readonly header: Int32Array
   readonly queries: Int32Array
   readonly counts: Int32Array
@@ -28,7 +27,6 @@ export function predictionRing(slots: number, experts: number, buffer?: SharedAr
   return {
     buffer: b,
     slots,
-    experts,
     header: new Int32Array(b, 0, 8),
     queries: new Int32Array(b, 32, 4 * slots),
     counts: new Int32Array(b, 32 + 16 * slots, slots),
