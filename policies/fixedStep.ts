@@ -1,4 +1,4 @@
-import { layerAhead, type Prefetcher } from "./prefetcher.ts"
+import { layerAhead, type Prefetcher, prefetchEach } from "./prefetcher.ts"
 
 /**
  * Fixed step S: at layer l's gate, prefetch the predicted experts of layer l + S (continuing into
@@ -14,7 +14,7 @@ export function fixedStepPrefetcher(step: number, experts: number): Prefetcher {
       if (!target) return
       const n = host.predict(target[0], target[1], out)
       const flat = target[0] * host.stream.layers + target[1]
-      for (let i = 0; i < n; i++) host.prefetch(target[1], out[i]!, flat)
+      prefetchEach(host, target[1], out, n, flat)
     }
   }
 }

@@ -10,6 +10,9 @@ export interface PrefetchHost {
   /** Queue a load of `expert` at `layer` ahead of use, for the layer `targetFlat` (step · L + layer). False if cached,
    * on its way, or no slot may be taken. */
   prefetch(layer: number, expert: number, targetFlat: number): boolean
+  /** `prefetch(layer, experts[i], targetFlat)` for i < n in order, answers ignored (optional: a host may skip what it
+   * knows will be refused; see prefetchEach). */
+  prefetchEach?(layer: number, experts: Uint16Array, n: number, targetFlat: number): void
   /** Is the expert resident or on its way? */
   cached(layer: number, expert: number): boolean
   /** H2D time of one expert (latency + bytes / bandwidth) under the run's profile. */
@@ -47,4 +50,10 @@ export function layerAhead(a: AccessStream, step: number, layer: number, distanc
   const flat = step * a.layers + layer + distance
   const s = Math.floor(flat / a.layers)
   return s < a.steps ? [s, flat % a.layers] : null
+}
+
+/** Prefetch experts[0, n) of `layer` for `targetFlat`, in order: through the host's own loop where it has one. */
+export function prefetchEach(host: PrefetchHost, layer: number, experts: Uint16Array, n: number, targetFlat: number) {
+  if (host.prefetchEach) host.prefetchEach(layer, experts, n, targetFlat)
+  else for (let i = 0; i < n; i++) host.prefetch(layer, experts[i]!, targetFlat)
 }

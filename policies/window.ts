@@ -1,4 +1,4 @@
-import type { Prefetcher, PrefetchHost } from "./prefetcher.ts"
+import { type Prefetcher, type PrefetchHost, prefetchEach } from "./prefetcher.ts"
 
 /**
  * A prefetch horizon: every layer within S layers ahead is predicted and prefetched once, when it
@@ -21,7 +21,7 @@ export class Horizon {
       const s = Math.floor(f / L),
         m = f % L
       const n = host.predict(s, m, this.out)
-      for (let i = 0; i < n; i++) host.prefetch(m, this.out[i]!, f)
+      prefetchEach(host, m, this.out, n, f)
     }
     if (last > this.covered) this.covered = last
   }

@@ -146,10 +146,18 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   // A byte budget over mixed sizes has no fixed slots: its keys get slot -1.
   const slotOf = new Int32Array(numKeys).fill(-1)
   const issuedAt = new Int32Array(numKeys)
-  const freeSlots: number[][] = []
-  for (let gi = 0, first = 0; gi < g.capacities.length; first += g.capacities[gi]!, gi++) {
-    freeSlots.push(unit ? [] : Array.from({ length: g.capacities[gi]! }, (_, i) => first + g.capacities[gi]! - 1 - i))
+  // Each group's free slots, a stack in one typed array: group gi's at [slotBase[gi], + freeCount[gi]).
+  const G = g.capacities.length
+  const slotBase = new Int32Array(G),
+    freeCount = new Int32Array(G)
+  const freeSlots = new Int32Array(unit ? 0 : g.capacities.reduce((x, y) => x + y, 0))
+  for (let gi = 0, first = 0; gi < G; first += g.capacities[gi]!, gi++) {
+    slotBase[gi] = first
+    if (unit) continue
+    freeCount[gi] = g.capacities[gi]!
+    for (let i = 0; i < g.capacities[gi]!; i++) freeSlots[first + i] = first + g.capacities[gi]! - 1 - i
   }
+  const popSlot = (group: number) => freeSlots[slotBase[group]! + --freeCount[group]!]!
   if (unit && inp.commands) throw new Error("engine: a command log needs uniform expert sizes (fixed slots)")
   const log = inp.commands ?? null
   /** Index of the last compute command recorded (issue decisions happen after it ends). */
@@ -230,7 +238,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     if (unit) {
       used[group]! -= sizeOf(key)
       occupied -= sizeOf(key)
-    } else freeSlots[group]!.push(slotOf[key]!)
+    } else freeSlots[slotBase[group]! + freeCount[group]!++] = slotOf[key]!
     slotOf[key] = -1
     if (state[key] === QUEUED) queue.cancel(key)
     if (state[key] === INFLIGHT) settle(key)
@@ -302,7 +310,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   }
 
   const load = (key: number, group: number, readyAt: number, demand: boolean) => {
-    if (!unit) slotOf[key] = freeSlots[group]!.pop()!
+    if (!unit) slotOf[key] = popSlot(group)
     issuedAt[key] = lastCompute
     policy.insert(key, group, cursor, nextUseOfKey[key]!)
     state[key] = QUEUED
@@ -335,7 +343,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           if (v < 0) continue
           drop(v, group)
         }
-        if (!unit) slotOf[key] = freeSlots[group]!.pop()!
+        if (!unit) slotOf[key] = popSlot(group)
         if (log && s === 0) log.preloaded.push([key, slotOf[key]!])
         policy.insert(key, group, cursor, nextUseOfKey[key]!)
         state[key] = RESIDENT
@@ -381,6 +389,24 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       c.prefetchIssued++
       return true
     },
+    prefetchEach(layer, experts, n, targetFlat) {
+      // A prefetch refused for want of room leaves everything as it was, so the layer's next absent
+      // experts (same group, same size) are refused too: counted without asking the policy again,
+      // unless it sees each prediction (onPredicted) or weighs each key's next use (needsFuture).
+      const skipRefused = !policy.onPredicted && !policy.needsFuture
+      const base = layer * E
+      for (let i = 0; i < n; i++) {
+        const key = base + experts[i]!
+        if (state[key] !== ABSENT) {
+          if (policy.onPredicted) policy.onPredicted(key, targetFlat)
+          continue
+        }
+        if (!host.prefetch(layer, experts[i]!, targetFlat) && skipRefused) {
+          for (let j = i + 1; j < n; j++) if (state[base + experts[j]!] === ABSENT) c.prefetchDropped++
+          return
+        }
+      }
+    },
     cached(layer, expert) {
       return state[layer * E + expert] !== ABSENT
     },
@@ -403,6 +429,12 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     }
   }
 
+  // Expert FFN time by (layer, tokens): a table the replay indexes instead of a call per expert run.
+  let maxTokens = 1
+  for (let s = 0; s < a.steps; s++) maxTokens = Math.max(maxTokens, a.stepTokenOffsets[s + 1]! - a.stepTokenOffsets[s]!)
+  const ffnNs = new Float64Array(L * (maxTokens + 1))
+  for (let l = 0; l < L; l++)
+    for (let n = 1; n <= maxTokens; n++) ffnNs[l * (maxTokens + 1) + n] = timing.expertNs(n, l)
   const pf = inp.prefetcher
   const runOrder = new Int32Array(E)
   // Demand loads of the current layer waiting for one of its experts to finish (streamed).
@@ -463,7 +495,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       for (let i = i0; i < i1; i++) {
         const key = base + keys[i]!
         const nu = next === null ? 0 : next[i]!
-        nextUseOfKey[key] = nu
+        if (next !== null) nextUseOfKey[key] = nu
         const st = state[key]
         if (st === RESIDENT) {
           h++
@@ -544,7 +576,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
           state[key] = RESIDENT
         }
         const tokensHere = counts === null ? 1 : counts[i]!
-        const ns = timing.expertNs(tokensHere, l)
+        const ns = ffnNs[l * (maxTokens + 1) + tokensHere]!
         if (log) {
           lastCompute = log.commands.length
           log.commands.push({ kind: "ffn", t, key, slot: slotOf[key]!, tokens: tokensHere, flat })
