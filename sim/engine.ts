@@ -192,7 +192,8 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     traced: new Map()
   }
   let occupied = 0
-  let t = 0
+  // The replay's clock (ns), in a typed array: a double in a variable that closures share is boxed anew at every write.
+  const clock = new Float64Array(1)
   let cursor = 0
   let curStep = 0,
     curLayer = 0,
@@ -248,7 +249,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       unusedPrefetch[key] = 0
       c.prefetchWasted++
     }
-    if (tl) tl.instant(`evict ${label(key)}`, "evict", t)
+    if (tl) tl.instant(`evict ${label(key)}`, "evict", clock[0])
   }
 
   /** Find a slot in `group` for `key`: returns when it is free (t, or a landing time), or -1. */
@@ -257,18 +258,18 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     if (used[group]! < g.capacities[group]!) {
       used[group]!++
       if (++occupied > c.peakSlots) c.peakSlots = occupied
-      return t
+      return clock[0]
     }
     const v = policy.victim(group, blocked, demand)
     if (v >= 0 && (demand || !policy.needsFuture || nextUseOfKey[v]! > nextUseOfKey[key]!)) {
       drop(v, group)
-      return t
+      return clock[0]
     }
     if (!demand) return -1
     const q = queue.newestPrefetch(group)
     if (q >= 0) {
       drop(q, group)
-      return t
+      return clock[0]
     }
     const w = flights.firstUnpinned(group, pinned)
     if (w < 0) return NO_SLOT
@@ -285,7 +286,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   const acquireBytes = (key: number, group: number, demand: boolean): number => {
     const need = sizeOf(key)
     const cap = g.capacities[group]!
-    let freeAt = t
+    let freeAt = clock[0]
     while (used[group]! + need > cap) {
       const v = policy.victim(group, blocked, demand)
       if (v >= 0 && (demand || !policy.needsFuture || nextUseOfKey[v]! > nextUseOfKey[key]!)) {
@@ -382,7 +383,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         c.prefetchDropped++
         return false
       }
-      load(key, group, t, false)
+      load(key, group, clock[0], false)
       unusedPrefetch[key] = 1
       predictedFor[key] = targetFlat
       if (predictedAt) predictedAt[layer]!.push(key)
@@ -424,7 +425,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       const last = series[series.length - 1]
       if (!last || last[2] !== value) {
         series.push([curStep, curLayer, value])
-        if (tl) tl.counter(name, t, value)
+        if (tl) tl.counter(name, clock[0], value)
       }
     }
   }
@@ -459,15 +460,15 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     const layerNs = timing.layerNs(tokens)
     const hostNs = inp.hostNsBeforeStep ? inp.hostNsBeforeStep[s]! : 0
     if (hostNs > 0) {
-      if (tl) tl.add(TRACK_HOST, "host decisions (scheduler, predictor)", "host", t, t + hostNs)
-      t += hostNs
+      if (tl) tl.add(TRACK_HOST, "host decisions (scheduler, predictor)", "host", clock[0], clock[0] + hostNs)
+      clock[0] += hostNs
       c.hostNs += hostNs
     }
     curStep = s
     curLayer = 0
     if (inp.pins) {
-      queue.advanceTo(t)
-      land(t)
+      queue.advanceTo(clock[0])
+      land(clock[0])
       pinAt(s)
     }
     pf?.onStepStart?.(host, s)
@@ -478,15 +479,15 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         i1 = offsets[flat + 1]!
       const base = l * E
       const group = g.groupOfLayer[l]!
-      if (tl) tl.add(TRACK_COMPUTE, `L${l} attention+router`, "non-expert", t, t + layerNs)
+      if (tl) tl.add(TRACK_COMPUTE, `L${l} attention+router`, "non-expert", clock[0], clock[0] + layerNs)
       if (log) {
         lastCompute = log.commands.length
-        log.commands.push({ kind: "layer", t, flat, tokens })
+        log.commands.push({ kind: "layer", t: clock[0], flat, tokens })
       }
-      t += layerNs
+      clock[0] += layerNs
       c.computeNs += layerNs
-      queue.advanceTo(t)
-      land(t)
+      queue.advanceTo(clock[0])
+      land(clock[0])
       if (policy.onLayer) policy.onLayer(flat)
       // 2. the gate: classify and pin.
       let h = 0
@@ -514,7 +515,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         } else {
           c.lateHits++
           policy.touch(key, group, i, nu)
-          if (st === QUEUED) queue.promote(key, t)
+          if (st === QUEUED) queue.promote(key, clock[0])
         }
         if (unusedPrefetch[key]) {
           unusedPrefetch[key] = 0
@@ -566,11 +567,11 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         if (state[key] !== RESIDENT) {
           if (state[key] === QUEUED) queue.startUntil(key)
           const at = arrival[key]!
-          if (at > t) {
-            if (tl) tl.add(TRACK_STALL, `wait ${label(key)}`, "stall", t, at)
-            c.stallNs += at - t
+          if (at > clock[0]) {
+            if (tl) tl.add(TRACK_STALL, `wait ${label(key)}`, "stall", clock[0], at)
+            c.stallNs += at - clock[0]
             c.stallEvents++
-            t = at
+            clock[0] = at
           }
           settle(key)
           state[key] = RESIDENT
@@ -579,38 +580,39 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         const ns = ffnNs[l * (maxTokens + 1) + tokensHere]!
         if (log) {
           lastCompute = log.commands.length
-          log.commands.push({ kind: "ffn", t, key, slot: slotOf[key]!, tokens: tokensHere, flat })
+          log.commands.push({ kind: "ffn", t: clock[0], key, slot: slotOf[key]!, tokens: tokensHere, flat })
         }
-        if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", t, t + ns, { tokens: tokensHere })
-        t += ns
+        if (tl) tl.add(TRACK_COMPUTE, `${label(key)} FFN`, "expert", clock[0], clock[0] + ns, { tokens: tokensHere })
+        clock[0] += ns
         c.computeNs += ns
         pinned[key] = 0
         setBlocked(key, 0)
         if (policy.onDone) policy.onDone(key)
         if (nextDeferred < nDeferred) {
-          queue.advanceTo(t)
-          land(t)
+          queue.advanceTo(clock[0])
+          land(clock[0])
           startDeferred(base, group)
         }
         if (pf?.onExpertDone) {
-          queue.advanceTo(t)
-          land(t)
+          queue.advanceTo(clock[0])
+          land(clock[0])
           pf.onExpertDone(host, s, l, keys[i]!)
         }
       }
       layersDone++
       if (pf?.onLayerEnd) {
-        queue.advanceTo(t)
-        land(t)
+        queue.advanceTo(clock[0])
+        land(clock[0])
         pf.onLayerEnd(host, s, l)
       }
     }
   }
-  c.totalNs = t
+  c.totalNs = clock[0]
   inp.onProgress?.(a.steps, a.steps)
   for (let k = 0; k < numKeys; k++) if (unusedPrefetch[k]) c.prefetchWasted++
   // Transfers still running when the last expert finished count only up to the end.
-  for (let k = 0; k < numKeys; k++) if (state[k] === INFLIGHT && arrival[k]! > t) c.linkBusyNs -= arrival[k]! - t
+  for (let k = 0; k < numKeys; k++)
+    if (state[k] === INFLIGHT && arrival[k]! > clock[0]) c.linkBusyNs -= arrival[k]! - clock[0]
   return c
 }
 
