@@ -17,6 +17,13 @@ export interface Predictor {
   readonly note?: string
   /** Host time the predictor costs before step `step` runs, when it is charged (ns). */
   hostNs?(step: number): number
+  /** Every answer depends on its query alone, never on the queries before it: any order gives the same answers. */
+  readonly orderFree?: boolean
+  /**
+   * Do one bounded piece of work a later query will need (e.g. build a table block); false when
+   * none is left. For a thread that would otherwise wait (predict ahead); answers do not change.
+   */
+  prepare?(): boolean
 }
 
 export interface PredictorContext {

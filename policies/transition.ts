@@ -105,6 +105,26 @@ export class TransitionTables {
     return t
   }
 
+  /**
+   * Build one block another fold will want: the counterpart of a block some fold has built (the
+   * folds ask for the same distances and layers, one after the other). False when none is left.
+   */
+  prepare(): boolean {
+    const per = (this.maxDistance + 1) * this.ctx.stream.layers
+    const folds = this.ctx.training.folds.length
+    for (let i = 0; i < per; i++) {
+      let built = false
+      for (let f = 0; f < folds && !built; f++) built = this.blocks[f * per + i] !== undefined
+      if (!built) continue
+      for (let f = 0; f < folds; f++)
+        if (this.blocks[f * per + i] === undefined) {
+          this.block(f, Math.floor(i / this.ctx.stream.layers), i % this.ctx.stream.layers)
+          return true
+        }
+    }
+    return false
+  }
+
   private readonly pops = new Map<number, Float64Array>()
   private popularity(fold: number): Float64Array {
     let p = this.pops.get(fold)
@@ -280,6 +300,9 @@ export function transitionPredictor(ctx: PredictorContext): Predictor {
   const mark = new Uint8Array(E)
   return {
     ...scoring,
+    // Row sums are exact integers whatever sum a table kept from its last query; the far picks are per fold and layer.
+    orderFree: true,
+    prepare: () => tables.prepare(),
     predict(step, layer, curStep, curLayer, out) {
       const n = defaultTop(ctx, step)
       if (step !== curStep) {

@@ -10,7 +10,7 @@ import { makeEviction, predictors, prefetchers } from "../policies/registry.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
 import { crossFit } from "../policies/training.ts"
 import { runTimed } from "../sim/engine.ts"
-import { forEachPrediction } from "../sim/predictionOrder.ts"
+import { forEachAnswer, forEachPrediction } from "../sim/predictionOrder.ts"
 import { predictAhead, type PredictAhead } from "../workflows/predictAhead.ts"
 import { simulate } from "../workflows/simulate.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -66,6 +66,58 @@ describe("the predictions a static prefetcher asks for are known before the repl
           const p = logged(listed, predictors[spec.predictor!]!.make(ctx))
           forEachPrediction(prefetchers[spec.prefetch]!(args, pfCtx, text)!, stream, p.predict)
           expect(listed).toEqual(replayed)
+        }
+      ),
+      { numRuns: 200, seed: 20261202 }
+    )
+  })
+
+  it("forEachAnswer: an order-free predictor, answered by chunks with tables built ahead, answers as in order (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        traceArb.filter((t) => t.model.layers >= 2),
+        fc.constantFrom("fixed:1", "fixed:2", "window:3"),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 0, max: 40 }),
+        (trace, prefetch, batch, chunk, prepared) => {
+          const stream = buildAccessStream(trace, batch)
+          const ctx = { stream, trace, traceName: "t", top: 0, training: crossFit(stream, trace), args: [] }
+          const L = trace.model.layers
+          const [name, arg] = prefetch.split(":") as [string, string]
+          const pf = () =>
+            prefetchers[name]!(
+              [String(Math.min(Number(arg), L - 1))],
+              {
+                layers: L,
+                experts: trace.model.experts,
+                topK: trace.model.topK,
+                slots: 8
+              },
+              prefetch
+            )!
+          const inOrder: number[][] = []
+          const p = predictors.transition!.make(ctx)
+          forEachPrediction(pf(), stream, (step, layer, curStep, curLayer, out) => {
+            const n = p.predict(step, layer, curStep, curLayer, out)
+            inOrder.push([step, layer, curStep, curLayer, ...out.subarray(0, n)])
+            return n
+          })
+          const chunked: number[][] = []
+          const q = predictors.transition!.make(ctx)
+          expect(q.orderFree).toBe(true)
+          for (let i = 0; i < prepared && q.prepare!(); i++) {}
+          forEachAnswer(
+            pf(),
+            stream,
+            q,
+            (step, layer, curStep, curLayer, ids, n) => {
+              chunked.push([step, layer, curStep, curLayer, ...ids.subarray(0, n)])
+              q.prepare!()
+            },
+            chunk
+          )
+          expect(chunked).toEqual(inOrder)
         }
       ),
       { numRuns: 200, seed: 20261202 }

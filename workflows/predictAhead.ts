@@ -14,8 +14,11 @@ import type { Predictor } from "../policies/predictor.ts"
 import type { PredictorWorkerData } from "./predictorWorker.ts"
 import { BUILDING, CONSUMED, FAILED, PRODUCED, STATUS, predictionRing } from "./predictionRing.ts"
 
-/** Ring entries: enough for the worker to run a few steps ahead of the replay. */
-const SLOTS = 4096
+/**
+ * Ring entries: a few of the worker's chunks (sim/predictionOrder.ts forEachAnswer: 64 steps' queries,
+ * 64 · L for a fixed step), so it answers one while the replay reads the last.
+ */
+const SLOTS = 16384
 /**
  * Seconds the replay waits for the worker to build its predictor (a forest over a long trace may
  * take minutes), and then for any one answer, before it gives up: a worker killed outright (out

@@ -9,7 +9,7 @@ import type { AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
 import { predictors, prefetchers } from "../policies/registry.ts"
 import { trainingOf, type Training } from "../policies/training.ts"
-import { forEachPrediction } from "../sim/predictionOrder.ts"
+import { forEachAnswer } from "../sim/predictionOrder.ts"
 import { CONSUMED, FAILED, PRODUCED, READY, STATUS, predictionRing } from "./predictionRing.ts"
 
 export interface PredictorWorkerData {
@@ -52,20 +52,19 @@ try {
   status(READY)
   const prefetcher = prefetchers[d.prefetch]!(d.prefetchArgs, d.prefetchContext, d.specText)!
   let q = 0
-  forEachPrediction(prefetcher, d.stream, (step, layer, curStep, curLayer, out) => {
+  forEachAnswer(prefetcher, d.stream, predictor, (step, layer, curStep, curLayer, answer, n) => {
+    // A full ring: work ahead for later queries (e.g. the next fold's tables), else wait.
     for (let c = Atomics.load(header, CONSUMED); q - c >= R; c = Atomics.load(header, CONSUMED))
-      Atomics.wait(header, CONSUMED, c, 100)
-    const n = predictor.predict(step, layer, curStep, curLayer, out)
+      if (!predictor.prepare?.()) Atomics.wait(header, CONSUMED, c, 100)
     const slot = q % R
     queries[4 * slot] = step
     queries[4 * slot + 1] = layer
     queries[4 * slot + 2] = curStep
     queries[4 * slot + 3] = curLayer
     counts[slot] = n
-    ids.set(out.subarray(0, n), slot * E)
+    ids.set(answer.subarray(0, n), slot * E)
     Atomics.store(header, PRODUCED, ++q)
     Atomics.notify(header, PRODUCED)
-    return n
   })
 } catch (e) {
   const err = e as Error
