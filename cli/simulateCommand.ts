@@ -59,8 +59,9 @@ export const simulateCommand = Command.make(
     predictAhead: Flag.Literals("predict-ahead", ["auto", "on", "off"] as const).pipe(
       defaulted<"auto" | "on" | "off">(
         "auto",
-        "a learned predictor behind fixed, window or path prefetch answers from a second thread, same " +
-          "decisions (auto: with 2+ cores, on a trace of 2M+ routing entries)"
+        "a learned predictor behind fixed, window or path prefetch answers from a second thread (a forest " +
+          "behind adaptive prefetch trains its second fold there), same decisions (auto: with 2+ cores, on a " +
+          "trace of 2M+ routing entries)"
       )
     )
   },

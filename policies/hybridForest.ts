@@ -30,7 +30,7 @@ import { GAP, type Trace } from "../traces/trace.ts"
 import { actualSet, defaultTop, type Predictor, type PredictorContext, topByScore } from "./predictor.ts"
 import { numericArgs } from "./spec.ts"
 import { TokenTables } from "./tokenTables.ts"
-import { TransitionTables } from "./transition.ts"
+import { type FoldBlocks, TransitionTables } from "./transition.ts"
 
 /** Distances the forest tells apart; farther targets share d = DMAX's leaves. */
 const DMAX = 8
@@ -76,6 +76,14 @@ class FeatureBuilder {
     this.prev = new Uint8Array(E)
     this.transitions = new TransitionTables(ctx)
     this.tokens = new TokenTables(ctx)
+  }
+
+  exportTables(fold: number): FoldBlocks {
+    return this.transitions.exportFold(fold)
+  }
+
+  adoptTables(b: FoldBlocks): void {
+    this.transitions.adoptFold(b)
   }
 
   /** Fill keys (and pg, the pre-gate share) for target (step, layer) seen from (step, curLayer). */
@@ -155,69 +163,118 @@ const trained = new WeakMap<Trace, Map<string, TrainedFold[]>>()
 
 type Options = { trees: number; depth: number; steps: number; rows: number; seed: number }
 
-/** One forest per fold, each from its own training slices only. */
+/** One forest per fold, each from its own training slices only: here, or adopted from another thread. */
 function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): TrainedFold[] {
-  const E = ctx.stream.experts,
-    L = ctx.stream.layers
-  return ctx.training.folds.map((slices, fold) => {
-    // Training rows: (training step, current layer, distance, expert) → the truth's deviation
-    // from the pre-gate share.
-    // Indexed by packed key (every key < KEYS): typed arrays, not maps, on this hot path.
-    const sum = new Float64Array(KEYS),
-      count = new Float64Array(KEYS)
-    const steps: Array<{ trace: Trace; step: number }> = []
-    const mark = new Uint8Array(E)
-    for (const s of slices) {
-      const n = s.to - s.from
-      const take = Math.min(n, opt.steps)
-      for (let j = 0; j < take; j++) {
-        const step = s.from + Math.floor((j * n) / take)
-        steps.push({ trace: s.trace, step })
-        for (let cur = 0; cur < L - 1; cur++)
-          for (let layer = cur + 1; layer < L && layer - cur <= DMAX; layer++) {
-            features.build(s.stream, s.trace, fold, step, cur, layer, s.from)
-            const truth = actualSet(s.stream, step, layer)
-            for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
-            for (let e = 0; e < E; e++) {
-              const key = features.keys[e]!
-              sum[key]! += mark[e]! - features.pg[e]!
-              count[key]!++
-            }
-            for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
-          }
-      }
-    }
-    // The most frequent feature vectors, each labelled with its mean deviation.
-    const seen: number[] = []
-    for (let k = 0; k < KEYS; k++) if (count[k]! > 0) seen.push(k)
-    const keys = seen.sort((x, y) => count[y]! - count[x]! || x - y).slice(0, opt.rows)
-    keys.sort((x, y) => x - y)
-    let forest: RandomForestRegression | null = null
-    if (keys.length >= 2) {
-      forest = new RandomForestRegression({
-        nEstimators: opt.trees,
-        maxFeatures: FEATURES.length,
-        replacement: true,
-        useSampleBagging: true,
-        noOOB: true,
-        seed: opt.seed + fold,
-        treeOptions: { maxDepth: opt.depth, minNumSamples: 3 }
-      })
-      forest.train(
-        keys.map(unpack),
-        keys.map((k) => sum[k]! / count[k]!)
-      )
-    }
-    return { forest, steps, rows: forest ? keys.length : 0, cache: new Map<number, number>() }
+  return ctx.training.folds.map((_, fold) => {
+    const there = ctx.foldsElsewhere?.take(fold) as FoldData | null | undefined
+    return there ? adoptFold(ctx, features, fold, there) : trainFold(ctx, features, opt, fold)
   })
 }
 
-export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
-  const opt = numericArgs(
+/** A fold trained on another thread (trainHybridFold), as it was sent. */
+interface FoldData {
+  forest: ReturnType<RandomForestRegression["toJSON"]> | null
+  rows: number
+  /** The training steps, as (index of the fold's slice, step). */
+  steps: Array<[number, number]>
+  /** The transition tables built on the way, which the replay reads too. */
+  tables: FoldBlocks
+}
+
+/** Train fold `fold` alone (the registry's trainFold), for the predictor on another thread. */
+export function trainHybridFold(ctx: PredictorContext, fold: number): { data: FoldData; transfer: ArrayBuffer[] } {
+  const features = new FeatureBuilder(ctx)
+  const f = trainFold(ctx, features, hybridOptions(ctx), fold)
+  const slices = ctx.training.folds[fold]!
+  const tables = features.exportTables(fold)
+  const data: FoldData = {
+    forest: f.forest ? f.forest.toJSON() : null,
+    rows: f.rows,
+    steps: f.steps.map(({ trace, step }) => [
+      slices.findIndex((s) => s.trace === trace && s.from <= step && step < s.to),
+      step
+    ]),
+    tables
+  }
+  return { data, transfer: tables.blocks.map((b) => b.buffer as ArrayBuffer) }
+}
+
+/** The fold another thread trained: its forest (a seeded one, rebuilt from its JSON) and its tables. */
+function adoptFold(ctx: PredictorContext, features: FeatureBuilder, fold: number, d: FoldData): TrainedFold {
+  features.adoptTables(d.tables)
+  const slices = ctx.training.folds[fold]!
+  return {
+    forest: d.forest ? RandomForestRegression.load(d.forest) : null,
+    steps: d.steps.map(([i, step]) => ({ trace: slices[i]!.trace, step })),
+    rows: d.rows,
+    cache: new Map<number, number>()
+  }
+}
+
+function trainFold(ctx: PredictorContext, features: FeatureBuilder, opt: Options, fold: number): TrainedFold {
+  const E = ctx.stream.experts,
+    L = ctx.stream.layers
+  const slices = ctx.training.folds[fold]!
+  // Training rows: (training step, current layer, distance, expert) → the truth's deviation
+  // from the pre-gate share.
+  // Indexed by packed key (every key < KEYS): typed arrays, not maps, on this hot path.
+  const sum = new Float64Array(KEYS),
+    count = new Float64Array(KEYS)
+  const steps: Array<{ trace: Trace; step: number }> = []
+  const mark = new Uint8Array(E)
+  for (const s of slices) {
+    const n = s.to - s.from
+    const take = Math.min(n, opt.steps)
+    for (let j = 0; j < take; j++) {
+      const step = s.from + Math.floor((j * n) / take)
+      steps.push({ trace: s.trace, step })
+      for (let cur = 0; cur < L - 1; cur++)
+        for (let layer = cur + 1; layer < L && layer - cur <= DMAX; layer++) {
+          features.build(s.stream, s.trace, fold, step, cur, layer, s.from)
+          const truth = actualSet(s.stream, step, layer)
+          for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
+          for (let e = 0; e < E; e++) {
+            const key = features.keys[e]!
+            sum[key]! += mark[e]! - features.pg[e]!
+            count[key]!++
+          }
+          for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
+        }
+    }
+  }
+  // The most frequent feature vectors, each labelled with its mean deviation.
+  const seen: number[] = []
+  for (let k = 0; k < KEYS; k++) if (count[k]! > 0) seen.push(k)
+  const keys = seen.sort((x, y) => count[y]! - count[x]! || x - y).slice(0, opt.rows)
+  keys.sort((x, y) => x - y)
+  let forest: RandomForestRegression | null = null
+  if (keys.length >= 2) {
+    forest = new RandomForestRegression({
+      nEstimators: opt.trees,
+      maxFeatures: FEATURES.length,
+      replacement: true,
+      useSampleBagging: true,
+      noOOB: true,
+      seed: opt.seed + fold,
+      treeOptions: { maxDepth: opt.depth, minNumSamples: 3 }
+    })
+    forest.train(
+      keys.map(unpack),
+      keys.map((k) => sum[k]! / count[k]!)
+    )
+  }
+  return { forest, steps, rows: forest ? keys.length : 0, cache: new Map<number, number>() }
+}
+
+const hybridOptions = (ctx: PredictorContext): Options =>
+  numericArgs(
     ctx.args,
     { trees: 16, depth: 6, steps: 192, rows: 1200, seed: 7 },
     "predictor=hybrid (RandomForest correction)"
   )
+
+export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
+  const opt = hybridOptions(ctx)
   const a = ctx.stream,
     E = a.experts
   const features = new FeatureBuilder(ctx)

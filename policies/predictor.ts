@@ -39,6 +39,16 @@ export interface PredictorContext {
   readonly args: ReadonlyArray<string>
   /** An ONNX model's decisions, computed before the replay (`predictor=onnx`). */
   readonly onnx?: OnnxRoutes
+  /** Folds another thread trains (workflows/trainAhead.ts), for a predictor that can adopt them. */
+  readonly foldsElsewhere?: FoldsElsewhere
+}
+
+/**
+ * Models trained on another thread: `take(fold)` waits for the fold's and gives what the
+ * predictor's `trainFold` (registry.ts) made there, or null for a fold to train here.
+ */
+export interface FoldsElsewhere {
+  take(fold: number): unknown
 }
 
 /** Set of experts at (step, layer) in the stream. */

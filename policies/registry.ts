@@ -12,7 +12,7 @@ import { BeladyPolicy } from "./belady.ts"
 import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
 import { FifoPolicy } from "./fifo.ts"
 import { fixedStepPrefetcher } from "./fixedStep.ts"
-import { hybridForestPredictor } from "./hybridForest.ts"
+import { hybridForestPredictor, trainHybridFold } from "./hybridForest.ts"
 import { hybridFusionPredictor } from "./hybridFusion.ts"
 import { LfuPolicy } from "./lfu.ts"
 import { LruPolicy } from "./lru.ts"
@@ -60,6 +60,11 @@ export const evictionPolicies: Record<string, EvictionInfo> = {
 export interface PredictorInfo {
   make: (ctx: PredictorContext) => Predictor
   learned: boolean
+  /**
+   * Train one fold alone, for `make` on another thread to adopt (ctx.foldsElsewhere): what to
+   * send, and the buffers to move rather than copy.
+   */
+  trainFold?: (ctx: PredictorContext, fold: number) => { data: unknown; transfer: ArrayBuffer[] }
 }
 export const predictors: Record<string, PredictorInfo> = {
   oracle: { make: oraclePredictor, learned: false },
@@ -68,7 +73,7 @@ export const predictors: Record<string, PredictorInfo> = {
   transition: { make: transitionPredictor, learned: true },
   popularity: { make: popularityPredictor, learned: true },
   pregate: { make: pregatePredictor, learned: false },
-  hybrid: { make: hybridForestPredictor, learned: true },
+  hybrid: { make: hybridForestPredictor, learned: true, trainFold: trainHybridFold },
   "hybrid-fusion": { make: hybridFusionPredictor, learned: true },
   "route-path": { make: routePathPredictor, learned: true },
   recorded: { make: recordedPredictor, learned: false },

@@ -125,6 +125,28 @@ export class TransitionTables {
     return false
   }
 
+  /** The blocks a fold has built, to send to another thread's tables (adoptFold). */
+  exportFold(fold: number): FoldBlocks {
+    const per = (this.maxDistance + 1) * this.ctx.stream.layers
+    const out: FoldBlocks = { ids: [], blocks: [], maxCount: [] }
+    for (let id = fold * per; id < (fold + 1) * per; id++) {
+      const t = this.blocks[id]
+      if (!t) continue
+      out.ids.push(id)
+      out.blocks.push(t)
+      out.maxCount.push(this.maxCount[id]!)
+    }
+    return out
+  }
+
+  /** Take blocks another thread built (exportFold) as if built here: the same counts. */
+  adoptFold(b: FoldBlocks): void {
+    b.ids.forEach((id, i) => {
+      this.blocks[id] = b.blocks[i]!
+      this.maxCount[id] = b.maxCount[i]!
+    })
+  }
+
   private readonly pops = new Map<number, Float64Array>()
   private popularity(fold: number): Float64Array {
     let p = this.pops.get(fold)
@@ -254,6 +276,13 @@ export class TransitionTables {
     if (sum <= 0) return
     for (let e = 0; e < E; e++) scores[e]! += weight * (counts[base + e]! / sum)
   }
+}
+
+/** A fold's built blocks, by id (TransitionTables.exportFold). */
+export interface FoldBlocks {
+  ids: number[]
+  blocks: Float64Array[]
+  maxCount: number[]
 }
 
 /** One lane of a packed count: 2^26. */

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "@jest/globals"
 import fc from "fast-check"
-import { InputError } from "../base/errors.ts"
+import { InputError, UsageError } from "../base/errors.ts"
 import { buildAccessStream } from "../traces/batching.ts"
 import { generateZipfTrace } from "../traces/synthetic.ts"
 import type { Trace } from "../traces/trace.ts"
@@ -12,6 +12,8 @@ import { crossFit } from "../policies/training.ts"
 import { runTimed } from "../sim/engine.ts"
 import { forEachAnswer, forEachPrediction } from "../sim/predictionOrder.ts"
 import { predictAhead, type PredictAhead } from "../workflows/predictAhead.ts"
+import { trainAhead } from "../workflows/trainAhead.ts"
+import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { simulate } from "../workflows/simulate.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
 import { exactHardware, tinyModel } from "./helpers/fixtures.ts"
@@ -72,7 +74,7 @@ describe("the predictions a static prefetcher asks for are known before the repl
     )
   })
 
-  it("forEachAnswer: an order-free predictor, answered by chunks with tables built ahead, answers as in order (fast-check)", () => {
+  it("forEachAnswer: an order-free predictor, by chunks, tables built ahead, answers as in order (fast-check)", () => {
     fc.assert(
       fc.property(
         traceArb.filter((t) => t.model.layers >= 2),
@@ -166,7 +168,9 @@ describe("predict ahead: the learned predictor on a second thread decides exactl
     "cache=lru,prefetch=window:2,predictor=eam",
     "cache=lru,prefetch=fixed:1,predictor=hybrid-fusion",
     "cache=plec,prefetch=path,predictor=route-path",
-    "cache=plec,prefetch=path,predictor=route-path,scheduler=ts"
+    "cache=plec,prefetch=path,predictor=route-path,scheduler=ts",
+    // Adaptive prefetch asks as the replay goes: the forest's last fold is trained ahead instead.
+    "cache=two-level-lru,prefetch=adaptive,predictor=hybrid"
   ])("%s: the same record", (policy) => {
     expect(run(policy, true)).toEqual(run(policy, false))
   })
@@ -214,5 +218,68 @@ describe("predict ahead: the learned predictor on a second thread decides exactl
     // The first query of fixed:1 is (0, 1) at (0, 0).
     expect(a.predictor.predict(0, 1, 0, 0, out)).toBeGreaterThanOrEqual(0)
     expect(() => a.predictor.predict(0, 3, 0, 1, out)).toThrow(/query 1 is \(0, 3\) at \(0, 1\)/)
+  })
+
+  it("a forest fold trained on the worker is the fold trained here: same steps, rows and answers", () => {
+    const stream = buildAccessStream(trace, 2)
+    const training = crossFit(stream, trace)
+    const data = {
+      stream,
+      trace,
+      traceName: "zipf",
+      training: { description: training.description, folds: training.folds, split: training.split },
+      predictor: "hybrid",
+      predictorArgs: ["trees=4", "steps=16"],
+      top: 0
+    }
+    const ctx = { stream, trace, traceName: "zipf", top: 0, training, args: data.predictorArgs }
+    const elsewhere = trainAhead(data)!
+    expect(elsewhere.folds.take(0)).toBeNull()
+    const there = hybridForestPredictor({ ...ctx, foldsElsewhere: elsewhere.folds })
+    // A new trace object: the in-process memo of trained forests must not answer for the worker.
+    const here = hybridForestPredictor({ ...ctx, trace: { ...trace } })
+    expect(there.trainingRows).toEqual(here.trainingRows)
+    expect(there.trainedSteps.map((f) => f.map((s) => s.step))).toEqual(
+      here.trainedSteps.map((f) => f.map((s) => s.step))
+    )
+    const a = new Uint16Array(32),
+      b = new Uint16Array(32)
+    for (let step = 0; step < stream.steps; step += 7)
+      for (let cur = 0; cur < 5; cur++) {
+        const n = there.predict(step, cur + 1, step, cur, a)
+        expect(here.predict(step, cur + 1, step, cur, b)).toBe(n)
+        expect(a.subarray(0, n)).toEqual(b.subarray(0, n))
+      }
+  })
+
+  it("a bad predictor option met while the worker trains is the same error here", () => {
+    const stream = buildAccessStream(trace, 2)
+    const training = crossFit(stream, trace)
+    const elsewhere = trainAhead({
+      stream,
+      trace,
+      traceName: "zipf",
+      training: { description: training.description, folds: training.folds, split: training.split },
+      predictor: "hybrid",
+      predictorArgs: ["trees=many"],
+      top: 0
+    })!
+    const ctx = { stream, trace, traceName: "zipf", top: 0, training, args: ["trees=many"] }
+    const inThread = (() => {
+      try {
+        hybridForestPredictor(ctx)
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(inThread).toBeInstanceOf(UsageError)
+    let there: unknown
+    try {
+      elsewhere.folds.take(1)
+    } catch (e) {
+      there = e
+    }
+    expect(there).toBeInstanceOf(UsageError)
+    expect((there as Error).message).toBe((inThread as Error).message)
   })
 })

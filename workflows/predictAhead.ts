@@ -9,10 +9,10 @@
 import { join } from "node:path"
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
-import { InputError, UsageError } from "../base/errors.ts"
 import type { Predictor } from "../policies/predictor.ts"
 import type { PredictorWorkerData } from "./predictorWorker.ts"
 import { BUILDING, CONSUMED, FAILED, PRODUCED, STATUS, predictionRing } from "./predictionRing.ts"
+import { type ErrorMessage, errorFrom, shared } from "./workerRelay.ts"
 
 /**
  * Ring entries: a few of the worker's chunks (sim/predictionOrder.ts forEachAnswer: 64 steps' queries,
@@ -58,14 +58,9 @@ export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | 
   }
   /** The worker's error, rethrown here with its kind. */
   const failure = (): Error => {
-    const m = receiveMessageOnPort(port1)?.message as
-      | { error: string; kind: string; file?: string; record?: string; field?: string; detail?: string }
-      | undefined
+    const m = receiveMessageOnPort(port1)?.message as ErrorMessage | undefined
     close()
-    if (!m) return new Error("predict-ahead worker failed without a message")
-    if (m.kind === "input") return new InputError(m.file!, m.record!, m.field!, m.detail!)
-    if (m.kind === "usage") return new UsageError(m.error)
-    return new Error(m.error)
+    return errorFrom(m, "predict-ahead worker")
   }
   for (let s = Atomics.load(header, STATUS), waited = 0; s === BUILDING; s = Atomics.load(header, STATUS)) {
     if (waited++ >= BUILDING_S) {
@@ -112,30 +107,4 @@ export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | 
     }
   }
   return { predictor, close }
-}
-
-/**
- * `x` with every typed array copied once into shared memory (just the view's extent), the same
- * object for the same array: the worker then reads these copies in place. Sent as they are, the
- * trace and stream would be serialized and copied again into the worker, three times their bytes
- * at the peak (7.7 GiB for a 1M-token DeepSeek-V3 trace, against 2.35 GiB in-thread).
- */
-function shared<T>(x: T, seen = new Map<unknown, unknown>()): T {
-  if (x === null || typeof x !== "object") return x
-  if (seen.has(x)) return seen.get(x) as T
-  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) {
-    const a = x as unknown as Uint8Array
-    if (a.buffer instanceof SharedArrayBuffer) return x
-    const Ctor = a.constructor as new (b: SharedArrayBuffer) => Uint8Array
-    const copy = new Ctor(new SharedArrayBuffer(a.byteLength))
-    copy.set(a)
-    seen.set(x, copy)
-    return copy as unknown as T
-  }
-  // Plain objects and arrays are walked; anything else goes as it is.
-  if (!Array.isArray(x) && Object.getPrototypeOf(x) !== Object.prototype) return x
-  const out: Record<string, unknown> | unknown[] = Array.isArray(x) ? [] : {}
-  seen.set(x, out)
-  for (const [k, v] of Object.entries(x)) (out as Record<string, unknown>)[k] = shared(v, seen)
-  return out as T
 }

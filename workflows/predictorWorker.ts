@@ -4,25 +4,15 @@
  * make, in the replay's order (sim/predictionOrder.ts), into the shared ring.
  */
 import { type MessagePort, workerData } from "node:worker_threads"
-import { InputError, UsageError } from "../base/errors.ts"
-import type { AccessStream } from "../traces/batching.ts"
-import type { Trace } from "../traces/trace.ts"
 import { predictors, prefetchers } from "../policies/registry.ts"
-import { trainingOf, type Training } from "../policies/training.ts"
 import { forEachAnswer } from "../sim/predictionOrder.ts"
 import { CONSUMED, FAILED, PRODUCED, READY, STATUS, predictionRing } from "./predictionRing.ts"
+import { contextOf, errorMessage, type PredictorInputs } from "./workerRelay.ts"
 
-export interface PredictorWorkerData {
+export interface PredictorWorkerData extends PredictorInputs {
   readonly ring: SharedArrayBuffer
   readonly slots: number
   readonly port: MessagePort
-  readonly stream: AccessStream
-  readonly trace: Trace
-  readonly traceName: string
-  readonly training: Omit<Training, "foldOf">
-  readonly predictor: string
-  readonly predictorArgs: ReadonlyArray<string>
-  readonly top: number
   readonly prefetch: string
   readonly prefetchArgs: ReadonlyArray<string>
   readonly prefetchContext: { layers: number; experts: number; topK: number; slots: number }
@@ -40,14 +30,7 @@ const status = (s: number) => {
 }
 // The status starts at BUILDING: shared memory starts zeroed.
 try {
-  const predictor = predictors[d.predictor]!.make({
-    stream: d.stream,
-    trace: d.trace,
-    traceName: d.traceName,
-    top: d.top,
-    training: trainingOf(d.training),
-    args: d.predictorArgs
-  })
+  const predictor = predictors[d.predictor]!.make(contextOf(d))
   d.port.postMessage({ note: predictor.note ?? null })
   status(READY)
   const prefetcher = prefetchers[d.prefetch]!(d.prefetchArgs, d.prefetchContext, d.specText)!
@@ -67,11 +50,6 @@ try {
     Atomics.notify(header, PRODUCED)
   })
 } catch (e) {
-  const err = e as Error
-  d.port.postMessage({
-    error: err.message,
-    kind: e instanceof InputError ? "input" : e instanceof UsageError ? "usage" : "internal",
-    ...(e instanceof InputError ? { file: e.file, record: e.record, field: e.field, detail: e.detail } : {})
-  })
+  d.port.postMessage(errorMessage(e))
   status(FAILED)
 }

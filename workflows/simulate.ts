@@ -30,6 +30,8 @@ import { Timeline } from "../sim/timeline.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
 import { makeTiming } from "../sim/timing.ts"
 import { predictAhead } from "./predictAhead.ts"
+import { trainAhead } from "./trainAhead.ts"
+import type { PredictorInputs } from "./workerRelay.ts"
 import { TOOL_VERSION } from "../base/version.ts"
 
 export type Mode = "cache-only" | "timed"
@@ -64,8 +66,9 @@ export interface SimulationInput {
   readonly onnx?: OnnxRoutes
   /**
    * Compute a learned predictor's answers on a second thread while the replay runs, when the
-   * prefetcher's predictions are static (predictAhead.ts): same decisions, less wall time where a
-   * core is spare, twice the inputs' memory. Sweeps leave it off (their workers fill the cores).
+   * prefetcher's predictions are static (predictAhead.ts), else train its last fold there if it
+   * trains per fold (trainAhead.ts): same decisions, less wall time where a core is spare, twice
+   * the inputs' memory. Sweeps leave it off (their workers fill the cores).
    */
   readonly predictAhead?: boolean
 }
@@ -361,16 +364,23 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   const prefetchContext = { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots }
   const prefetcher = prefetchers[spec.prefetch]!(spec.prefetchArgs, prefetchContext, spec.text)
   // A learned predictor behind static predictions (the others cost the replay little).
-  const ahead =
-    inp.predictAhead && spec.predictor !== null && predictors[spec.predictor]!.learned && prefetcher?.staticPredictions
-      ? predictAhead({
+  // What a worker thread builds the predictor from.
+  const inputs: PredictorInputs | null =
+    spec.predictor === null
+      ? null
+      : {
           stream,
           trace: inp.trace,
           traceName: inp.traceName,
           training: { description: training.description, folds: training.folds, split: training.split },
           predictor: spec.predictor,
           predictorArgs: spec.predictorArgs,
-          top: spec.top,
+          top: spec.top
+        }
+  const ahead =
+    inp.predictAhead && inputs && predictors[inputs.predictor]!.learned && prefetcher?.staticPredictions
+      ? predictAhead({
+          ...inputs,
           prefetch: spec.prefetch,
           prefetchArgs: spec.prefetchArgs,
           prefetchContext,
@@ -379,15 +389,22 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       : null
   let predictor: Predictor | null = ahead?.predictor ?? null
   if (spec.predictor !== null && !ahead) {
-    predictor = predictors[spec.predictor]!.make({
-      stream,
-      trace: inp.trace,
-      traceName: inp.traceName,
-      top: spec.top,
-      training,
-      args: spec.predictorArgs,
-      ...(inp.onnx ? { onnx: inp.onnx } : {})
-    })
+    // A predictor that trains per fold (EF-A's forest): its last fold on the second thread meanwhile.
+    const elsewhere = inp.predictAhead && inputs && predictors[spec.predictor]!.trainFold ? trainAhead(inputs) : null
+    try {
+      predictor = predictors[spec.predictor]!.make({
+        stream,
+        trace: inp.trace,
+        traceName: inp.traceName,
+        top: spec.top,
+        training,
+        args: spec.predictorArgs,
+        ...(inp.onnx ? { onnx: inp.onnx } : {}),
+        ...(elsewhere ? { foldsElsewhere: elsewhere.folds } : {})
+      })
+    } finally {
+      elsewhere?.close()
+    }
   }
   const timeline = inp.timeline ? new Timeline() : null
   const charge = schedule ? parseSchedulerArgs(spec.schedulerArgs, spec.text).charge : 0

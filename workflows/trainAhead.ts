@@ -1,0 +1,59 @@
+/**
+ * Train ahead: the last fold of a learned predictor trained on a second thread while this one
+ * trains the others (cross-fitting's folds are independent models). EF-A's forest spends most of
+ * its start there: the transition tables behind its features and the forest itself. The worker
+ * (foldWorker.ts) runs the predictor's own trainFold on a copy of the inputs, so the model is the
+ * one this thread would have trained, and the predictor adopts it (registry.ts, trainFold).
+ */
+import { join } from "node:path"
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
+import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
+import type { FoldsElsewhere } from "../policies/predictor.ts"
+import type { FoldWorkerData } from "./foldWorker.ts"
+import { type ErrorMessage, errorFrom, shared } from "./workerRelay.ts"
+
+/** Seconds to wait for the fold before giving up (a worker killed outright says nothing). */
+const TRAINING_S = 3600
+
+export interface TrainAhead {
+  readonly folds: FoldsElsewhere
+  /** Stop the worker, if the predictor never took its fold (e.g. a model trained earlier). */
+  close(): void
+}
+
+/** Start training the last fold; null with one fold, or where no worker bundle can be built (the GPU pack). */
+export function trainAhead(data: Omit<FoldWorkerData, "done" | "port" | "fold">): TrainAhead | null {
+  const fold = data.training.folds.length - 1
+  if (fold < 1) return null
+  let entry: string
+  try {
+    entry = cachedBundle(join(packageRoot, "workflows", "foldWorker.ts"))
+  } catch {
+    return null
+  }
+  const done = new Int32Array(new SharedArrayBuffer(4))
+  const { port1, port2 } = new MessageChannel()
+  const worker = new Worker(entry, {
+    workerData: { ...shared(data), done: done.buffer, port: port2, fold },
+    transferList: [port2]
+  })
+  const close = () => {
+    port1.close()
+    void worker.terminate()
+  }
+  const take = (f: number): unknown => {
+    if (f !== fold) return null
+    for (let waited = 0; Atomics.load(done, 0) === 0; waited++) {
+      if (waited >= TRAINING_S) {
+        close()
+        throw new Error(`train-ahead: no model from the worker in ${TRAINING_S} s (rerun with --predict-ahead off)`)
+      }
+      Atomics.wait(done, 0, 0, 1000)
+    }
+    const m = receiveMessageOnPort(port1)?.message as { data: unknown } | ErrorMessage | undefined
+    close()
+    if (m && "data" in m) return m.data
+    throw errorFrom(m, "train-ahead worker")
+  }
+  return { folds: { take }, close }
+}
