@@ -114,8 +114,12 @@ export function buildAccessStream(
   const room = Math.max(16, steps.tokens.length * L * K)
   let widest = 0
   for (let s = 0; s < S; s++) widest = Math.max(widest, steps.offsets[s + 1]! - steps.offsets[s]!)
-  const keys = new Uint16Array(room)
-  const counts = widest * K < 0x10000 ? new Uint16Array(room) : new Int32Array(room)
+  // In shared memory: a worker thread of the run reads the stream in place (workflows/workerRelay.ts).
+  const keys = new Uint16Array(new SharedArrayBuffer(2 * room))
+  const counts =
+    widest * K < 0x10000
+      ? new Uint16Array(new SharedArrayBuffer(2 * room))
+      : new Int32Array(new SharedArrayBuffer(4 * room))
   const stamp = new Int32Array(E).fill(-1)
   const slotOf = new Int32Array(E)
   // Position of each access's last listing, when the last-use order is asked for.

@@ -212,7 +212,8 @@ function readTraceFrom(fd: number, path: string, withWeights: boolean): Trace {
       )
     }
     if (c.name === "weights" && !withWeights) continue
-    const col = new Ctor(c.length)
+    // In shared memory: a worker thread of the run reads the columns in place (workflows/workerRelay.ts).
+    const col = new (Ctor as new (b: SharedArrayBuffer) => Column)(new SharedArrayBuffer(byteLength))
     const bytes = new Uint8Array(col.buffer)
     for (let got = 0; got < byteLength; ) {
       const r = readSync(fd, bytes, got, byteLength - got, start + got)
