@@ -20,6 +20,8 @@ export class RingPolicy implements EvictionPolicy {
   private readonly evictable: Int32Array
   /** Per layer, an expert id at or below its lowest evictable one (counting mode): scans start there. */
   private readonly lowest: Int32Array
+  /** Each key's layer (a table: count runs at every (un)blocking). */
+  private readonly layerOf: Int32Array
   /** Evictable experts over all layers: a prefetch that finds none is refused at once. */
   private evictableTotal = 0
   private layer = 0
@@ -29,17 +31,18 @@ export class RingPolicy implements EvictionPolicy {
     this.blockedNow = new Uint8Array(ctx.numKeys)
     this.evictable = new Int32Array(ctx.layers)
     this.lowest = new Int32Array(ctx.layers)
+    this.layerOf = Int32Array.from({ length: ctx.numKeys }, (_, k) => Math.floor(k / ctx.experts))
   }
   onLayer(flat: number): void {
     this.layer = flat % this.ctx.layers
   }
   private count(key: number, delta: number): void {
     if (!this.counting || this.blockedNow[key] !== 0) return
-    const E = this.ctx.experts
-    const layer = Math.floor(key / E)
+    const layer = this.layerOf[key]!
     this.evictable[layer]! += delta
     this.evictableTotal += delta
-    if (delta > 0 && key - layer * E < this.lowest[layer]!) this.lowest[layer] = key - layer * E
+    const e = key - layer * this.ctx.experts
+    if (delta > 0 && e < this.lowest[layer]!) this.lowest[layer] = e
   }
   insert(key: number): void {
     this.resident[key] = 1
