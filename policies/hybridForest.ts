@@ -211,6 +211,7 @@ function adoptFold(ctx: PredictorContext, features: FeatureBuilder, fold: number
   }
 }
 
+/** Fold `fold`'s forest, from its own training slices only. */
 function trainFold(ctx: PredictorContext, features: FeatureBuilder, opt: Options, fold: number): TrainedFold {
   const E = ctx.stream.experts,
     L = ctx.stream.layers

@@ -67,8 +67,9 @@ export interface SimulationInput {
   /**
    * Compute a learned predictor's answers on a second thread while the replay runs, when the
    * prefetcher's predictions are static (predictAhead.ts), else train its last fold there if it
-   * trains per fold (trainAhead.ts): same decisions, less wall time where a core is spare, twice
-   * the inputs' memory. Sweeps leave it off (their workers fill the cores).
+   * trains per fold (trainAhead.ts): same decisions, less wall time where a core is spare. The
+   * worker reads the trace and stream where they were loaded (shared memory). Sweeps leave it off
+   * (their workers fill the cores).
    */
   readonly predictAhead?: boolean
 }
@@ -363,7 +364,6 @@ export function simulate(inp: SimulationInput): SimulationOutput {
   }
   const prefetchContext = { layers: L, experts: E, topK: inp.model.topK, slots: geometry.slots }
   const prefetcher = prefetchers[spec.prefetch]!(spec.prefetchArgs, prefetchContext, spec.text)
-  // A learned predictor behind static predictions (the others cost the replay little).
   // What a worker thread builds the predictor from.
   const inputs: PredictorInputs | null =
     spec.predictor === null
@@ -377,6 +377,7 @@ export function simulate(inp: SimulationInput): SimulationOutput {
           predictorArgs: spec.predictorArgs,
           top: spec.top
         }
+  // A learned predictor behind static predictions (the others cost the replay little).
   const ahead =
     inp.predictAhead && inputs && predictors[inputs.predictor]!.learned && prefetcher?.staticPredictions
       ? predictAhead({

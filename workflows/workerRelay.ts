@@ -1,6 +1,6 @@
 /**
  * What the run's worker threads (predictAhead.ts, trainAhead.ts) share: the predictor's inputs,
- * copied once into shared memory, and their errors carried back with their kind (bad input stays
+ * in shared memory, and their errors carried back with their kind (bad input stays
  * bad input: the same exit code and one-line message as in-thread).
  */
 import { InputError, UsageError } from "../base/errors.ts"
@@ -60,10 +60,11 @@ export function errorFrom(m: ErrorMessage | undefined, what: string): Error {
 }
 
 /**
- * `x` with every typed array copied once into shared memory (just the view's extent), the same
- * object for the same array: the worker then reads these copies in place. Sent as they are, the
- * trace and stream would be serialized and copied again into the worker, three times their bytes
- * at the peak (7.7 GiB for a 1M-token DeepSeek-V3 trace, against 2.35 GiB in-thread).
+ * `x` with every typed array in shared memory: one already there (a canonical trace's columns, a
+ * stream's keys and counts) as it is, any other copied once (just the view's extent), the same
+ * object for the same array. The worker reads them in place. Sent as they are, the trace and
+ * stream would be serialized and copied again into the worker, three times their bytes at the
+ * peak (7.7 GiB for a 1M-token DeepSeek-V3 trace, against 2.35 GiB in-thread).
  */
 export function shared<T>(x: T, seen = new Map<unknown, unknown>()): T {
   if (x === null || typeof x !== "object") return x
