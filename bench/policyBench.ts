@@ -5,7 +5,8 @@
  * --generator zipf --skew 0.8 --requests 8 --seed 1`), plus cache-only LRU and Belady end to end
  * at batch 1 (policies reading the pre-gate get the same routes with lookahead d = 1, 2). Prints
  * M accesses/s per policy, the slowest, and one JSON line. Runs take the CLI's defaults: on 2+ cores a
- * learned predictor behind fixed, window or path prefetch answers from a second thread (predict ahead).
+ * learned predictor behind fixed, window or path prefetch answers from a second thread (predict ahead),
+ * and the forest behind adaptive prefetch trains its second fold there (train ahead).
  * Options: --tokens N (default 40000; the issue's trace), --timeout S per run (default 900),
  * --cli FILE (another build's CLI entry, e.g. a bundle of an older commit, to time that build),
  * --rounds N (each figure the median of N runs; default 1), --vs FILE (each run followed by the
