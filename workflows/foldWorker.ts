@@ -1,6 +1,6 @@
 /**
  * The fold-training worker thread (trainAhead.ts): trains one fold of the run's learned predictor
- * from a copy of its inputs (the registry's trainFold) and posts the model, its tables moved
+ * from its inputs in shared memory (the registry's trainFold) and posts the model, its tables moved
  * rather than copied, or the error; then flags that it is done.
  */
 import { type MessagePort, workerData } from "node:worker_threads"

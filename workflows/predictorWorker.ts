@@ -1,6 +1,6 @@
 /**
- * The predict-ahead worker thread (predictAhead.ts): builds the run's predictor from a copy of
- * its inputs, reports it built (or the error), then answers every query the run's prefetcher will
+ * The predict-ahead worker thread (predictAhead.ts): builds the run's predictor from its inputs in
+ * shared memory, reports it built (or the error), then answers every query the run's prefetcher will
  * make, in the replay's order (sim/predictionOrder.ts), into the shared ring.
  */
 import { type MessagePort, workerData } from "node:worker_threads"

@@ -2,7 +2,7 @@
  * Train ahead: the last fold of a learned predictor trained on a second thread while this one
  * trains the others (cross-fitting's folds are independent models). EF-A's forest spends most of
  * its start there: the transition tables behind its features and the forest itself. The worker
- * (foldWorker.ts) runs the predictor's own trainFold on a copy of the inputs, so the model is the
+ * (foldWorker.ts) runs the predictor's own trainFold on the same inputs (shared memory), so the model is the
  * one this thread would have trained, and the predictor adopts it (registry.ts, trainFold).
  */
 import { join } from "node:path"
