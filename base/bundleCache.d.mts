@@ -1,3 +1,3 @@
 export declare const packageRoot: string
 export declare const defaultCacheDir: string
-export declare function cachedBundle(entry: string, cacheDir?: string): string
+export declare function cachedBundle(entry: string, cacheDir?: string, format?: "esm" | "cjs"): string

@@ -13,6 +13,7 @@ import { createRequire } from "node:module"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { writeFileAtomic } from "./atomicWrite.mjs"
+import { codeCacheOf } from "./codeCache.mjs"
 
 /**
  * This package's root: the nearest folder up with the package.json of "expertflow". Found by
@@ -48,17 +49,35 @@ function stampsOf(inputs) {
 
 const requireHere = createRequire(import.meta.url)
 
+/** Per output format: the bundle's extension, and what stands in for ESM's own `require` and `import.meta.url`. */
+const FORMATS = {
+  // CommonJS dependencies get a `require`, as the GPU pack's bundle does.
+  esm: {
+    ext: "mjs",
+    banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    define: {}
+  },
+  // Loaded through base/codeCache.mjs (V8's code cache needs a script, not a module).
+  cjs: {
+    ext: "cjs",
+    banner: "var __import_meta_url = require('node:url').pathToFileURL(__filename).href;",
+    define: { "import.meta.url": "__import_meta_url" }
+  }
+}
+
 /**
- * The path of an ESM bundle of `entry` (an absolute path), built on first use. CommonJS
- * dependencies get a `require` (the banner), as the GPU pack's bundle does. Throws when esbuild is
- * not installed.
+ * The path of a bundle of `entry` (an absolute path), built on first use: an ES module, or with
+ * format "cjs" a CommonJS script (the CLI's, for base/codeCache.mjs). Throws when esbuild is not
+ * installed.
  * @param {string} entry
  * @param {string} [cacheDir]
+ * @param {"esm" | "cjs"} [format]
  * @returns {string}
  */
-export function cachedBundle(entry, cacheDir = defaultCacheDir) {
+export function cachedBundle(entry, cacheDir = defaultCacheDir, format = "esm") {
+  const out = FORMATS[format]
   const name = basename(entry).replace(/\.[cm]?[jt]s$/, "")
-  const manifest = join(cacheDir, `${name}.json`)
+  const manifest = join(cacheDir, format === "esm" ? `${name}.json` : `${name}.${format}.json`)
   const old = existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")) : undefined
   const version = requireHere("esbuild/package.json").version
   if (old && old.version === version && existsSync(old.bundle)) {
@@ -75,26 +94,31 @@ export function cachedBundle(entry, cacheDir = defaultCacheDir) {
     entryPoints: [entry],
     bundle: true,
     platform: "node",
-    format: "esm",
+    format,
     target: "node20",
     absWorkingDir: "/",
     write: false,
     metafile: true,
     logLevel: "silent",
-    outfile: join(cacheDir, `${name}.mjs`),
+    outfile: join(cacheDir, `${name}.${out.ext}`),
     // vega and vega-lite only draw a report's charts (a dynamic import, resolved from node_modules
     // when one is drawn): half the bundle's bytes, left out of every start's compile.
     external: ["koffi", "onnxruntime-node", "esbuild", "tsx", "playwright-core", "vega", "vega-lite"],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
+    banner: { js: out.banner },
+    define: out.define
   })
   const inputs = Object.keys(built.metafile.inputs)
     .map((p) => join("/", p))
     .sort()
   const key = keyOf(version, inputs)
-  const bundle = join(cacheDir, `${name}-${key}.mjs`)
+  const bundle = join(cacheDir, `${name}-${key}.${out.ext}`)
   mkdirSync(cacheDir, { recursive: true })
   writeFileAtomic(bundle, built.outputFiles[0].contents)
   writeFileAtomic(manifest, JSON.stringify({ key, version, inputs, stamps: stampsOf(inputs), bundle }))
-  if (old && old.bundle !== bundle) rmSync(old.bundle, { force: true }) // a process already running it has it open
+  if (old && old.bundle !== bundle) {
+    // A process already running it has it open.
+    rmSync(old.bundle, { force: true })
+    rmSync(codeCacheOf(old.bundle), { force: true })
+  }
   return bundle
 }

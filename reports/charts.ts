@@ -9,6 +9,7 @@
  */
 import type { TopLevelSpec } from "vega-lite"
 import type { CellResult } from "../workflows/runCell.ts"
+import { importModule } from "../base/importModule.ts"
 import { groupOf, isOfflineBound, isOnDemandLru } from "./decision.ts"
 
 export interface Chart {
@@ -60,7 +61,10 @@ const rowHeader = { labelAngle: 0, labelAlign: "right", labelFontWeight: "bold" 
 
 async function render(spec: TopLevelSpec): Promise<string> {
   // Loaded on first use: only a report draws charts, and every other command starts faster.
-  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")])
+  const [vega, { compile }] = await Promise.all([
+    importModule("vega", () => import("vega")),
+    importModule("vega-lite", () => import("vega-lite"))
+  ])
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" })
   const svg = await view.toSVG()
   view.finalize()

@@ -13,6 +13,7 @@
  */
 import { performance } from "node:perf_hooks"
 import { EnvironmentError, InputError } from "../base/errors.ts"
+import { importModule } from "../base/importModule.ts"
 import { requireFile } from "../base/readInput.ts"
 import type { OnnxRoutes } from "../policies/onnxRoutes.ts"
 import { parsePolicySpec } from "../policies/spec.ts"
@@ -45,7 +46,7 @@ type Ort = typeof import("onnxruntime-node")
 
 async function loadRuntime(): Promise<Ort> {
   try {
-    return await import("onnxruntime-node")
+    return await importModule("onnxruntime-node", () => import("onnxruntime-node"))
   } catch (e) {
     throw new EnvironmentError(`predictor=onnx needs onnxruntime-node, which could not load: ${(e as Error).message}`)
   }
