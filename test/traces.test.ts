@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@jest/globals"
+import fc from "fast-check"
 import { buildAccessStream, buildSteps } from "../traces/batching.ts"
 import { loadTrace } from "../traces/load.ts"
 import { traceStats } from "../traces/stats.ts"
@@ -6,6 +7,7 @@ import { expertBytes, loadHardware, loadModel, residentBytes, slotsForMemory } f
 import { simulate } from "../workflows/simulate.ts"
 import { join } from "node:path"
 import { cli } from "./helpers/cli.ts"
+import { traceArb } from "./helpers/arbitraries.ts"
 import { haveSharedTrace, MIXTRAL_TRACE, tempDir, tinyTrace, withShared } from "./helpers/fixtures.ts"
 
 describe("trace stats on the real Mixtral trace", () => {
@@ -57,6 +59,46 @@ describe("continuous batching", () => {
     expect(wide.counts).toBeInstanceOf(Int32Array)
     expect(Array.from(wide.counts!)).toEqual([T])
     expect(buildAccessStream(tinyTrace([[[0]], [[0]]], 2, [0, 1]), 2).counts).toBeInstanceOf(Uint16Array)
+  })
+  it("the stream is the naive one: distinct experts per (step, layer) in first-listing order, counts, last-use order", () => {
+    fc.assert(
+      fc.property(traceArb, fc.integer({ min: 1, max: 4 }), (trace, batch) => {
+        const a = buildAccessStream(trace, batch, undefined, { lastUseOrder: true })
+        const { offsets, tokens } = buildSteps(trace, batch)
+        const L = trace.model.layers,
+          K = trace.model.topK
+        const keys: number[] = [],
+          counts: number[] = [],
+          order: number[] = []
+        let repeats = 0
+        for (let s = 0; s + 1 < offsets.length; s++)
+          for (let l = 0; l < L; l++) {
+            // expert → [its access's index, the listing where it was last seen]
+            const cell = new Map<number, [number, number]>()
+            let listing = 0
+            for (let ti = offsets[s]!; ti < offsets[s + 1]!; ti++)
+              for (let k = 0; k < K; k++) {
+                const e = trace.experts[(tokens[ti]! * L + l) * K + k]!
+                const had = cell.get(e)
+                if (had) {
+                  counts[had[0]]!++
+                  repeats++
+                  had[1] = listing++
+                } else {
+                  cell.set(e, [keys.length, listing++])
+                  keys.push(e)
+                  counts.push(1)
+                }
+              }
+            order.push(...[...cell.values()].sort((x, y) => x[1] - y[1]).map(([i]) => i))
+          }
+        expect(Array.from(a.keys)).toEqual(keys)
+        // null: one-token steps, a view of the trace, every count 1.
+        expect(a.counts === null ? counts.map(() => 1) : Array.from(a.counts)).toEqual(counts)
+        expect(a.lastUseOrder === null ? null : Array.from(a.lastUseOrder)).toEqual(repeats > 0 ? order : null)
+      }),
+      { numRuns: 300, seed: 20261202 }
+    )
   })
   it("prefill tokens of a request run together in its first step", () => {
     const p = tinyTrace([[[0]], [[1]], [[2]], [[3]]], 4, [0, 0, 0, 0])

@@ -122,32 +122,31 @@ export function buildAccessStream(
       : new Int32Array(new SharedArrayBuffer(4 * room))
   const stamp = new Int32Array(E).fill(-1)
   const slotOf = new Int32Array(E)
-  // Position of each access's last listing, when the last-use order is asked for.
+  // Position of each access's last listing, when the last-use order is asked for (a walk of its own).
   const lastPos = options.lastUseOrder ? new Int32Array(room) : null
-  let listed = 0,
-    repeats = 0
+  // Locals: the hot loop reads no object field.
+  const present = t.present,
+    experts = t.experts,
+    stepOffsets = steps.offsets,
+    stepTokens = steps.tokens
   let n = 0
   for (let s = 0; s < S; s++) {
-    const t0 = steps.offsets[s]!,
-      t1 = steps.offsets[s + 1]!
+    const t0 = stepOffsets[s]!,
+      t1 = stepOffsets[s + 1]!
     for (let l = 0; l < L; l++) {
       const cellId = s * L + l
       offsets[cellId] = n
       for (let ti = t0; ti < t1; ti++) {
-        const cell = steps.tokens[ti]! * L + l
-        if (t.present[cell] === 0) continue
-        for (let k = 0; k < K; k++) {
-          const e = t.experts[cell * K + k]!
-          listed++
+        const cell = stepTokens[ti]! * L + l
+        if (present[cell] === 0) continue
+        for (let j = cell * K, j1 = j + K; j < j1; j++) {
+          const e = experts[j]!
           if (stamp[e] === cellId) {
             counts[slotOf[e]!]!++
-            if (lastPos) lastPos[slotOf[e]!] = listed
-            repeats++
             continue
           }
           stamp[e] = cellId
           slotOf[e] = n
-          if (lastPos) lastPos[n] = listed
           keys[n] = e
           counts[n++] = 1
         }
@@ -155,8 +154,31 @@ export function buildAccessStream(
     }
   }
   offsets[S * L] = n
+  let repeats = -n
+  for (let i = 0; i < n; i++) repeats += counts[i]!
   let lastUseOrder: Int32Array | null = null
   if (lastPos && repeats > 0) {
+    // Each access's last listing: the same walk again, handing out the same slots in the same order.
+    stamp.fill(-1)
+    let m = 0,
+      listed = 0
+    for (let s = 0; s < S; s++)
+      for (let l = 0; l < L; l++) {
+        const cellId = s * L + l
+        for (let ti = stepOffsets[s]!; ti < stepOffsets[s + 1]!; ti++) {
+          const cell = stepTokens[ti]! * L + l
+          if (present[cell] === 0) continue
+          for (let j = cell * K, j1 = j + K; j < j1; j++) {
+            const e = experts[j]!
+            listed++
+            if (stamp[e] !== cellId) {
+              stamp[e] = cellId
+              slotOf[e] = m++
+            }
+            lastPos[slotOf[e]!] = listed
+          }
+        }
+      }
     lastUseOrder = new Int32Array(n)
     for (let cell = 0; cell < S * L; cell++) {
       const from = offsets[cell]!,
