@@ -18,14 +18,14 @@ describe("the CLI's code cache (a CommonJS bundle run as a cached script)", () =
       `  console.log(JSON.stringify({ url: import.meta.url, base: p.basename(import.meta.url) })))\n`
   )
   const bundle = cachedBundle(entry, join(src, "cache"), "cjs")
+  const launcher = pathToFileURL(join(packageRoot, "base", "codeCache.mjs")).href
   const run = () =>
     spawnSync(
       process.execPath,
       [
         "--input-type=module",
         "-e",
-        `import { runCommonJs } from ${JSON.stringify(pathToFileURL(join(packageRoot, "base", "codeCache.mjs")).href)}\n` +
-          `runCommonJs(${JSON.stringify(bundle)})`
+        `import { runCommonJs } from ${JSON.stringify(launcher)}\nrunCommonJs(${JSON.stringify(bundle)})`
       ],
       { encoding: "utf8" }
     )
