@@ -1,3 +1,4 @@
+import type { SharedBlocks } from "./structures/sharedBlocks.ts"
 import type { AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
 import type { OnnxRoutes } from "./onnxRoutes.ts"
@@ -41,6 +42,8 @@ export interface PredictorContext {
   readonly onnx?: OnnxRoutes
   /** Folds another thread trains (workflows/trainAhead.ts), for a predictor that can adopt them. */
   readonly foldsElsewhere?: FoldsElsewhere
+  /** Transition-table blocks shared with another thread of the run (workflows/predictAhead.ts). */
+  readonly sharedBlocks?: SharedBlocks
 }
 
 /**

@@ -65,16 +65,21 @@ export interface PredictorInfo {
    * send, and the buffers to move rather than copy.
    */
   trainFold?: (ctx: PredictorContext, fold: number) => { data: unknown; transfer: ArrayBuffer[] }
+  /**
+   * It counts transition tables (transition.ts): a worker answering ahead shares their blocks with
+   * the replay's thread, which counts some while it waits (ctx.sharedBlocks).
+   */
+  countsTransitions?: boolean
 }
 export const predictors: Record<string, PredictorInfo> = {
   oracle: { make: oraclePredictor, learned: false },
   "prev-token": { make: previousTokenPredictor, learned: false },
   "prev-layer": { make: previousLayerPredictor, learned: false },
-  transition: { make: transitionPredictor, learned: true },
+  transition: { make: transitionPredictor, learned: true, countsTransitions: true },
   popularity: { make: popularityPredictor, learned: true },
   pregate: { make: pregatePredictor, learned: false },
-  hybrid: { make: hybridForestPredictor, learned: true, trainFold: trainHybridFold },
-  "hybrid-fusion": { make: hybridFusionPredictor, learned: true },
+  hybrid: { make: hybridForestPredictor, learned: true, trainFold: trainHybridFold, countsTransitions: true },
+  "hybrid-fusion": { make: hybridFusionPredictor, learned: true, countsTransitions: true },
   "route-path": { make: routePathPredictor, learned: true },
   recorded: { make: recordedPredictor, learned: false },
   eam: { make: activationAwarePredictor, learned: true },

@@ -6,6 +6,7 @@ import {
   type Predictor,
   type PredictorContext
 } from "./predictor.ts"
+import { SharedBlocks, type SharedBlocksData } from "./structures/sharedBlocks.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -37,13 +38,43 @@ export class TransitionTables {
   ) {
     this.mark = new Uint8Array(ctx.stream.experts)
     this.half = (ctx.stream.experts + 1) >> 1
+    const store = ctx.sharedBlocks
+    if (
+      store &&
+      (store.folds !== ctx.training.folds.length ||
+        store.distances !== maxDistance + 1 ||
+        store.layers !== ctx.stream.layers ||
+        store.blockLength !== ctx.stream.experts * this.half)
+    )
+      throw new Error("transition tables: the shared blocks are shaped for other tables")
+  }
+
+  /** A store for tables of this context (default reach): to share with another thread's. */
+  static sharedStore(ctx: PredictorContext, maxDistance = 4): SharedBlocks {
+    const E = ctx.stream.experts
+    return new SharedBlocks(ctx.training.folds.length, maxDistance + 1, ctx.stream.layers, E * ((E + 1) >> 1))
   }
 
   private block(fold: number, d: number, l: number): Float64Array {
-    const { layers: L, experts: E } = this.ctx.stream
-    const id = (fold * (this.maxDistance + 1) + d) * L + l
-    let t = this.blocks[id]
+    const id = (fold * (this.maxDistance + 1) + d) * this.ctx.stream.layers + l
+    const t = this.blocks[id]
     if (t) return t
+    const store = this.ctx.sharedBlocks
+    if (store) {
+      const { block, max } = store.take(id, (out) => this.count(out, fold, d, l))
+      this.blocks[id] = block
+      this.maxCount[id] = max
+      return block
+    }
+    const block = new Float64Array(this.ctx.stream.experts * this.half)
+    this.blocks[id] = block
+    this.maxCount[id] = this.count(block, fold, d, l)
+    return block
+  }
+
+  /** Count block (fold, d, l) into `out` (packed, zeroed) and return its largest count. */
+  private count(out: Float64Array, fold: number, d: number, l: number): number {
+    const { layers: L, experts: E } = this.ctx.stream
     const H = this.half
     let steps = 0
     for (const { from, to } of this.ctx.training.folds[fold]!) steps += to - from
@@ -91,18 +122,28 @@ export class TransitionTables {
           }
         }
       }
-    t = new Float64Array(E * H)
     let max = 0
     for (let r = 0; r < E; r++)
       for (let j = 0; j < H; j++) {
         const hi = counts[r * E + 2 * j]!,
           lo = 2 * j + 1 < E ? counts[r * E + 2 * j + 1]! : 0
-        t[r * H + j] = hi * LANE + lo
+        out[r * H + j] = hi * LANE + lo
         max = Math.max(max, hi, lo)
       }
-    this.blocks[id] = t
-    this.maxCount[id] = max
-    return t
+    return max
+  }
+
+  /** The shared store's blocks as sent to another thread (ctx.sharedBlocks), or null. */
+  get sharedBlocks(): SharedBlocksData | null {
+    return this.ctx.sharedBlocks?.data ?? null
+  }
+
+  /**
+   * Count one block of the shared store (ctx.sharedBlocks) another thread is likely to want next,
+   * for a thread that would otherwise wait for it. False when there is none.
+   */
+  help(): boolean {
+    return this.ctx.sharedBlocks?.help((out, fold, d, l) => this.count(out, fold, d, l)) ?? false
   }
 
   /**

@@ -7,6 +7,7 @@ import { loadModel } from "../base/profiles.ts"
 import { activationAwarePredictor } from "../policies/activationAware.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { crossFit } from "../policies/training.ts"
+import { SharedBlocks } from "../policies/structures/sharedBlocks.ts"
 import { TransitionTables, transitionPredictor } from "../policies/transition.ts"
 import { actualSet, scoringPredictor } from "../policies/predictor.ts"
 import { buildAccessStream } from "../traces/batching.ts"
@@ -120,7 +121,7 @@ describe("MoE-Infinity EAM (predictor=eam)", () => {
 })
 
 describe("transition tables", () => {
-  it("sum rows exactly as counting the training steps afresh, packed, incremental or not (fast-check)", () => {
+  it("sum rows as counting the training steps afresh: packed, incremental, shared or not (fast-check)", () => {
     const L = 4,
       E = 11
     const token = fc.array(fc.integer({ min: 0, max: E - 1 }), { minLength: L, maxLength: L })
@@ -132,7 +133,9 @@ describe("transition tables", () => {
         fc.array(query, { minLength: 1, maxLength: 30 }),
         fc.boolean(),
         fc.integer({ min: 4, max: E }),
-        (tokens, batch, queries, unpacked, span) => {
+        fc.boolean(),
+        fc.nat(3),
+        (tokens, batch, queries, unpacked, span, share, helps) => {
           // A narrow span of experts: consecutive steps share most of theirs (the incremental sums).
           const trace = tinyTrace(
             tokens.map((r) => r.map((e) => [e % span, (e + 3) % span])),
@@ -142,8 +145,18 @@ describe("transition tables", () => {
           const stream = buildAccessStream(trace, batch)
           const training = crossFit(stream, trace)
           const ctx = { stream, trace, traceName: "t", top: 0, training, args: [] }
-          const tables = new TransitionTables(ctx, 2, unpacked ? 2 : undefined)
+          // Shared: another table on the same blocks (as another thread's would be) counts some of them first.
+          const store = share ? TransitionTables.sharedStore(ctx, 2) : undefined
+          const tables = new TransitionTables(
+            store ? { ...ctx, sharedBlocks: store } : ctx,
+            2,
+            unpacked ? 2 : undefined
+          )
+          const helper = store
+            ? new TransitionTables({ ...ctx, sharedBlocks: SharedBlocks.attach(store.data) }, 2)
+            : null
           for (const [q, l, d] of queries) {
+            for (let i = 0; i < helps; i++) helper?.help()
             if (l + d >= L) continue
             const step = q % stream.steps,
               fold = training.foldOf(step)

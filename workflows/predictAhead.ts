@@ -4,15 +4,20 @@
  * time, and none of it depends on the engine, for a prefetcher whose predictions are static
  * (policies/prefetcher.ts). The worker (predictorWorker.ts) builds the same predictor from a copy
  * of the inputs and answers the same queries in the same order, so decisions are identical; the
- * replay checks every query against the worker's before it takes the answer.
+ * replay checks every query against the worker's before it takes the answer. For a predictor that
+ * counts transition tables, the replay's thread counts blocks the worker will want whenever it
+ * would otherwise wait for an answer (policies/structures/sharedBlocks.ts): at the start, when the
+ * worker needs a whole step's blocks before its first answer, and at each new fold.
  */
 import { join } from "node:path"
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 import type { Predictor } from "../policies/predictor.ts"
+import { predictors } from "../policies/registry.ts"
+import { TransitionTables } from "../policies/transition.ts"
 import type { PredictorWorkerData } from "./predictorWorker.ts"
 import { BUILDING, CONSUMED, FAILED, PRODUCED, STATUS, predictionRing } from "./predictionRing.ts"
-import { type ErrorMessage, errorFrom, shared } from "./workerRelay.ts"
+import { contextOf, type ErrorMessage, errorFrom, shared } from "./workerRelay.ts"
 
 /**
  * Ring entries: a few of the worker's chunks (sim/predictionOrder.ts forEachAnswer: 64 steps' queries,
@@ -37,7 +42,9 @@ export interface PredictAhead {
  * Start the worker and wait until its predictor is built (so a bad input fails here, as building
  * it in this thread would); null where no worker bundle can be built (the GPU pack).
  */
-export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | "port">): PredictAhead | null {
+export function predictAhead(
+  data: Omit<PredictorWorkerData, "ring" | "slots" | "port" | "blocks">
+): PredictAhead | null {
   let entry: string
   try {
     entry = cachedBundle(join(packageRoot, "workflows", "predictorWorker.ts"))
@@ -47,9 +54,16 @@ export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | 
   const E = data.stream.experts
   const ring = predictionRing(SLOTS, E)
   const { header, queries, counts, ids } = ring
+  // Transition tables: this thread counts blocks the worker will want while it waits for answers.
+  let helper: TransitionTables | null = null
+  if (predictors[data.predictor]?.countsTransitions) {
+    const ctx = contextOf(data)
+    helper = new TransitionTables({ ...ctx, sharedBlocks: TransitionTables.sharedStore(ctx) })
+  }
   const { port1, port2 } = new MessageChannel()
+  const blocks = helper?.sharedBlocks ?? null
   const worker = new Worker(entry, {
-    workerData: { ...shared(data), ring: ring.buffer, slots: SLOTS, port: port2 },
+    workerData: { ...shared(data), ring: ring.buffer, slots: SLOTS, port: port2, blocks },
     transferList: [port2]
   })
   const close = () => {
@@ -80,6 +94,7 @@ export function predictAhead(data: Omit<PredictorWorkerData, "ring" | "slots" | 
     predict(step, layer, curStep, curLayer, out) {
       for (let p = Atomics.load(header, PRODUCED), waited = 0; p <= q; p = Atomics.load(header, PRODUCED)) {
         if (Atomics.load(header, STATUS) === FAILED) throw failure()
+        if (helper?.help()) continue
         if (waited++ >= STALLED_S) {
           close()
           throw new Error(`predict-ahead: no answer from the worker in ${STALLED_S} s (rerun with --predict-ahead off)`)

@@ -5,6 +5,7 @@
  */
 import { type MessagePort, workerData } from "node:worker_threads"
 import { predictors, prefetchers } from "../policies/registry.ts"
+import { SharedBlocks, type SharedBlocksData } from "../policies/structures/sharedBlocks.ts"
 import { forEachAnswer } from "../sim/predictionOrder.ts"
 import { CONSUMED, FAILED, PRODUCED, READY, STATUS, predictionRing } from "./predictionRing.ts"
 import { contextOf, errorMessage, type PredictorInputs } from "./workerRelay.ts"
@@ -17,6 +18,8 @@ export interface PredictorWorkerData extends PredictorInputs {
   readonly prefetchArgs: ReadonlyArray<string>
   readonly prefetchContext: { layers: number; experts: number; topK: number; slots: number }
   readonly specText: string
+  /** Transition-table blocks shared with the replay's thread (registry: countsTransitions). */
+  readonly blocks: SharedBlocksData | null
 }
 
 const d = workerData as PredictorWorkerData
@@ -30,7 +33,10 @@ const status = (s: number) => {
 }
 // The status starts at BUILDING: shared memory starts zeroed.
 try {
-  const predictor = predictors[d.predictor]!.make(contextOf(d))
+  const ctx = contextOf(d)
+  const predictor = predictors[d.predictor]!.make(
+    d.blocks ? { ...ctx, sharedBlocks: SharedBlocks.attach(d.blocks) } : ctx
+  )
   d.port.postMessage({ note: predictor.note ?? null })
   status(READY)
   const prefetcher = prefetchers[d.prefetch]!(d.prefetchArgs, d.prefetchContext, d.specText)!
