@@ -4,7 +4,7 @@
  * the launcher's own import() of `specifier`: there Node 20 gives import() no loader. Both resolve
  * from this package.
  */
-export const LENT_IMPORT = Symbol.for("expertflow.import")
+const LENT_IMPORT = Symbol.for("expertflow.import")
 
 export function importModule<T>(specifier: string, direct: () => Promise<T>): Promise<T> {
   const lent = (globalThis as { [LENT_IMPORT]?: (s: string) => Promise<T> })[LENT_IMPORT]
