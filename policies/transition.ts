@@ -6,7 +6,7 @@ import {
   type Predictor,
   type PredictorContext
 } from "./predictor.ts"
-import { SharedBlocks, type SharedBlocksData } from "./structures/sharedBlocks.ts"
+import { SharedBlocks } from "./structures/sharedBlocks.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -131,11 +131,6 @@ export class TransitionTables {
         max = Math.max(max, hi, lo)
       }
     return max
-  }
-
-  /** The shared store's blocks as sent to another thread (ctx.sharedBlocks), or null. */
-  get sharedBlocks(): SharedBlocksData | null {
-    return this.ctx.sharedBlocks?.data ?? null
   }
 
   /**

@@ -14,6 +14,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_thread
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 import type { Predictor } from "../policies/predictor.ts"
 import { predictors } from "../policies/registry.ts"
+import type { SharedBlocksData } from "../policies/structures/sharedBlocks.ts"
 import { TransitionTables } from "../policies/transition.ts"
 import type { PredictorWorkerData } from "./predictorWorker.ts"
 import { BUILDING, CONSUMED, FAILED, PRODUCED, STATUS, predictionRing } from "./predictionRing.ts"
@@ -55,13 +56,15 @@ export function predictAhead(
   const ring = predictionRing(SLOTS, E)
   const { header, queries, counts, ids } = ring
   // Transition tables: this thread counts blocks the worker will want while it waits for answers.
-  let helper: TransitionTables | null = null
+  let helper: TransitionTables | null = null,
+    blocks: SharedBlocksData | null = null
   if (predictors[data.predictor]?.countsTransitions) {
     const ctx = contextOf(data)
-    helper = new TransitionTables({ ...ctx, sharedBlocks: TransitionTables.sharedStore(ctx) })
+    const store = TransitionTables.sharedStore(ctx)
+    helper = new TransitionTables({ ...ctx, sharedBlocks: store })
+    blocks = store.data
   }
   const { port1, port2 } = new MessageChannel()
-  const blocks = helper?.sharedBlocks ?? null
   const worker = new Worker(entry, {
     workerData: { ...shared(data), ring: ring.buffer, slots: SLOTS, port: port2, blocks },
     transferList: [port2]
