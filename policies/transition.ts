@@ -6,7 +6,7 @@ import {
   type Predictor,
   type PredictorContext
 } from "./predictor.ts"
-import { SharedBlocks } from "./structures/sharedBlocks.ts"
+import { SharedBlocks, type Workspace } from "./structures/sharedBlocks.ts"
 
 /**
  * Cross-layer transition tables: counts of (expert e at layer l → expert e' at layer l + d) over
@@ -14,75 +14,62 @@ import { SharedBlocks } from "./structures/sharedBlocks.ts"
  * time on first use (a policy whose targets are mostly farther than the tables reach queries a
  * few blocks of some distances, not whole tables). Each table is L·E² counts, so distances are
  * bounded; farther targets are scored by the target layer's popularity in the same training
- * steps (the table's marginal, where the dependence has faded).
+ * steps (the table's marginal, where the dependence has faded). The blocks sit in a SharedBlocks
+ * store (the context's, shared with another thread, or one of this table's own), where the
+ * row-sum kernel reads them.
  */
 export class TransitionTables {
-  /**
-   * By (fold · (maxDistance + 1) + d) · L + l: layer l's E × E block, integer counts packed two
-   * to a float64, target 2j as lane · 2^26 and 2j + 1 as the rest, so one add sums two counts.
-   * Exact while every sum of a lane stays below 2^26 (see rowSum) and so the whole below 2^53.
-   */
-  private readonly blocks: Array<Float64Array | undefined> = []
-  /** Largest count in each block: bounds how many rows a packed sum may add. */
-  private readonly maxCount: number[] = []
-  /** Unpacked counts of the block being built. */
-  private scratch: Uint32Array | null = null
+  private readonly store: SharedBlocks
+  /** Block views by id ((fold · (maxDistance + 1) + d) · L + l), once taken from the store. */
+  private readonly blocks: Array<Uint32Array | undefined> = []
+  private workspace: (Workspace & { rowList: Int32Array }) | null = null
   private readonly mark: Uint8Array
-  /** Packed entries per row. */
-  private readonly half: number
   constructor(
     private readonly ctx: PredictorContext,
-    readonly maxDistance = 4,
-    /** Largest packed lane sum allowed (2^26; tests lower it to run the unpacked path). */
-    private readonly laneLimit = LANE
+    readonly maxDistance = 4
   ) {
     this.mark = new Uint8Array(ctx.stream.experts)
-    this.half = (ctx.stream.experts + 1) >> 1
-    const store = ctx.sharedBlocks
+    const shared = ctx.sharedBlocks
     if (
-      store &&
-      (store.folds !== ctx.training.folds.length ||
-        store.distances !== maxDistance + 1 ||
-        store.layers !== ctx.stream.layers ||
-        store.blockLength !== ctx.stream.experts * this.half)
+      shared &&
+      (shared.folds !== ctx.training.folds.length ||
+        shared.distances !== maxDistance + 1 ||
+        shared.layers !== ctx.stream.layers ||
+        shared.experts !== ctx.stream.experts)
     )
       throw new Error("transition tables: the shared blocks are shaped for other tables")
+    this.store = shared ?? TransitionTables.sharedStore(ctx, maxDistance)
   }
 
   /** A store for tables of this context (default reach): to share with another thread's. */
   static sharedStore(ctx: PredictorContext, maxDistance = 4): SharedBlocks {
-    const E = ctx.stream.experts
-    return new SharedBlocks(ctx.training.folds.length, maxDistance + 1, ctx.stream.layers, E * ((E + 1) >> 1))
+    return new SharedBlocks(ctx.training.folds.length, maxDistance + 1, ctx.stream.layers, ctx.stream.experts)
   }
 
-  private block(fold: number, d: number, l: number): Float64Array {
-    const id = (fold * (this.maxDistance + 1) + d) * this.ctx.stream.layers + l
-    const t = this.blocks[id]
-    if (t) return t
-    const store = this.ctx.sharedBlocks
-    if (store) {
-      const { block, max } = store.take(id, (out) => this.count(out, fold, d, l))
-      this.blocks[id] = block
-      this.maxCount[id] = max
-      return block
+  private id(fold: number, d: number, l: number): number {
+    return (fold * (this.maxDistance + 1) + d) * this.ctx.stream.layers + l
+  }
+
+  private block(fold: number, d: number, l: number): Uint32Array {
+    const id = this.id(fold, d, l)
+    let t = this.blocks[id]
+    if (!t) {
+      t = this.store.take(id, (out) => this.count(out, fold, d, l))
+      this.blocks[id] = t
     }
-    const block = new Float64Array(this.ctx.stream.experts * this.half)
-    this.blocks[id] = block
-    this.maxCount[id] = this.count(block, fold, d, l)
-    return block
+    return t
   }
 
-  /** Count block (fold, d, l) into `out` (packed, zeroed) and return its largest count. */
-  private count(out: Float64Array, fold: number, d: number, l: number): number {
+  /** Add block (fold, d, l)'s counts into `out` (zeroed; rows of store.stride). */
+  private count(out: Uint32Array, fold: number, d: number, l: number): void {
     const { layers: L, experts: E } = this.ctx.stream
-    const H = this.half
+    const S = this.store.stride
     let steps = 0
     for (const { from, to } of this.ctx.training.folds[fold]!) steps += to - from
-    // A count is at most the fold's steps: one lane must hold it.
-    if (steps >= LANE) throw new Error(`transition tables: ${steps} training steps, at most ${LANE - 1} supported`)
-    // Counted unpacked (one increment per pair is the hot loop), then packed.
-    this.scratch ??= new Uint32Array(E * E)
-    const counts = this.scratch.fill(0)
+    // A row sum adds at most E rows of counts, each at most the fold's steps: u32 lanes must hold it.
+    if (E * steps >= 2 ** 32)
+      throw new Error(`transition tables: ${steps} training steps, at most ${Math.floor((2 ** 32 - 1) / E)} supported`)
+    const counts = out
     if (l + d < L)
       for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
         const { keys, offsets } = s
@@ -96,14 +83,14 @@ export class TransitionTables {
           const s1 = offsets[src + 1]!
           let i = offsets[src]!
           for (; i + 7 < s1; i += 8) {
-            const r0 = keys[i]! * E,
-              r1 = keys[i + 1]! * E,
-              r2 = keys[i + 2]! * E,
-              r3 = keys[i + 3]! * E,
-              r4 = keys[i + 4]! * E,
-              r5 = keys[i + 5]! * E,
-              r6 = keys[i + 6]! * E,
-              r7 = keys[i + 7]! * E
+            const r0 = keys[i]! * S,
+              r1 = keys[i + 1]! * S,
+              r2 = keys[i + 2]! * S,
+              r3 = keys[i + 3]! * S,
+              r4 = keys[i + 4]! * S,
+              r5 = keys[i + 5]! * S,
+              r6 = keys[i + 6]! * S,
+              r7 = keys[i + 7]! * S
             for (let j = d0; j < d1; j++) {
               const k = keys[j]!
               counts[r0 + k]!++
@@ -117,20 +104,11 @@ export class TransitionTables {
             }
           }
           for (; i < s1; i++) {
-            const row = keys[i]! * E
+            const row = keys[i]! * S
             for (let j = d0; j < d1; j++) counts[row + keys[j]!]!++
           }
         }
       }
-    let max = 0
-    for (let r = 0; r < E; r++)
-      for (let j = 0; j < H; j++) {
-        const hi = counts[r * E + 2 * j]!,
-          lo = 2 * j + 1 < E ? counts[r * E + 2 * j + 1]! : 0
-        out[r * H + j] = hi * LANE + lo
-        max = Math.max(max, hi, lo)
-      }
-    return max
   }
 
   /**
@@ -161,26 +139,22 @@ export class TransitionTables {
     return false
   }
 
-  /** The blocks a fold has built, to send to another thread's tables (adoptFold). */
+  /** The blocks a fold has built, copied, to send to another thread's tables (adoptFold). */
   exportFold(fold: number): FoldBlocks {
     const per = (this.maxDistance + 1) * this.ctx.stream.layers
-    const out: FoldBlocks = { ids: [], blocks: [], maxCount: [] }
+    const out: FoldBlocks = { ids: [], blocks: [] }
     for (let id = fold * per; id < (fold + 1) * per; id++) {
       const t = this.blocks[id]
       if (!t) continue
       out.ids.push(id)
-      out.blocks.push(t)
-      out.maxCount.push(this.maxCount[id]!)
+      out.blocks.push(t.slice())
     }
     return out
   }
 
   /** Take blocks another thread built (exportFold) as if built here: the same counts. */
   adoptFold(b: FoldBlocks): void {
-    b.ids.forEach((id, i) => {
-      this.blocks[id] = b.blocks[i]!
-      this.maxCount[id] = b.maxCount[i]!
-    })
+    for (let i = 0; i < b.ids.length; i++) this.store.adopt(b.ids[i]!, b.blocks[i]!)
   }
 
   private readonly pops = new Map<number, Float64Array>()
@@ -200,21 +174,22 @@ export class TransitionTables {
 
   /**
    * Σ over `src` of the rows (fromLayer, e) of the distance-d table: the raw transition counts
-   * into layer fromLayer + d. Kept (packed) per (fold, fromLayer, d) and updated by the experts
-   * that entered or left the set since the last query there (consecutive steps share most of
-   * their experts); integer sums, so exactly what summing afresh gives. The returned array is
+   * into layer fromLayer + d. Kept per (fold, fromLayer, d) and updated by the experts that
+   * entered or left the set since the last query there (consecutive steps share some of their
+   * experts), when fewer rows change than are summed afresh; integer sums, so exactly what summing
+   * afresh gives. Summed by the SIMD kernel (structures/rowSumKernel.ts). The returned array is
    * internal.
    */
   rowSum(fold: number, fromLayer: number, d: number, src: Uint16Array): Float64Array {
-    const E = this.ctx.stream.experts,
-      L = this.ctx.stream.layers,
-      H = this.half
-    const t = this.block(fold, d, fromLayer)
-    const id = (fold * (this.maxDistance + 1) + d) * L + fromLayer
+    const E = this.ctx.stream.experts
+    const store = this.store
+    this.block(fold, d, fromLayer)
+    const id = this.id(fold, d, fromLayer)
+    const w = this.ownWorkspace()
     let st = this.sums[id]
     if (!st) {
       st = {
-        packed: new Float64Array(H),
+        kept: new Uint32Array(store.memory.buffer, w.sums + id * 4 * store.stride, E),
         sum: new Float64Array(E),
         members: new Uint16Array(E),
         count: 0,
@@ -222,53 +197,28 @@ export class TransitionTables {
       }
       this.sums[id] = st
     }
-    // No lane may reach 2^26: the sum of src.length counts each ≤ the block's largest.
-    if (src.length * this.maxCount[id]! >= this.laneLimit) {
-      this.forget(st)
-      const sum = st.sum.fill(0)
-      for (let i = 0; i < src.length; i++) unpack(t, src[i]! * H, sum, true)
-      return sum
-    }
     const inNew = this.mark
     for (let i = 0; i < src.length; i++) inNew[src[i]!] = 1
     let changes = 0
     for (let i = 0; i < st.count; i++) if (!inNew[st.members[i]!]) changes++
     for (let i = 0; i < src.length; i++) if (!st.isMember[src[i]!]) changes++
-    const p = st.packed
-    if (changes >= src.length) {
-      // Mostly new: sum afresh, eight rows per pass (integers: any order is exact).
-      p.fill(0)
-      let i = 0
-      for (; i + 7 < src.length; i += 8) {
-        const r0 = src[i]! * H,
-          r1 = src[i + 1]! * H,
-          r2 = src[i + 2]! * H,
-          r3 = src[i + 3]! * H,
-          r4 = src[i + 4]! * H,
-          r5 = src[i + 5]! * H,
-          r6 = src[i + 6]! * H,
-          r7 = src[i + 7]! * H
-        for (let j = 0; j < H; j++)
-          p[j]! += t[r0 + j]! + t[r1 + j]! + t[r2 + j]! + t[r3 + j]! + t[r4 + j]! + t[r5 + j]! + t[r6 + j]! + t[r7 + j]!
-      }
-      for (; i < src.length; i++) {
-        const row = src[i]! * H
-        for (let j = 0; j < H; j++) p[j]! += t[row + j]!
-      }
-    } else {
+    // Row offsets for the kernel: rows to add, then rows to take away.
+    const rows = w.rowList
+    const at = store.offset(id),
+      rowBytes = 4 * store.stride
+    let nAdd = 0,
+      nSub = 0
+    const fresh = changes >= src.length
+    if (fresh) for (let i = 0; i < src.length; i++) rows[nAdd++] = at + src[i]! * rowBytes
+    else {
+      for (let i = 0; i < src.length; i++) if (!st.isMember[src[i]!]) rows[nAdd++] = at + src[i]! * rowBytes
       for (let i = 0; i < st.count; i++) {
         const x = st.members[i]!
-        if (inNew[x]) continue
-        const row = x * H
-        for (let j = 0; j < H; j++) p[j]! -= t[row + j]!
-      }
-      for (let i = 0; i < src.length; i++) {
-        const x = src[i]!
-        if (st.isMember[x]) continue
-        const row = x * H
-        for (let j = 0; j < H; j++) p[j]! += t[row + j]!
+        if (!inNew[x]) rows[nAdd + nSub++] = at + x * rowBytes
       }
     }
+    const out = w.sums + id * rowBytes
+    w.sumRows(out, fresh ? w.zero : out, w.rows, nAdd, w.rows + 4 * nAdd, nSub, rowBytes)
     this.forget(st)
     st.members.set(src)
     st.count = src.length
@@ -276,8 +226,10 @@ export class TransitionTables {
       st.isMember[src[i]!] = 1
       inNew[src[i]!] = 0
     }
-    unpack(p, 0, st.sum, false)
-    return st.sum
+    const kept = st.kept,
+      sum = st.sum
+    for (let e = 0; e < E; e++) sum[e] = kept[e]!
+    return sum
   }
 
   /** Drop a kept sum's members: the next query there sums afresh. */
@@ -286,8 +238,16 @@ export class TransitionTables {
     st.count = 0
   }
 
+  /** This table's workspace in the store (claimed on the first row sum), with its row list as an array. */
+  private ownWorkspace(): Workspace & { rowList: Int32Array } {
+    if (!this.workspace) {
+      const w = this.store.workspace()
+      this.workspace = { ...w, rowList: new Int32Array(this.store.memory.buffer, w.rows, 2 * this.ctx.stream.experts) }
+    }
+    return this.workspace
+  }
   private readonly sums: Array<
-    { packed: Float64Array; sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
+    { kept: Uint32Array; sum: Float64Array; members: Uint16Array; count: number; isMember: Uint8Array } | undefined
   > = []
 
   /** The transition counts from the experts at (step, fromLayer) into `layer`, within maxDistance (internal). */
@@ -317,26 +277,7 @@ export class TransitionTables {
 /** A fold's built blocks, by id (TransitionTables.exportFold). */
 export interface FoldBlocks {
   ids: number[]
-  blocks: Float64Array[]
-  maxCount: number[]
-}
-
-/** One lane of a packed count: 2^26. */
-const LANE = 2 ** 26
-
-/** Add the packed row at t[at, at + ⌈E/2⌉) (lanes below 2^26) into out[0, E), or set out. */
-function unpack(t: Float64Array, at: number, out: Float64Array, add: boolean): void {
-  const E = out.length
-  for (let j = 0; 2 * j < E; j++) {
-    const x = t[at + j]!
-    const hi = Math.floor(x / LANE)
-    if (add) out[2 * j]! += hi
-    else out[2 * j] = hi
-    if (2 * j + 1 < E) {
-      if (add) out[2 * j + 1]! += x - hi * LANE
-      else out[2 * j + 1] = x - hi * LANE
-    }
-  }
+  blocks: Uint32Array[]
 }
 
 /**

@@ -8,6 +8,7 @@ import { activationAwarePredictor } from "../policies/activationAware.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { crossFit } from "../policies/training.ts"
 import { SharedBlocks } from "../policies/structures/sharedBlocks.ts"
+import { ROW_ALIGN_BYTES, rowSumKernel } from "../policies/structures/rowSumKernel.ts"
 import { TransitionTables, transitionPredictor } from "../policies/transition.ts"
 import { actualSet, scoringPredictor } from "../policies/predictor.ts"
 import { buildAccessStream } from "../traces/batching.ts"
@@ -120,8 +121,47 @@ describe("MoE-Infinity EAM (predictor=eam)", () => {
   })
 })
 
+describe("row-sum kernel (WebAssembly SIMD)", () => {
+  it("gives base + the added rows − the taken rows, modulo 2^32, in place or not (fast-check)", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+    const sumRows = rowSumKernel(memory)
+    const u32 = new Uint32Array(memory.buffer)
+    const ROWS = 8
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.nat(ROWS - 1), { maxLength: 12 }),
+        fc.array(fc.nat(ROWS - 1), { maxLength: 12 }),
+        fc.boolean(),
+        fc.nat(),
+        (chunks, adds, subs, inPlace, seed) => {
+          const words = (chunks * ROW_ALIGN_BYTES) / 4
+          // Rows 0..ROWS-1 at word r · words, the base after them, the out after it, then the row list.
+          const base = ROWS * words,
+            out = inPlace ? base : base + words,
+            list = base + 2 * words
+          let x = seed
+          for (let i = 0; i < base + words; i++) u32[i] = x = (Math.imul(x, 1103515245) + 12345) >>> 0
+          const want = Array.from({ length: words }, (_, j) => {
+            let v = u32[base + j]!
+            for (const r of adds) v += u32[r * words + j]!
+            for (const r of subs) v -= u32[r * words + j]!
+            return ((v % 2 ** 32) + 2 ** 32) % 2 ** 32 // exact in a double: |v| < 2^37
+          })
+          ;[...adds, ...subs].forEach((r, i) => {
+            u32[list + i] = 4 * r * words
+          })
+          sumRows(4 * out, 4 * base, 4 * list, adds.length, 4 * (list + adds.length), subs.length, 4 * words)
+          expect(Array.from(u32.subarray(out, out + words))).toEqual(want)
+        }
+      ),
+      { numRuns: 200, seed: 7 }
+    )
+  })
+})
+
 describe("transition tables", () => {
-  it("sum rows as counting the training steps afresh: packed, incremental, shared or not (fast-check)", () => {
+  it("sum rows as counting the training steps afresh: incremental, shared or not (fast-check)", () => {
     const L = 4,
       E = 11
     const token = fc.array(fc.integer({ min: 0, max: E - 1 }), { minLength: L, maxLength: L })
@@ -131,11 +171,10 @@ describe("transition tables", () => {
         fc.array(token, { minLength: 2, maxLength: 40 }),
         fc.integer({ min: 1, max: 6 }),
         fc.array(query, { minLength: 1, maxLength: 30 }),
-        fc.boolean(),
         fc.integer({ min: 4, max: E }),
         fc.boolean(),
         fc.nat(3),
-        (tokens, batch, queries, unpacked, span, share, helps) => {
+        (tokens, batch, queries, span, share, helps) => {
           // A narrow span of experts: consecutive steps share most of theirs (the incremental sums).
           const trace = tinyTrace(
             tokens.map((r) => r.map((e) => [e % span, (e + 3) % span])),
@@ -147,11 +186,7 @@ describe("transition tables", () => {
           const ctx = { stream, trace, traceName: "t", top: 0, training, args: [] }
           // Shared: another table on the same blocks (as another thread's would be) counts some of them first.
           const store = share ? TransitionTables.sharedStore(ctx, 2) : undefined
-          const tables = new TransitionTables(
-            store ? { ...ctx, sharedBlocks: store } : ctx,
-            2,
-            unpacked ? 2 : undefined
-          )
+          const tables = new TransitionTables(store ? { ...ctx, sharedBlocks: store } : ctx, 2)
           const helper = store
             ? new TransitionTables({ ...ctx, sharedBlocks: SharedBlocks.attach(store.data) }, 2)
             : null

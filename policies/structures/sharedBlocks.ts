@@ -6,88 +6,144 @@
  * asked for, from the last layer down while the worker goes up, then the other folds. Counts are
  * exact integers, so who counted a block never changes an answer.
  *
- * One buffer holds every block (ids × blockLength float64s); pages of blocks never counted are
- * never touched, so they cost address space, not memory.
+ * The blocks live in one shared WebAssembly memory, so the row-sum kernel
+ * (structures/rowSumKernel.ts) reads them where they are: block id at byte id · blockBytes, E rows
+ * of `stride` u32 counts (E padded for the kernel). Pages of blocks never counted are never
+ * touched, so they cost address space, not memory. After the blocks, each table that sums rows
+ * claims a workspace of its own (`workspace`): its kept sums, a zero row and a row list.
  */
+import { ROW_ALIGN_BYTES, rowSumKernel, type SumRows } from "./rowSumKernel.ts"
+
 const FREE = 0,
   COUNTING = 1,
   DONE = 2
-/** Hints: the fold the worker last asked a block of, and a bit per distance it has asked for. */
+/** Hints: the fold the worker last asked a block of, a bit per distance it has asked for; workspaces claimed. */
 const FOLD = 0,
-  DISTANCES = 1
-
-export interface SharedBlockBuffers {
-  readonly state: SharedArrayBuffer
-  readonly maxCount: SharedArrayBuffer
-  readonly data: SharedArrayBuffer
-  readonly hints: SharedArrayBuffer
-}
+  DISTANCES = 1,
+  CLAIMED = 2
+/** Workspaces in a store: one per table that sums rows (a thread's predictor, tests' extra tables). */
+const WORKSPACES = 8
+const PAGE = 65536
 
 /** A store as sent to another thread (SharedBlocks.attach there). */
 export interface SharedBlocksData {
   readonly folds: number
   readonly distances: number
   readonly layers: number
-  readonly blockLength: number
-  readonly buffers: SharedBlockBuffers
+  readonly experts: number
+  readonly state: SharedArrayBuffer
+  readonly hints: SharedArrayBuffer
+  readonly memory: WebAssembly.Memory
+}
+
+/** A table's own part of the memory: byte offsets, and the kernel over that memory. */
+export interface Workspace {
+  /** Kept sums: id's at sums + id · strideBytes. */
+  readonly sums: number
+  /** One row of zeros: the base of a sum afresh. */
+  readonly zero: number
+  /** Room for 2 · experts row offsets (i32). */
+  readonly rows: number
+  readonly sumRows: SumRows
 }
 
 export class SharedBlocks {
   private readonly state: Int32Array
-  private readonly maxCount: Float64Array
   private readonly hints: Int32Array
-  readonly buffers: SharedBlockBuffers
+  readonly memory: WebAssembly.Memory
+  /** u32 counts per row (experts, padded to the kernel's chunk). */
+  readonly stride: number
+  readonly blockBytes: number
+  private readonly ids: number
+  private kernel: SumRows | null = null
 
-  /** Blocks (fold · distances + d) · layers + l, each of blockLength float64s; `buffers` to attach to another's. */
+  /** Blocks (fold · distances + d) · layers + l, each `experts` rows; `data` to attach another's. */
   constructor(
     readonly folds: number,
     readonly distances: number,
     readonly layers: number,
-    readonly blockLength: number,
-    buffers?: SharedBlockBuffers
+    readonly experts: number,
+    data?: SharedBlocksData
   ) {
-    const ids = folds * distances * layers
-    this.buffers = buffers ?? {
-      state: new SharedArrayBuffer(4 * ids),
-      maxCount: new SharedArrayBuffer(8 * ids),
-      data: new SharedArrayBuffer(8 * ids * blockLength),
-      hints: new SharedArrayBuffer(8)
-    }
-    this.state = new Int32Array(this.buffers.state)
-    this.maxCount = new Float64Array(this.buffers.maxCount)
-    this.hints = new Int32Array(this.buffers.hints)
+    this.ids = folds * distances * layers
+    this.stride = Math.ceil((4 * experts) / ROW_ALIGN_BYTES) * (ROW_ALIGN_BYTES / 4)
+    this.blockBytes = 4 * experts * this.stride
+    const bytes = this.ids * this.blockBytes + WORKSPACES * this.workspaceBytes()
+    const pages = Math.max(1, Math.ceil(bytes / PAGE))
+    if (pages > PAGE) throw new Error(`transition tables: ${bytes} bytes of blocks, more than 4 GiB`)
+    this.memory = data?.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+    this.state = new Int32Array(data?.state ?? new SharedArrayBuffer(4 * this.ids))
+    this.hints = new Int32Array(data?.hints ?? new SharedArrayBuffer(12))
   }
 
   /** This store, to send to another thread. */
   get data(): SharedBlocksData {
-    const { folds, distances, layers, blockLength, buffers } = this
-    return { folds, distances, layers, blockLength, buffers }
+    const { folds, distances, layers, experts, memory } = this
+    return {
+      folds,
+      distances,
+      layers,
+      experts,
+      memory,
+      state: this.state.buffer as SharedArrayBuffer,
+      hints: this.hints.buffer as SharedArrayBuffer
+    }
   }
 
   /** The store another thread sent (its `data`): the same blocks. */
   static attach(d: SharedBlocksData): SharedBlocks {
-    return new SharedBlocks(d.folds, d.distances, d.layers, d.blockLength, d.buffers)
+    return new SharedBlocks(d.folds, d.distances, d.layers, d.experts, d)
   }
 
-  private view(id: number): Float64Array {
-    return new Float64Array(this.buffers.data, 8 * id * this.blockLength, this.blockLength)
+  private workspaceBytes(): number {
+    const strideBytes = 4 * this.stride
+    return Math.ceil(((this.ids + 1) * strideBytes + 8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
+  }
+
+  /** A workspace no other table uses (there are WORKSPACES per store). */
+  workspace(): Workspace {
+    const i = Atomics.add(this.hints, CLAIMED, 1)
+    if (i >= WORKSPACES) throw new Error(`transition tables: more than ${WORKSPACES} tables on one store`)
+    const sums = this.ids * this.blockBytes + i * this.workspaceBytes()
+    const zero = sums + this.ids * 4 * this.stride
+    this.kernel ??= rowSumKernel(this.memory)
+    return { sums, zero, rows: zero + 4 * this.stride, sumRows: this.kernel }
+  }
+
+  /** Byte offset of block `id` in the memory. */
+  offset(id: number): number {
+    return id * this.blockBytes
+  }
+
+  private view(id: number): Uint32Array {
+    return new Uint32Array(this.memory.buffer, this.offset(id), this.experts * this.stride)
   }
 
   /**
-   * Block `id`, counted here by `count` (which fills it and returns its largest count) unless the
+   * Block `id`, counted here by `count` (which adds its counts into the zeroed block) unless the
    * other thread claimed it first: then once that thread is done. Records the ask as a hint.
    */
-  take(id: number, count: (out: Float64Array) => number): { block: Float64Array; max: number } {
+  take(id: number, count: (out: Uint32Array) => void): Uint32Array {
     const perFold = this.distances * this.layers
     Atomics.store(this.hints, FOLD, Math.floor(id / perFold))
     Atomics.or(this.hints, DISTANCES, 1 << Math.floor((id % perFold) / this.layers))
     if (Atomics.compareExchange(this.state, id, FREE, COUNTING) === FREE) this.publish(id, count)
     while (Atomics.load(this.state, id) !== DONE) Atomics.wait(this.state, id, COUNTING, 1000)
-    return { block: this.view(id), max: this.maxCount[id]! }
+    return this.view(id)
   }
 
-  private publish(id: number, count: (out: Float64Array) => number): void {
-    this.maxCount[id] = count(this.view(id))
+  /** Whether block `id` is counted (by anyone). */
+  done(id: number): boolean {
+    return Atomics.load(this.state, id) === DONE
+  }
+
+  /** Take counts another thread sent for block `id`, unless it is claimed here already (the same counts). */
+  adopt(id: number, counts: Uint32Array): void {
+    if (Atomics.compareExchange(this.state, id, FREE, COUNTING) === FREE) this.publish(id, (out) => out.set(counts))
+  }
+
+  private publish(id: number, count: (out: Uint32Array) => void): void {
+    count(this.view(id))
     Atomics.store(this.state, id, DONE)
     Atomics.notify(this.state, id)
   }
@@ -96,7 +152,7 @@ export class SharedBlocks {
    * Count one block the other thread is likely to want (see the class comment): `count(out, fold,
    * d, l)`. False when there is none: no hint yet, or every such block is claimed.
    */
-  help(count: (out: Float64Array, fold: number, d: number, l: number) => number): boolean {
+  help(count: (out: Uint32Array, fold: number, d: number, l: number) => void): boolean {
     const mask = Atomics.load(this.hints, DISTANCES)
     if (mask === 0) return false
     const first = Atomics.load(this.hints, FOLD)
