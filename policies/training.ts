@@ -26,6 +26,13 @@ export interface Training {
   foldOf(step: number): number
 }
 
+/** Training steps in a fold's slices. */
+export function foldSteps(slices: ReadonlyArray<TrainingSlice>): number {
+  let n = 0
+  for (const { from, to } of slices) n += to - from
+  return n
+}
+
 /** A Training from its data (a copy of one made here, e.g. sent to another thread). */
 export function trainingOf(t: Omit<Training, "foldOf">): Training {
   const split = t.split

@@ -8,7 +8,7 @@ import { activationAwarePredictor } from "../policies/activationAware.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { crossFit } from "../policies/training.ts"
 import { SharedBlocks } from "../policies/structures/sharedBlocks.ts"
-import { ROW_ALIGN_BYTES, rowSumKernel } from "../policies/structures/rowSumKernel.ts"
+import { countKernels, ROW_ALIGN_BYTES } from "../policies/structures/countKernels.ts"
 import { TransitionTables, transitionPredictor } from "../policies/transition.ts"
 import { actualSet, scoringPredictor } from "../policies/predictor.ts"
 import { buildAccessStream } from "../traces/batching.ts"
@@ -124,7 +124,7 @@ describe("MoE-Infinity EAM (predictor=eam)", () => {
 describe("row-sum kernel (WebAssembly SIMD)", () => {
   it("gives base + the added rows − the taken rows, modulo 2^32, in place or not (fast-check)", () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
-    const sumRows = rowSumKernel(memory)
+    const { sumRows } = countKernels(memory)
     const u32 = new Uint32Array(memory.buffer)
     const ROWS = 8
     fc.assert(
@@ -161,7 +161,7 @@ describe("row-sum kernel (WebAssembly SIMD)", () => {
 })
 
 describe("transition tables", () => {
-  it("sum rows as counting the training steps afresh: incremental, shared or not (fast-check)", () => {
+  it("sum rows as counting the steps afresh: incremental, shared or not, by pairs or bitsets (fast-check)", () => {
     const L = 4,
       E = 11
     const token = fc.array(fc.integer({ min: 0, max: E - 1 }), { minLength: L, maxLength: L })
@@ -174,7 +174,8 @@ describe("transition tables", () => {
         fc.integer({ min: 4, max: E }),
         fc.boolean(),
         fc.nat(3),
-        (tokens, batch, queries, span, share, helps) => {
+        fc.constantFrom("cost" as const, "pairs" as const, "bitsets" as const),
+        (tokens, batch, queries, span, share, helps, countBy) => {
           // A narrow span of experts: consecutive steps share most of theirs (the incremental sums).
           const trace = tinyTrace(
             tokens.map((r) => r.map((e) => [e % span, (e + 3) % span])),
@@ -186,9 +187,9 @@ describe("transition tables", () => {
           const ctx = { stream, trace, traceName: "t", top: 0, training, args: [] }
           // Shared: another table on the same blocks (as another thread's would be) counts some of them first.
           const store = share ? TransitionTables.sharedStore(ctx, 2) : undefined
-          const tables = new TransitionTables(store ? { ...ctx, sharedBlocks: store } : ctx, 2)
+          const tables = new TransitionTables(store ? { ...ctx, sharedBlocks: store } : ctx, 2, countBy)
           const helper = store
-            ? new TransitionTables({ ...ctx, sharedBlocks: SharedBlocks.attach(store.data) }, 2)
+            ? new TransitionTables({ ...ctx, sharedBlocks: SharedBlocks.attach(store.data) }, 2, countBy)
             : null
           for (const [q, l, d] of queries) {
             for (let i = 0; i < helps; i++) helper?.help()

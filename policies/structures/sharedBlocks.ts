@@ -6,13 +6,13 @@
  * asked for, from the last layer down while the worker goes up, then the other folds. Counts are
  * exact integers, so who counted a block never changes an answer.
  *
- * The blocks live in one shared WebAssembly memory, so the row-sum kernel
- * (structures/rowSumKernel.ts) reads them where they are: block id at byte id · blockBytes, E rows
- * of `stride` u32 counts (E padded for the kernel). Pages of blocks never counted are never
- * touched, so they cost address space, not memory. After the blocks, each table that sums rows
- * claims a workspace of its own (`workspace`): its kept sums, a zero row and a row list.
+ * The blocks live in one shared WebAssembly memory, so the kernels (structures/countKernels.ts)
+ * read and write them where they are: block id at byte id · blockBytes, E rows of `stride` u32
+ * counts (E padded for the kernels). Pages of blocks never counted are never touched, so they cost
+ * address space, not memory. After the blocks, each table that counts or sums claims a workspace of
+ * its own (`workspace`): its kept sums, a zero row, a row list and two bitset tables.
  */
-import { ROW_ALIGN_BYTES, rowSumKernel, type SumRows } from "./rowSumKernel.ts"
+import { type CountKernels, countKernels, ROW_ALIGN_BYTES } from "./countKernels.ts"
 
 const FREE = 0,
   COUNTING = 1,
@@ -31,6 +31,7 @@ export interface SharedBlocksData {
   readonly distances: number
   readonly layers: number
   readonly experts: number
+  readonly maxSteps: number
   readonly state: SharedArrayBuffer
   readonly hints: SharedArrayBuffer
   readonly memory: WebAssembly.Memory
@@ -44,7 +45,10 @@ export interface Workspace {
   readonly zero: number
   /** Room for 2 · experts row offsets (i32). */
   readonly rows: number
-  readonly sumRows: SumRows
+  /** Two bitset tables of bitsetRows rows of bitsetBytes (0: none; see SharedBlocks.bitsetBytes). */
+  readonly bitsetsA: number
+  readonly bitsetsB: number
+  readonly kernels: CountKernels
 }
 
 export class SharedBlocks {
@@ -54,20 +58,34 @@ export class SharedBlocks {
   /** u32 counts per row (experts, padded to the kernel's chunk). */
   readonly stride: number
   readonly blockBytes: number
+  /**
+   * Bytes of a bitset row (a bit per training step of a fold, in 16-byte words), when pair counts
+   * by bitsets are possible: 0 when a fold has 2^19 steps or more (countPairs' i16 lanes).
+   */
+  readonly bitsetBytes: number
+  /** Rows of a bitset table: experts rounded up to 4 (countPairs reads four rows at a time). */
+  readonly bitsetRows: number
   private readonly ids: number
-  private kernel: SumRows | null = null
+  private kernels: CountKernels | null = null
 
-  /** Blocks (fold · distances + d) · layers + l, each `experts` rows; `data` to attach another's. */
+  /**
+   * Blocks (fold · distances + d) · layers + l, each `experts` rows, for folds of at most maxSteps
+   * training steps; `data` to attach another's.
+   */
   constructor(
     readonly folds: number,
     readonly distances: number,
     readonly layers: number,
     readonly experts: number,
+    readonly maxSteps: number,
     data?: SharedBlocksData
   ) {
     this.ids = folds * distances * layers
     this.stride = Math.ceil((4 * experts) / ROW_ALIGN_BYTES) * (ROW_ALIGN_BYTES / 4)
     this.blockBytes = 4 * experts * this.stride
+    const bitsetBytes = 16 * Math.ceil(maxSteps / 128)
+    this.bitsetBytes = bitsetBytes < 65536 ? bitsetBytes : 0
+    this.bitsetRows = 4 * Math.ceil(experts / 4)
     const bytes = this.ids * this.blockBytes + WORKSPACES * this.workspaceBytes()
     const pages = Math.max(1, Math.ceil(bytes / PAGE))
     if (pages > PAGE) throw new Error(`transition tables: ${bytes} bytes of blocks, more than 4 GiB`)
@@ -78,12 +96,13 @@ export class SharedBlocks {
 
   /** This store, to send to another thread. */
   get data(): SharedBlocksData {
-    const { folds, distances, layers, experts, memory } = this
+    const { folds, distances, layers, experts, maxSteps, memory } = this
     return {
       folds,
       distances,
       layers,
       experts,
+      maxSteps,
       memory,
       state: this.state.buffer as SharedArrayBuffer,
       hints: this.hints.buffer as SharedArrayBuffer
@@ -92,12 +111,13 @@ export class SharedBlocks {
 
   /** The store another thread sent (its `data`): the same blocks. */
   static attach(d: SharedBlocksData): SharedBlocks {
-    return new SharedBlocks(d.folds, d.distances, d.layers, d.experts, d)
+    return new SharedBlocks(d.folds, d.distances, d.layers, d.experts, d.maxSteps, d)
   }
 
   private workspaceBytes(): number {
-    const strideBytes = 4 * this.stride
-    return Math.ceil(((this.ids + 1) * strideBytes + 8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
+    const sums = (this.ids + 1) * 4 * this.stride,
+      rows = Math.ceil((8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
+    return sums + rows + 2 * this.bitsetRows * this.bitsetBytes
   }
 
   /** A workspace no other table uses (there are WORKSPACES per store). */
@@ -106,8 +126,11 @@ export class SharedBlocks {
     if (i >= WORKSPACES) throw new Error(`transition tables: more than ${WORKSPACES} tables on one store`)
     const sums = this.ids * this.blockBytes + i * this.workspaceBytes()
     const zero = sums + this.ids * 4 * this.stride
-    this.kernel ??= rowSumKernel(this.memory)
-    return { sums, zero, rows: zero + 4 * this.stride, sumRows: this.kernel }
+    const rows = zero + 4 * this.stride
+    const bitsetsA = rows + Math.ceil((8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
+    this.kernels ??= countKernels(this.memory)
+    const bitsetsB = bitsetsA + this.bitsetRows * this.bitsetBytes
+    return { sums, zero, rows, bitsetsA, bitsetsB, kernels: this.kernels }
   }
 
   /** Byte offset of block `id` in the memory. */
