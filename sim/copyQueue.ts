@@ -15,6 +15,13 @@ const NONE = 0,
   DEMAND = 1,
   PREFETCH = 2
 
+/** A group's queued prefetches, oldest at 0, as (key, seq) pairs. */
+interface Stack {
+  keys: Int32Array
+  seqs: Int32Array
+  size: number
+}
+
 export class CopyQueue {
   private readonly free: Float64Array
   private readonly demand = new EntryQueue()
@@ -30,7 +37,7 @@ export class CopyQueue {
    * grows, so its room stays within four times the most entries ever live in it at once (a run
    * that never asks for the newest would otherwise keep every prefetch it ever queued).
    */
-  private readonly stacks: Array<{ keys: Int32Array; seqs: Int32Array; size: number }>
+  private readonly stacks: Stack[]
 
   /**
    * `durNs`: one transfer's time; with `durOfLayer` (experts of different sizes), a key of layer
@@ -57,26 +64,46 @@ export class CopyQueue {
     }))
   }
 
-  enqueue(key: number, readyAt: number, demand: boolean): void {
+  /** Queue `key` from `readyAt`; `group`: its cache group (the caller knows it; else from its layer). */
+  enqueue(key: number, readyAt: number, demand: boolean, group = -1): void {
     const s = this.nextSeq++
     this.where[key] = demand ? DEMAND : PREFETCH
     this.seq[key] = s
     ;(demand ? this.demand : this.prefetch).push(key, s, readyAt)
     if (!demand) {
-      const st = this.stacks[this.groupOfLayer ? this.groupOfLayer[Math.floor(key / this.experts)]! : 0]!
-      if (st.size === st.keys.length) this.compact(st)
+      const g = group >= 0 ? group : this.groupOfLayer ? this.groupOfLayer[Math.floor(key / this.experts)]! : 0
+      const st = this.stacks[g]!
+      if (st.size === st.keys.length) this.makeRoom(st)
       st.keys[st.size] = key
       st.seqs[st.size++] = s
     }
   }
 
+  private isLive(st: Stack, i: number): boolean {
+    const k = st.keys[i]!
+    return this.where[k] === PREFETCH && this.seq[k] === st.seqs[i]
+  }
+
+  /**
+   * Room on a full stack. Prefetches start oldest first, so the dead entries are mostly at the
+   * bottom: drop those and slide the rest down when that frees half the room, else compact.
+   */
+  private makeRoom(st: Stack): void {
+    let bottom = 0
+    while (bottom < st.size && !this.isLive(st, bottom)) bottom++
+    if (2 * bottom >= st.keys.length) {
+      st.keys.copyWithin(0, bottom, st.size)
+      st.seqs.copyWithin(0, bottom, st.size)
+      st.size -= bottom
+    } else this.compact(st)
+  }
+
   /** Keep a stack's live entries, in order; double it if they fill more than half. */
-  private compact(st: { keys: Int32Array; seqs: Int32Array; size: number }): void {
+  private compact(st: Stack): void {
     let n = 0
     for (let i = 0; i < st.size; i++) {
-      const k = st.keys[i]!
-      if (this.where[k] !== PREFETCH || this.seq[k] !== st.seqs[i]) continue
-      st.keys[n] = k
+      if (!this.isLive(st, i)) continue
+      st.keys[n] = st.keys[i]!
       st.seqs[n++] = st.seqs[i]!
     }
     st.size = n
@@ -103,10 +130,7 @@ export class CopyQueue {
   /** The most recently queued prefetch of cache group `group` that has not started, or -1. */
   newestPrefetch(group: number): number {
     const st = this.stacks[group]!
-    for (; st.size > 0; st.size--) {
-      const k = st.keys[st.size - 1]!
-      if (this.where[k] === PREFETCH && this.seq[k] === st.seqs[st.size - 1]) return k
-    }
+    for (; st.size > 0; st.size--) if (this.isLive(st, st.size - 1)) return st.keys[st.size - 1]!
     return -1
   }
 

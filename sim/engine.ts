@@ -316,7 +316,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
     policy.insert(key, group, cursor, nextUseOfKey[key]!)
     state[key] = QUEUED
     setBlocked(key, 1)
-    queue.enqueue(key, readyAt, demand)
+    queue.enqueue(key, readyAt, demand, group)
   }
 
   const pinAt = (s: number) => {

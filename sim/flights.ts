@@ -20,7 +20,8 @@ export class Flights {
   ) {
     this.live = new Int32Array(numKeys)
     this.all = Array.from({ length: engines }, () => new EntryQueue())
-    this.byGroup = Array.from({ length: groups * engines }, () => new EntryQueue())
+    // One group: its queues are the engines' (the same entries, pushed once).
+    this.byGroup = groups === 1 ? this.all : Array.from({ length: groups * engines }, () => new EntryQueue())
   }
 
   /** `key` started on `engine` as the `order`-th start (> 0, increasing) and lands at `end`. */
@@ -29,8 +30,9 @@ export class Flights {
     const a = this.all[engine]!,
       b = this.byGroup[group * this.engines + engine]!
     this.dropStale(a)
-    this.dropStale(b)
     a.push(key, order, end)
+    if (b === a) return
+    this.dropStale(b)
     b.push(key, order, end)
   }
 
