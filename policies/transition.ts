@@ -43,6 +43,8 @@ export class TransitionTables {
     )
       throw new Error("transition tables: the shared blocks are shaped for other tables")
     this.store = shared ?? TransitionTables.sharedStore(ctx, maxDistance)
+    this.bitsetKeys = new Int32Array(this.store.bitsetTables).fill(-1)
+    this.bitsetAsked = new Float64Array(this.store.bitsetTables)
   }
 
   /** A store for tables of this context (default reach): to share with another thread's. */
@@ -90,28 +92,56 @@ export class TransitionTables {
     // Measured on the DeepSeek-V3 bench trace: an increment about 2 ns, a 16-byte AND-popcount about 5.4.
     const popcounts = store.bitsetRows * E * (store.bitsetBytes / 16)
     const bitsets = this.countBy === "cost" ? 2.7 * popcounts < pairs : this.countBy === "bitsets"
-    if (store.bitsetBytes > 0 && bitsets) this.countByBitsets(out, slices, d, l)
+    if (store.bitsetBytes > 0 && bitsets) this.countByBitsets(out, fold, d, l)
     else this.countByPairs(out, slices, d, l)
   }
 
-  private countByBitsets(out: Uint32Array, slices: ReadonlyArray<TrainingSlice>, d: number, l: number): void {
+  private countByBitsets(out: Uint32Array, fold: number, d: number, l: number): void {
+    const E = this.ctx.stream.experts
+    const store = this.store
+    const from = this.layerBitsets(fold, l),
+      to = this.layerBitsets(fold, l + d)
+    this.ownWorkspace().kernels.countPairs(out.byteOffset, 4 * store.stride, from, to, E, store.bitsetBytes)
+  }
+
+  /** (fold · L + layer) of each bitset table of the workspace (-1: none), and when each was last asked for. */
+  private readonly bitsetKeys: Int32Array
+  private readonly bitsetAsked: Float64Array
+  private asks = 0
+
+  /**
+   * Byte offset of the bitset table of `layer` over fold `fold`'s steps (row e: bit t set where
+   * expert e is in the t-th training step's set), built here unless a workspace table still
+   * holds it; the least recently asked table gives way. Consecutive blocks share layers.
+   */
+  private layerBitsets(fold: number, layer: number): number {
     const store = this.store
     const w = this.ownWorkspace()
-    const bytes = store.bitsetBytes
-    const a = new Uint8Array(store.memory.buffer, w.bitsetsA, store.bitsetRows * bytes).fill(0),
-      b = new Uint8Array(store.memory.buffer, w.bitsetsB, store.bitsetRows * bytes).fill(0)
-    let t = 0
-    for (const { stream: s, from, to } of slices) {
-      const { keys, offsets } = s
-      for (let step = from; step < to; step++, t++) {
-        const src = step * s.layers + l,
-          at = t >> 3,
-          bit = 1 << (t & 7)
-        for (let i = offsets[src]!; i < offsets[src + 1]!; i++) a[keys[i]! * bytes + at]! |= bit
-        for (let i = offsets[src + d]!; i < offsets[src + d + 1]!; i++) b[keys[i]! * bytes + at]! |= bit
+    const n = store.bitsetTables,
+      size = store.bitsetRows * store.bitsetBytes
+    const keys = this.bitsetKeys,
+      asked = this.bitsetAsked
+    const key = fold * this.ctx.stream.layers + layer
+    let slot = keys.indexOf(key)
+    if (slot < 0) {
+      slot = 0
+      for (let i = 1; i < n; i++) if (asked[i]! < asked[slot]!) slot = i
+      keys[slot] = key
+      const bits = new Uint8Array(store.memory.buffer, w.bitsets + slot * size, size).fill(0)
+      const bytes = store.bitsetBytes
+      let t = 0
+      for (const { stream: s, from, to } of this.ctx.training.folds[fold]!) {
+        const { keys: experts, offsets } = s
+        for (let step = from; step < to; step++, t++) {
+          const cell = step * s.layers + layer,
+            at = t >> 3,
+            bit = 1 << (t & 7)
+          for (let i = offsets[cell]!; i < offsets[cell + 1]!; i++) bits[experts[i]! * bytes + at]! |= bit
+        }
       }
     }
-    w.kernels.countPairs(out.byteOffset, 4 * store.stride, w.bitsetsA, w.bitsetsB, this.ctx.stream.experts, bytes)
+    asked[slot] = ++this.asks
+    return w.bitsets + slot * size
   }
 
   private countByPairs(counts: Uint32Array, slices: ReadonlyArray<TrainingSlice>, d: number, l: number): void {

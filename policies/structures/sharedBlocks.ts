@@ -10,7 +10,7 @@
  * read and write them where they are: block id at byte id · blockBytes, E rows of `stride` u32
  * counts (E padded for the kernels). Pages of blocks never counted are never touched, so they cost
  * address space, not memory. After the blocks, each table that counts or sums claims a workspace of
- * its own (`workspace`): its kept sums, a zero row, a row list and two bitset tables.
+ * its own (`workspace`): its kept sums, a zero row, a row list and a few layers' bitset tables.
  */
 import { type CountKernels, countKernels, ROW_ALIGN_BYTES } from "./countKernels.ts"
 
@@ -45,9 +45,8 @@ export interface Workspace {
   readonly zero: number
   /** Room for 2 · experts row offsets (i32). */
   readonly rows: number
-  /** Two bitset tables of bitsetRows rows of bitsetBytes (0: none; see SharedBlocks.bitsetBytes). */
-  readonly bitsetsA: number
-  readonly bitsetsB: number
+  /** Bitset tables (a layer's, of one fold), `bitsetTables` of them, bitsetRows rows of bitsetBytes each. */
+  readonly bitsets: number
   readonly kernels: CountKernels
 }
 
@@ -65,6 +64,8 @@ export class SharedBlocks {
   readonly bitsetBytes: number
   /** Rows of a bitset table: experts rounded up to 4 (countPairs reads four rows at a time). */
   readonly bitsetRows: number
+  /** Bitset tables in a workspace: a block's two layers and the others a counting run reuses (distances + 2). */
+  readonly bitsetTables: number
   private readonly ids: number
   private kernels: CountKernels | null = null
 
@@ -86,6 +87,7 @@ export class SharedBlocks {
     const bitsetBytes = 16 * Math.ceil(maxSteps / 128)
     this.bitsetBytes = bitsetBytes < 65536 ? bitsetBytes : 0
     this.bitsetRows = 4 * Math.ceil(experts / 4)
+    this.bitsetTables = distances + 2
     const bytes = this.ids * this.blockBytes + WORKSPACES * this.workspaceBytes()
     const pages = Math.max(1, Math.ceil(bytes / PAGE))
     if (pages > PAGE) throw new Error(`transition tables: ${bytes} bytes of blocks, more than 4 GiB`)
@@ -117,7 +119,7 @@ export class SharedBlocks {
   private workspaceBytes(): number {
     const sums = (this.ids + 1) * 4 * this.stride,
       rows = Math.ceil((8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
-    return sums + rows + 2 * this.bitsetRows * this.bitsetBytes
+    return sums + rows + this.bitsetTables * this.bitsetRows * this.bitsetBytes
   }
 
   /** A workspace no other table uses (there are WORKSPACES per store). */
@@ -127,10 +129,9 @@ export class SharedBlocks {
     const sums = this.ids * this.blockBytes + i * this.workspaceBytes()
     const zero = sums + this.ids * 4 * this.stride
     const rows = zero + 4 * this.stride
-    const bitsetsA = rows + Math.ceil((8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
+    const bitsets = rows + Math.ceil((8 * this.experts) / ROW_ALIGN_BYTES) * ROW_ALIGN_BYTES
     this.kernels ??= countKernels(this.memory)
-    const bitsetsB = bitsetsA + this.bitsetRows * this.bitsetBytes
-    return { sums, zero, rows, bitsetsA, bitsetsB, kernels: this.kernels }
+    return { sums, zero, rows, bitsets, kernels: this.kernels }
   }
 
   /** Byte offset of block `id` in the memory. */
