@@ -214,10 +214,14 @@ export class TransitionTables {
     return false
   }
 
-  /** The blocks a fold has built, copied, to send to another thread's tables (adoptFold). */
+  /**
+   * The blocks a fold has built, copied, to send to another thread's tables (adoptFold); none when
+   * the store is shared (ctx.sharedBlocks): the other thread reads them there.
+   */
   exportFold(fold: number): FoldBlocks {
     const per = (this.maxDistance + 1) * this.ctx.stream.layers
     const out: FoldBlocks = { ids: [], blocks: [] }
+    if (this.ctx.sharedBlocks) return out
     for (let id = fold * per; id < (fold + 1) * per; id++) {
       const t = this.blocks[id]
       if (!t) continue

@@ -5,6 +5,7 @@
  */
 import { type MessagePort, workerData } from "node:worker_threads"
 import { predictors } from "../policies/registry.ts"
+import { SharedBlocks, type SharedBlocksData } from "../policies/structures/sharedBlocks.ts"
 import { contextOf, errorMessage, type PredictorInputs } from "./workerRelay.ts"
 
 export interface FoldWorkerData extends PredictorInputs {
@@ -12,11 +13,15 @@ export interface FoldWorkerData extends PredictorInputs {
   readonly done: SharedArrayBuffer
   readonly port: MessagePort
   readonly fold: number
+  /** Transition-table blocks shared with the replay's thread (trainAhead.ts). */
+  readonly blocks: SharedBlocksData | null
 }
 
 const d = workerData as FoldWorkerData
 try {
-  const { data, transfer } = predictors[d.predictor]!.trainFold!(contextOf(d), d.fold)
+  const ctx = contextOf(d)
+  const sharedBlocks = d.blocks ? { sharedBlocks: SharedBlocks.attach(d.blocks) } : {}
+  const { data, transfer } = predictors[d.predictor]!.trainFold!({ ...ctx, ...sharedBlocks }, d.fold)
   d.port.postMessage({ data }, transfer)
 } catch (e) {
   d.port.postMessage(errorMessage(e))

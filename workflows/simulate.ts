@@ -401,7 +401,8 @@ export function simulate(inp: SimulationInput): SimulationOutput {
         training,
         args: spec.predictorArgs,
         ...(inp.onnx ? { onnx: inp.onnx } : {}),
-        ...(elsewhere ? { foldsElsewhere: elsewhere.folds } : {})
+        ...(elsewhere ? { foldsElsewhere: elsewhere.folds } : {}),
+        ...(elsewhere?.sharedBlocks ? { sharedBlocks: elsewhere.sharedBlocks } : {})
       })
     } finally {
       elsewhere?.close()
