@@ -6,7 +6,7 @@
  * fresh tables, each counting the blocks (fold 0, layers 0..19, d = 1..4). Prints one JSON line.
  */
 import { existsSync } from "node:fs"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { median } from "simple-statistics"
 import { actualSet } from "../policies/predictor.ts"
 import { crossFit } from "../policies/training.ts"
@@ -64,4 +64,4 @@ const rows = [8, 1].map((batch) => {
   )
   return row
 })
-console.log(JSON.stringify({ trace: file, rounds, rows }))
+console.log(JSON.stringify({ trace: relative(root, file), rounds, rows }))
