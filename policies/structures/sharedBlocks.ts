@@ -156,11 +156,6 @@ export class SharedBlocks {
     return this.view(id)
   }
 
-  /** Whether block `id` is counted (by anyone). */
-  done(id: number): boolean {
-    return Atomics.load(this.state, id) === DONE
-  }
-
   /** Take counts another thread sent for block `id`, unless it is claimed here already (the same counts). */
   adopt(id: number, counts: Uint32Array): void {
     if (Atomics.compareExchange(this.state, id, FREE, COUNTING) === FREE) this.publish(id, (out) => out.set(counts))
