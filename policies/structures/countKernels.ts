@@ -140,8 +140,16 @@ const i32Mul = [0x6c],
   i32x4ExtractLane = (lane: number) => [0xfd, 0x1b, lane],
   i32Store = (offset: number) => [0x36, 2, ...uleb(offset)],
   v128Zero = [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
-  /** local = local + n (n < 64) */
-  inc = (local: number, n: number[]) => [...get(local), ...n, ...i32Add, ...set(local)]
+  /** local += the value `n` pushes */
+  inc = (local: number, n: number[]) => [...get(local), ...n, ...i32Add, ...set(local)],
+  /** Push base + index · local `stride` (base, index: the instructions that push them). */
+  scaled = (base: number[], index: number[], stride: number) => [
+    ...base,
+    ...index,
+    ...get(stride),
+    ...i32Mul,
+    ...i32Add
+  ]
 const countPairsBody = [
   ...vec([
     [9, I32],
@@ -151,17 +159,9 @@ const countPairsBody = [
     [...get(CI), ...get(C_ROWS), ...i32GeU],
     [
       // pa = a + i · rowBytes; o = out + i · outRowBytes
-      ...get(C_A),
-      ...get(CI),
-      ...get(C_ROW),
-      ...i32Mul,
-      ...i32Add,
+      ...scaled(get(C_A), get(CI), C_ROW),
       ...set(PA),
-      ...get(C_OUT),
-      ...get(CI),
-      ...get(C_OUT_ROW),
-      ...i32Mul,
-      ...i32Add,
+      ...scaled(get(C_OUT), get(CI), C_OUT_ROW),
       ...set(CO),
       ...i32c(0),
       ...set(CJ),
@@ -170,13 +170,7 @@ const countPairsBody = [
         [
           // pb_r = b + (j + r) · rowBytes; acc_r = 0
           ...eachB((r) => [
-            ...get(C_B),
-            ...get(CJ),
-            ...i32c(r),
-            ...i32Add,
-            ...get(C_ROW),
-            ...i32Mul,
-            ...i32Add,
+            ...scaled(get(C_B), [...get(CJ), ...i32c(r), ...i32Add], C_ROW),
             ...set(PB + r),
             ...v128Zero,
             ...set(CACC + r)
