@@ -50,8 +50,8 @@ export class CopyQueue {
     private readonly sink: TransferSink,
     private readonly durOfLayer: Float64Array | null = null,
     private readonly experts = 1,
-    /** Cache group of each key's layer (⌊key / experts⌋); null: one group. */
-    private readonly groupOfLayer: Int32Array | null = null
+    /** Cache group of each layer (sizes the per-group prefetch stacks); null: one group. */
+    groupOfLayer: Int32Array | null = null
   ) {
     this.free = new Float64Array(engines)
     this.where = new Uint8Array(numKeys)
@@ -64,15 +64,14 @@ export class CopyQueue {
     }))
   }
 
-  /** Queue `key` from `readyAt`; `group`: its cache group (the caller knows it; else from its layer). */
-  enqueue(key: number, readyAt: number, demand: boolean, group = -1): void {
+  /** Queue `key` from `readyAt`; `group`: its cache group (where a prefetch's stack is). */
+  enqueue(key: number, readyAt: number, demand: boolean, group: number): void {
     const s = this.nextSeq++
     this.where[key] = demand ? DEMAND : PREFETCH
     this.seq[key] = s
     ;(demand ? this.demand : this.prefetch).push(key, s, readyAt)
     if (!demand) {
-      const g = group >= 0 ? group : this.groupOfLayer ? this.groupOfLayer[Math.floor(key / this.experts)]! : 0
-      const st = this.stacks[g]!
+      const st = this.stacks[group]!
       if (st.size === st.keys.length) this.makeRoom(st)
       st.keys[st.size] = key
       st.seqs[st.size++] = s
@@ -119,7 +118,7 @@ export class CopyQueue {
 
   /** A queued prefetch became needed now: move it to the demand queue. */
   promote(key: number, t: number): void {
-    if (this.where[key] === PREFETCH) this.enqueue(key, t, true)
+    if (this.where[key] === PREFETCH) this.enqueue(key, t, true, -1) // a demand load has no stack
   }
 
   /** Drop a queued (not started) transfer. */
