@@ -18,6 +18,7 @@
 import { buildSteps } from "../traces/batching.ts"
 import { GAP, type Trace } from "../traces/trace.ts"
 import { InputError, UsageError } from "../base/errors.ts"
+import { groupMasks, PathColumns } from "./structures/pathColumns.ts"
 
 export interface Schedule {
   readonly offsets: Int32Array
@@ -52,57 +53,29 @@ export function parseSchedulerArgs(
   return { paths, charge }
 }
 
-/** Bitset of a token's path (layer · E + expert) from the chosen source. */
-function pathOf(t: Trace, token: number, source: PathSource, out: Uint32Array): void {
+/** Item `item` of `cols` gets the bits (layer · E + expert) of `token`'s path from the chosen source. */
+function addPath(cols: PathColumns, item: number, t: Trace, token: number, source: PathSource): void {
   const { layers: L, experts: E, topK: K } = t.model
-  out.fill(0)
-  const set = (l: number, e: number) => {
-    const b = l * E + e
-    out[b >>> 5]! |= 1 << (b & 31)
-  }
-  for (let l = 0; l < L; l++) {
-    if (source === "oracle") {
-      for (let k = 0; k < K; k++) {
-        const e = t.experts[(token * L + l) * K + k]!
-        if (e !== GAP) set(l, e)
-      }
-    } else if (source === "recorded") {
-      const P = t.predictionDepth
-      for (let j = 0; j < P; j++) {
-        const e = t.predicted![(token * L + l) * P + j]!
-        if (e !== GAP) set(l, e)
-      }
-    } else if (token > 0 && t.request[token - 1] === t.request[token]) {
-      for (let k = 0; k < K; k++) {
-        const e = t.experts[((token - 1) * L + l) * K + k]!
-        if (e !== GAP) set(l, e)
-      }
+  // prev: the request's previous token's route (none for its first token).
+  const from = source === "prev" ? (token > 0 && t.request[token - 1] === t.request[token] ? token - 1 : -1) : token
+  if (from < 0) return
+  const ids = source === "recorded" ? t.predicted! : t.experts
+  const per = source === "recorded" ? t.predictionDepth : K
+  for (let l = 0; l < L; l++)
+    for (let j = (from * L + l) * per, end = j + per; j < end; j++) {
+      const e = ids[j]!
+      if (e !== GAP) cols.add(item, l * E + e)
     }
-  }
 }
 
-/** The set bits of a bitset, ascending. */
-function setBits(p: Uint32Array, words: number): Int32Array {
-  const list: number[] = []
-  for (let w = 0; w < words; w++) for (let x = p[w]!; x !== 0; x &= x - 1) list.push(w * 32 + (31 - Math.clz32(x & -x)))
-  return Int32Array.from(list)
-}
-
-const popcount = (x: number) => {
-  x -= (x >>> 1) & 0x55555555
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
-}
-
-/** Activated pairs of one group: |OR of its members' paths|. */
-function activated(paths: Uint32Array[], members: number[], words: number): number {
-  let n = 0
-  for (let w = 0; w < words; w++) {
-    let or = 0
-    for (const m of members) or |= paths[m]![w]!
-    n += popcount(or)
-  }
-  return n
+/** The columns of bitset paths (`words` words each). */
+function columnsOf(paths: Uint32Array[], words: number): PathColumns {
+  const into = new PathColumns()
+  into.begin(paths.length, words * 32)
+  for (let i = 0; i < paths.length; i++)
+    for (let w = 0; w < words; w++)
+      for (let x = paths[i]![w]!; x !== 0; x &= x - 1) into.add(i, w * 32 + 31 - Math.clz32(x & -x))
+  return into.finish()
 }
 
 /**
@@ -110,23 +83,21 @@ function activated(paths: Uint32Array[], members: number[], words: number): numb
  * Returns a 0/1 group per item; never worse than [0,…,0,1,…,1].
  */
 export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
-  const n = paths.length
+  return splitColumns(columnsOf(paths, words))
+}
+
+/** balancedSplit over the items' columns. */
+function splitColumns(cols: PathColumns): Uint8Array {
+  const n = cols.n
   const half = Math.ceil(n / 2)
   const naive = Uint8Array.from({ length: n }, (_, i) => (i < half ? 0 : 1))
   if (n <= 2) return naive
-  // Hamming distances |i| + |j| − 2|i ∩ j|, the intersection over i's set bits (a path sets a few
-  // hundred of L·E bits: fewer tests than popcounts of every word).
-  const bits = paths.map((p) => setBits(p, words))
+  // Hamming distances |i| + |j| − 2|i ∩ j|.
+  const both = cols.overlaps()
   const D = new Int32Array(n * n)
-  for (let i = 0; i < n; i++) {
-    const bi = bits[i]!
-    for (let j = i + 1; j < n; j++) {
-      const pj = paths[j]!
-      let both = 0
-      for (let c = 0; c < bi.length; c++) both += (pj[bi[c]! >>> 5]! >>> (bi[c]! & 31)) & 1
-      D[i * n + j] = D[j * n + i] = bi.length + bits[j]!.length - 2 * both
-    }
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++)
+      D[i * n + j] = D[j * n + i] = both[i * n + i]! + both[j * n + j]! - 2 * both[i * n + j]!
   // Balanced 2-medoid clustering, seeded with the two most distant paths.
   let c0 = 0,
     c1 = 1
@@ -162,55 +133,43 @@ export function balancedSplit(paths: Uint32Array[], words: number): Uint8Array {
     c0 = medoid(0)
     c1 = medoid(1)
   }
-  improveBySwaps(paths, words, group, bits)
-  return cost(paths, words, group) < cost(paths, words, naive) ? group : naive
+  improveSplit(cols, group)
+  return splitCost(cols, group) < splitCost(cols, naive) ? group : naive
 }
 
 /** Activated pairs of a split. */
-function cost(paths: Uint32Array[], words: number, group: Uint8Array): number {
-  let total = 0
-  for (let w = 0; w < words; w++) {
-    let a = 0,
-      b = 0
-    for (let i = 0; i < paths.length; i++)
-      if (group[i] === 0) a |= paths[i]![w]!
-      else b |= paths[i]![w]!
-    total += popcount(a) + popcount(b)
-  }
-  return total
+function splitCost(cols: PathColumns, group: Uint8Array): number {
+  const { a, b } = groupMasks(group, cols.words)
+  return cols.cost(a, b)
+}
+
+/** First-improvement swaps on the exact objective (improveSplit over bitset paths). */
+export function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8Array): void {
+  improveSplit(columnsOf(paths, words), group)
 }
 
 /**
- * First-improvement swaps on the exact objective. With per-bit member counts cA, cB, swapping i ∈ A
- * and j ∈ B changes the activated pairs by
- *   −|i ∩ {cA=1}| + |i ∩ {cB=0}| − |j ∩ {cB=1}| + |j ∩ {cA=0}|
- *   + |i ∩ j ∩ {cA=1}| + |i ∩ j ∩ {cB=1}|
- * (bits in both paths stay put). A path sets a few hundred of L·E bits, so the terms are summed
- * over each path's list of set bits: j's own terms once per pass and swap, only the last (i ∩ j)
- * per pair, over those bits of i that count 1 somewhere.
+ * First-improvement swaps on the exact objective: for each i ∈ A in turn, the first j ∈ B whose
+ * swap lowers the activated pairs; at most 5 passes, until one makes no swap. With each column's
+ * members counted per group (a, b), moving i from A to B changes a column of i's (not j's) by
+ * [a ≥ 2] − [b ≥ 1], moving j the other way one of j's (not i's) by [b ≥ 2] − [a ≥ 1], and a
+ * column of both not at all. So a swap is i's own sum plus j's own sum, less both terms over the
+ * columns i and j share: the own sums once per pass and swap, only the shared part per pair.
  */
-export function improveBySwaps(
-  paths: Uint32Array[],
-  words: number,
-  group: Uint8Array,
-  bitsOf = paths.map((p) => setBits(p, words))
-): void {
-  const n = paths.length
-  if (swapScratch.cA.length < words * 32) swapScratch = newScratch(words * 32)
-  const { cA, cB, crit, critW } = swapScratch
-  for (let i = 0; i < n; i++) {
-    const c = group[i] === 0 ? cA : cB,
-      bi = bitsOf[i]!
-    for (let k = 0; k < bi.length; k++) c[bi[k]!]!++
-  }
-  /** j's own terms (j ∈ B): bits it would add to A, less the bits only it holds in B. */
+function improveSplit(cols: PathColumns, group: Uint8Array): void {
+  const { n, count, itemStart, itemCols, weights } = cols
+  const inA = new Int32Array(count),
+    inB = new Int32Array(count)
+  cols.forEachMember((c, i) => (group[i] === 0 ? inA : inB)[c]!++)
+  const leaveA = (c: number) => (inA[c]! >= 2 ? 1 : 0) - (inB[c]! >= 1 ? 1 : 0)
+  const leaveB = (c: number) => (inB[c]! >= 2 ? 1 : 0) - (inA[c]! >= 1 ? 1 : 0)
+  /** Each j ∈ B's own sum. */
   const ownB = new Int32Array(n)
   const refreshOwn = () => {
     for (let j = 0; j < n; j++) {
       if (group[j] !== 1) continue
-      const bj = bitsOf[j]!
       let d = 0
-      for (let k = 0; k < bj.length; k++) d += (cA[bj[k]!] === 0 ? 1 : 0) - (cB[bj[k]!] === 1 ? 1 : 0)
+      for (let k = itemStart[j]!; k < itemStart[j + 1]!; k++) d += weights[itemCols[k]!]! * leaveB(itemCols[k]!)
       ownB[j] = d
     }
   }
@@ -219,34 +178,25 @@ export function improveBySwaps(
     improved = false
     for (let i = 0; i < n; i++) {
       if (group[i] !== 0) continue
-      const bi = bitsOf[i]!
-      let outI = 0,
-        nc = 0
-      for (let k = 0; k < bi.length; k++) {
-        const b = bi[k]!
-        outI += (cB[b] === 0 ? 1 : 0) - (cA[b] === 1 ? 1 : 0)
-        const wgt = (cA[b] === 1 ? 1 : 0) + (cB[b] === 1 ? 1 : 0)
-        if (wgt > 0) {
-          crit[nc] = b
-          critW[nc++] = wgt
-        }
-      }
+      const i0 = itemStart[i]!,
+        i1 = itemStart[i + 1]!
+      let ownI = 0
+      for (let k = i0; k < i1; k++) ownI += weights[itemCols[k]!]! * leaveA(itemCols[k]!)
       for (let j = 0; j < n; j++) {
         if (group[j] !== 1) continue
-        const pj = paths[j]!
-        let delta = outI + ownB[j]!
-        for (let c = 0; c < nc; c++) {
-          const b = crit[c]!
-          if ((pj[b >>> 5]! >>> (b & 31)) & 1) delta += critW[c]!
+        let delta = ownI + ownB[j]!
+        for (let k = i0; k < i1; k++) {
+          const c = itemCols[k]!
+          if (cols.has(c, j)) delta -= weights[c]! * (leaveA(c) + leaveB(c))
         }
         if (delta >= 0) continue
-        for (const b of bi) {
-          cA[b]!--
-          cB[b]!++
+        for (let k = i0; k < i1; k++) {
+          inA[itemCols[k]!]!--
+          inB[itemCols[k]!]!++
         }
-        for (const b of bitsOf[j]!) {
-          cA[b]!++
-          cB[b]!--
+        for (let k = itemStart[j]!; k < itemStart[j + 1]!; k++) {
+          inA[itemCols[k]!]!++
+          inB[itemCols[k]!]!--
         }
         group[i] = 1
         group[j] = 0
@@ -256,22 +206,11 @@ export function improveBySwaps(
       }
     }
   }
-  // Counts back to zero for the next call (only the bits these paths set were touched).
-  for (const bi of bitsOf)
-    for (let k = 0; k < bi.length; k++) {
-      cA[bi[k]!] = 0
-      cB[bi[k]!] = 0
-    }
 }
 
-/** improveBySwaps' per-bit counts (all zero between calls) and its list of critical bits. */
-const newScratch = (bits: number) => ({
-  cA: new Int32Array(bits),
-  cB: new Int32Array(bits),
-  crit: new Int32Array(bits),
-  critW: new Int32Array(bits)
-})
-let swapScratch = newScratch(0)
+/** Scratch of scheduleTokens: a unit's known paths, and its true routes (for the result). */
+const unitColumns = new PathColumns(),
+  trueColumns = new PathColumns()
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
   if (source === "recorded" && !t.predicted)
@@ -282,7 +221,6 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
       "scheduler=ts:paths=recorded needs route predictions recorded in the trace"
     )
   const { layers: L, experts: E } = t.model
-  const words = Math.ceil((L * E) / 32)
   const units = buildSteps(t, 2 * batch)
   const offsets: number[] = [0],
     tokens: number[] = [],
@@ -290,7 +228,6 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     cpuNs: number[] = []
   let before = 0,
     after = 0
-  const truth = new Uint32Array(words)
   for (let u = 0; u + 1 < units.offsets.length; u++) {
     unitStart.push(offsets.length - 1)
     const unitTokens = Array.from(units.tokens.subarray(units.offsets[u]!, units.offsets[u + 1]!))
@@ -301,36 +238,19 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
       else items.push([tok])
     }
     const started = performance.now()
-    const paths = items.map((toks) => {
-      const p = new Uint32Array(words),
-        one = new Uint32Array(words)
-      for (const tok of toks) {
-        pathOf(t, tok, source, one)
-        for (let w = 0; w < words; w++) p[w]! |= one[w]!
-      }
-      return p
-    })
-    const group = balancedSplit(paths, words)
+    unitColumns.begin(items.length, L * E)
+    for (let i = 0; i < items.length; i++) for (const tok of items[i]!) addPath(unitColumns, i, t, tok, source)
+    const group = splitColumns(unitColumns.finish())
     cpuNs.push(Math.round((performance.now() - started) * 1e6))
     // Activated pairs under the true routes, before and after, for the result.
-    const truePaths = items.map((toks) => {
-      const p = new Uint32Array(words)
-      for (const tok of toks) {
-        pathOf(t, tok, "oracle", truth)
-        for (let w = 0; w < words; w++) p[w]! |= truth[w]!
-      }
-      return p
-    })
-    const trueActivated = (g: Uint8Array | null) => {
-      let total = 0
-      for (const v of [0, 1]) {
-        const m = items.map((_, i) => i).filter((i) => (g ? g[i] : i < Math.ceil(items.length / 2) ? 0 : 1) === v)
-        total += activated(truePaths, m, words)
-      }
-      return total
-    }
-    before += trueActivated(null)
-    after += trueActivated(group)
+    trueColumns.begin(items.length, L * E)
+    for (let i = 0; i < items.length; i++) for (const tok of items[i]!) addPath(trueColumns, i, t, tok, "oracle")
+    trueColumns.finish()
+    before += splitCost(
+      trueColumns,
+      Uint8Array.from(items, (_, i) => (i < Math.ceil(items.length / 2) ? 0 : 1))
+    )
+    after += splitCost(trueColumns, group)
     for (const v of [0, 1]) {
       const part = items.filter((_, i) => group[i] === v).flat()
       if (part.length === 0) continue

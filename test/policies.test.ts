@@ -223,6 +223,17 @@ describe("EF-H token scheduler", () => {
       )
       .map((p) => ({ words, paths: p }))
   )
+  // More than 32 items: masks of several words (no merged columns).
+  const manyPathsArb = fc.integer({ min: 1, max: 2 }).chain((words) =>
+    fc
+      .array(
+        fc
+          .array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: words, maxLength: words })
+          .map((w) => Uint32Array.from(w)),
+        { minLength: 33, maxLength: 70 }
+      )
+      .map((p) => ({ words, paths: p }))
+  )
   const activated = (paths: Uint32Array[], members: number[], words: number) => {
     let n = 0
     for (let w = 0; w < words; w++) {
@@ -251,7 +262,7 @@ describe("EF-H token scheduler", () => {
   it("swaps exactly as the word-by-word search did, from any split", () => {
     fc.assert(
       fc.property(
-        pathsArb.chain(({ words, paths }) =>
+        fc.oneof(pathsArb, manyPathsArb).chain(({ words, paths }) =>
           fc.record({
             words: fc.constant(words),
             // Sparse paths too (real ones set a few hundred of L·E bits): AND a few random words.
@@ -272,9 +283,9 @@ describe("EF-H token scheduler", () => {
       { numRuns: 500, seed: 12 }
     )
   })
-  it("splits exactly as with word-by-word distances, dense or sparse paths", () => {
+  it("splits exactly as with word-by-word distances, dense or sparse paths, few items or many", () => {
     fc.assert(
-      fc.property(pathsArb, fc.boolean(), ({ words, paths }, sparse) => {
+      fc.property(fc.oneof(pathsArb, manyPathsArb), fc.boolean(), ({ words, paths }, sparse) => {
         const ps = sparse ? paths.map((p, i) => p.map((w, k) => w & paths[(i + k + 1) % paths.length]![k]!)) : paths
         expect(Array.from(balancedSplit(ps, words))).toEqual(Array.from(balancedSplitBefore(ps, words)))
       }),
