@@ -432,8 +432,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
 
   // Expert FFN time by (layer, tokens): a table the replay indexes instead of a call per expert run,
   // as wide as the most tokens one expert gets in a step (not a step's tokens: a prefill chunk's).
-  let maxTokens = 1
-  if (counts) for (let i = 0; i < counts.length; i++) if (counts[i]! > maxTokens) maxTokens = counts[i]!
+  const maxTokens = a.maxCount
   const ffnNs = new Float64Array(L * (maxTokens + 1))
   for (let l = 0; l < L; l++)
     for (let n = 1; n <= maxTokens; n++) ffnNs[l * (maxTokens + 1) + n] = timing.expertNs(n, l)

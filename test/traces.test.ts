@@ -60,7 +60,7 @@ describe("continuous batching", () => {
     expect(Array.from(wide.counts!)).toEqual([T])
     expect(buildAccessStream(tinyTrace([[[0]], [[0]]], 2, [0, 1]), 2).counts).toBeInstanceOf(Uint16Array)
   })
-  it("the stream is the naive one: each (step, layer)'s experts in first-listing order, counts, last-use order", () => {
+  it("the stream is the naive one: each (step, layer)'s experts in first-listing order, counts, their most, last-use order", () => {
     fc.assert(
       fc.property(traceArb, fc.integer({ min: 1, max: 4 }), (trace, batch) => {
         const a = buildAccessStream(trace, batch, undefined, { lastUseOrder: true })
@@ -95,6 +95,7 @@ describe("continuous batching", () => {
         expect(Array.from(a.keys)).toEqual(keys)
         // null: one-token steps, a view of the trace, every count 1.
         expect(a.counts === null ? counts.map(() => 1) : Array.from(a.counts)).toEqual(counts)
+        expect(a.maxCount).toBe(Math.max(1, ...counts))
         expect(a.lastUseOrder === null ? null : Array.from(a.lastUseOrder)).toEqual(repeats > 0 ? order : null)
       }),
       { numRuns: 300, seed: 20261202 }

@@ -21,6 +21,8 @@ export interface AccessStream {
   readonly keys: Uint16Array
   /** Tokens served by each access; null means 1 everywhere (16-bit while no step has 65,536 tokens). */
   readonly counts: Uint16Array | Int32Array | null
+  /** The most tokens one access serves (1 when counts is null). */
+  readonly maxCount: number
   /** steps + 1 offsets into stepTokens. */
   readonly stepTokenOffsets: Int32Array
   /** Trace token indices of each step, in slot order. */
@@ -102,6 +104,7 @@ export function buildAccessStream(
       offsets,
       keys: reorder(t, steps.tokens),
       counts: null,
+      maxCount: 1,
       stepTokenOffsets: steps.offsets,
       stepTokens: steps.tokens,
       unknownCells: 0,
@@ -129,7 +132,9 @@ export function buildAccessStream(
     experts = t.experts,
     stepOffsets = steps.offsets,
     stepTokens = steps.tokens
-  let n = 0
+  let n = 0,
+    repeats = 0,
+    maxCount = 1
   for (let s = 0; s < S; s++) {
     const t0 = stepOffsets[s]!,
       t1 = stepOffsets[s + 1]!
@@ -142,7 +147,9 @@ export function buildAccessStream(
         for (let j = cell * K, j1 = j + K; j < j1; j++) {
           const e = experts[j]!
           if (stamp[e] === cellId) {
-            counts[slotOf[e]!]!++
+            const c = ++counts[slotOf[e]!]!
+            if (c > maxCount) maxCount = c
+            repeats++
             continue
           }
           stamp[e] = cellId
@@ -154,8 +161,6 @@ export function buildAccessStream(
     }
   }
   offsets[S * L] = n
-  let repeats = -n
-  for (let i = 0; i < n; i++) repeats += counts[i]!
   let lastUseOrder: Int32Array | null = null
   if (lastPos && repeats > 0) {
     // Each access's last listing: the same walk again, handing out the same slots in the same order.
@@ -194,6 +199,7 @@ export function buildAccessStream(
     offsets,
     keys: keys.subarray(0, n),
     counts: counts.subarray(0, n),
+    maxCount,
     stepTokenOffsets: steps.offsets,
     stepTokens: steps.tokens,
     unknownCells: unknown,
