@@ -60,7 +60,7 @@ describe("continuous batching", () => {
     expect(Array.from(wide.counts!)).toEqual([T])
     expect(buildAccessStream(tinyTrace([[[0]], [[0]]], 2, [0, 1]), 2).counts).toBeInstanceOf(Uint16Array)
   })
-  it("the stream is the naive one: each (step, layer)'s experts in first-listing order, counts, their most, last-use order", () => {
+  it("the stream is the naive one: each cell's experts in first-listing order, counts, max, last-use order", () => {
     fc.assert(
       fc.property(traceArb, fc.integer({ min: 1, max: 4 }), (trace, batch) => {
         const a = buildAccessStream(trace, batch, undefined, { lastUseOrder: true })
