@@ -123,8 +123,8 @@ export function buildAccessStream(
     widest * K < 0x10000
       ? new Uint16Array(new SharedArrayBuffer(2 * room))
       : new Int32Array(new SharedArrayBuffer(4 * room))
-  const stamp = new Int32Array(E).fill(-1)
-  const slotOf = new Int32Array(E)
+  // Each expert's latest access: one of this cell's when it is at or past the cell's first.
+  const slotOf = new Int32Array(E).fill(-1)
   // Position of each access's last listing, when the last-use order is asked for (a walk of its own).
   const lastPos = options.lastUseOrder ? new Int32Array(room) : null
   // Locals: the hot loop reads no object field.
@@ -133,54 +133,54 @@ export function buildAccessStream(
     stepOffsets = steps.offsets,
     stepTokens = steps.tokens
   let n = 0,
-    repeats = 0,
+    listed = 0,
     maxCount = 1
   for (let s = 0; s < S; s++) {
     const t0 = stepOffsets[s]!,
       t1 = stepOffsets[s + 1]!
     for (let l = 0; l < L; l++) {
-      const cellId = s * L + l
-      offsets[cellId] = n
+      const first = n
+      offsets[s * L + l] = n
       for (let ti = t0; ti < t1; ti++) {
         const cell = stepTokens[ti]! * L + l
         if (present[cell] === 0) continue
+        listed += K
+        // Without branches (whether an expert repeats in a cell is a coin toss to the CPU): a new
+        // expert takes slot n with count 1, a repeat adds 1 to its slot's count.
         for (let j = cell * K, j1 = j + K; j < j1; j++) {
           const e = experts[j]!
-          if (stamp[e] === cellId) {
-            const c = ++counts[slotOf[e]!]!
-            if (c > maxCount) maxCount = c
-            repeats++
-            continue
-          }
-          stamp[e] = cellId
-          slotOf[e] = n
-          keys[n] = e
-          counts[n++] = 1
+          const at = slotOf[e]!
+          const fresh = (at - first) >>> 31 // 1 when its latest access is before this cell
+          const slot = at + fresh * (n - at)
+          const c = counts[slot]! * (1 - fresh) + 1
+          counts[slot] = c
+          keys[slot] = e
+          slotOf[e] = slot
+          n += fresh
+          if (c > maxCount) maxCount = c
         }
       }
     }
   }
   offsets[S * L] = n
+  const repeats = listed - n
   let lastUseOrder: Int32Array | null = null
   if (lastPos && repeats > 0) {
     // Each access's last listing: the same walk again, handing out the same slots in the same order.
-    stamp.fill(-1)
+    slotOf.fill(-1)
     let m = 0,
-      listed = 0
+      listing = 0
     for (let s = 0; s < S; s++)
       for (let l = 0; l < L; l++) {
-        const cellId = s * L + l
+        const first = m
         for (let ti = stepOffsets[s]!; ti < stepOffsets[s + 1]!; ti++) {
           const cell = stepTokens[ti]! * L + l
           if (present[cell] === 0) continue
           for (let j = cell * K, j1 = j + K; j < j1; j++) {
             const e = experts[j]!
-            listed++
-            if (stamp[e] !== cellId) {
-              stamp[e] = cellId
-              slotOf[e] = m++
-            }
-            lastPos[slotOf[e]!] = listed
+            listing++
+            if (slotOf[e]! < first) slotOf[e] = m++
+            lastPos[slotOf[e]!] = listing
           }
         }
       }
