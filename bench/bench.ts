@@ -167,28 +167,54 @@ function policyBench() {
     skew: 0.8,
     seed: 8
   })
-  const words = (32 * 8) / 32
-  const decisionNs: number[] = []
-  for (let u = 0; u < 50; u++) {
-    const paths = Array.from({ length: 64 }, (_, i) => {
-      const p = new Uint32Array(words),
-        tok = i * 50 + u
-      for (let l = 0; l < 32; l++)
-        for (let k = 0; k < 2; k++) {
-          const b = l * 8 + sched.experts[(tok * 32 + l) * 2 + k]!
-          p[b >>> 5]! |= 1 << (b & 31)
-        }
-      return p
-    })
-    const s0 = performance.now()
-    balancedSplit(paths, words)
-    decisionNs.push((performance.now() - s0) * 1e6)
+  /** Median ns of balancedSplit over `decisions` units of `items` tokens each (`token(u, i)`), as bitset paths. */
+  const schedulerNsPerDecision = (
+    t: { experts: Uint16Array; model: { layers: number; experts: number; topK: number } },
+    decisions: number,
+    items: number,
+    token: (u: number, i: number) => number
+  ) => {
+    const { layers: L, experts: E, topK: K } = t.model
+    const words = Math.ceil((L * E) / 32)
+    const ns: number[] = []
+    for (let u = 0; u < decisions; u++) {
+      const paths = Array.from({ length: items }, (_, i) => {
+        const p = new Uint32Array(words),
+          tok = token(u, i)
+        for (let l = 0; l < L; l++)
+          for (let k = 0; k < K; k++) {
+            const b = l * E + t.experts[(tok * L + l) * K + k]!
+            p[b >>> 5]! |= 1 << (b & 31)
+          }
+        return p
+      })
+      const s0 = performance.now()
+      balancedSplit(paths, words)
+      ns.push((performance.now() - s0) * 1e6)
+    }
+    return Math.round(median(ns))
   }
-  const schedulerNs = Math.round(median(decisionNs))
+  const schedulerNs = schedulerNsPerDecision(sched, 50, 64, (u, i) => i * 50 + u)
   log(
     `token scheduler: ${(schedulerNs / 1e6).toFixed(3)} ms per decision (2 × 32 tokens, 32 layers × 8 experts; ` +
       `median of 50)`
   )
+  // EF-H at batch 8 on DeepSeek-V3 with 8 requests: units of 8 decode tokens, 58 layers × 256 experts.
+  const deepseekSchedulerNs = schedulerNsPerDecision(trace, 200, 8, (u, i) => u * 8 + i)
+  log(
+    `token scheduler: ${(deepseekSchedulerNs / 1e6).toFixed(3)} ms per decision (2 × 4 tokens, 58 layers × 256 ` +
+      `experts; median of 200)`
+  )
+  // The access stream at batch 8 (every batched run builds one): the DeepSeek-V3-sized trace above.
+  const streamMs: number[] = []
+  let listed = 0
+  for (let r = 0; r < runs; r++) {
+    const s0 = performance.now()
+    listed = buildAccessStream(trace, 8).accesses
+    streamMs.push(performance.now() - s0)
+  }
+  const streamBatch8Ms = Math.round(median(streamMs))
+  log(`access stream at batch 8: ${streamBatch8Ms} ms for ${listed} accesses from ${N} listings (median of ${runs})`)
   // Timed throughput of the adaptive and hybrid policies: Qwen1.5-MoE-shaped trace with pre-gate lookahead.
   const qwen = generateZipfTrace({
     model: { name: "qwen1.5-moe-a2.7b", layers: 24, experts: 60, topK: 4 },
@@ -229,6 +255,8 @@ function policyBench() {
   return {
     predictor_ns_per_decision: predictorNs,
     scheduler_ns_per_decision: schedulerNs,
+    scheduler_ns_per_decision_deepseek_v3: deepseekSchedulerNs,
+    stream_batch8_ms: streamBatch8Ms,
     adaptive_timed_accesses_per_s: rate("cache=two-level-lru,prefetch=adaptive,predictor=transition"),
     hybrid_timed_accesses_per_s: rate("cache=two-level-lru,prefetch=adaptive,predictor=hybrid,order=resident-first")
   }

@@ -153,11 +153,12 @@ export function improveBySwaps(paths: Uint32Array[], words: number, group: Uint8
  * swap lowers the activated pairs; at most 5 passes, until one makes no swap. With each column's
  * members counted per group (a, b), moving i from A to B changes a column of i's (not j's) by
  * [a ≥ 2] − [b ≥ 1], moving j the other way one of j's (not i's) by [b ≥ 2] − [a ≥ 1], and a
- * column of both not at all. So a swap is i's own sum plus j's own sum, less both terms over the
- * columns i and j share: the own sums once per pass and swap, only the shared part per pair.
+ * column of both not at all. So a swap is i's own sum plus j's own sum, plus [a = 1] + [b = 1]
+ * over the columns i and j share: the own sums once per pass and swap, and per pair only i's
+ * columns where a or b is 1 (few where paths overlap densely).
  */
 function improveSplit(cols: PathColumns, group: Uint8Array): void {
-  const { n, count, itemStart, itemCols, weights } = cols
+  const { n, count, words: W, masks, itemStart, itemCols, weights } = cols
   const inA = new Int32Array(count),
     inB = new Int32Array(count)
   cols.forEachMember((c, i) => (group[i] === 0 ? inA : inB)[c]!++)
@@ -174,21 +175,32 @@ function improveSplit(cols: PathColumns, group: Uint8Array): void {
     }
   }
   refreshOwn()
+  /** i's columns that count in a pair term (a = 1 or b = 1), as mask offsets, and their terms. */
+  const crit = new Int32Array(count),
+    critW = new Int32Array(count)
   for (let pass = 0, improved = true; pass < 5 && improved; pass++) {
     improved = false
     for (let i = 0; i < n; i++) {
       if (group[i] !== 0) continue
       const i0 = itemStart[i]!,
         i1 = itemStart[i + 1]!
-      let ownI = 0
-      for (let k = i0; k < i1; k++) ownI += weights[itemCols[k]!]! * leaveA(itemCols[k]!)
+      let ownI = 0,
+        nc = 0
+      for (let k = i0; k < i1; k++) {
+        const c = itemCols[k]!
+        ownI += weights[c]! * leaveA(c)
+        const term = (inA[c] === 1 ? 1 : 0) + (inB[c] === 1 ? 1 : 0)
+        if (term > 0) {
+          crit[nc] = c * W
+          critW[nc++] = weights[c]! * term
+        }
+      }
       for (let j = 0; j < n; j++) {
         if (group[j] !== 1) continue
         let delta = ownI + ownB[j]!
-        for (let k = i0; k < i1; k++) {
-          const c = itemCols[k]!
-          if (cols.has(c, j)) delta -= weights[c]! * (leaveA(c) + leaveB(c))
-        }
+        const word = j >>> 5,
+          bit = j & 31
+        for (let k = 0; k < nc; k++) if ((masks[crit[k]! + word]! >>> bit) & 1) delta += critW[k]!
         if (delta >= 0) continue
         for (let k = i0; k < i1; k++) {
           inA[itemCols[k]!]!--
