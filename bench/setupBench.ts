@@ -1,0 +1,61 @@
+/**
+ * Set-up benchmark (`npx tsx bench/setupBench.ts [--rounds N] [--vs ROOT]`): what a batched run
+ * does before its replay, on the benchmarks' DeepSeek-V3 trace at batch 8, in-process: building
+ * the access stream (every batched run), and EF-H's token scheduler over the whole trace (5,000
+ * decisions of 8 decode tokens). Each figure is the median of --rounds (default 5). With --vs, the
+ * same calls from another tree's sources (e.g. a worktree of an older commit) run alternately with
+ * these, and each row gets their median and the ratio. Prints one JSON line.
+ */
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import { median } from "simple-statistics"
+import { loadTrace } from "../traces/load.ts"
+import { deepseekTraceFile } from "./deepseekTrace.ts"
+import type { Trace } from "../traces/trace.ts"
+
+const root = join(import.meta.dirname, "..")
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? process.argv[i + 1]! : null
+}
+const rounds = Number(arg("rounds") ?? 5)
+const vs = arg("vs")
+const file = deepseekTraceFile(root, 40_000)
+if (!existsSync(file)) throw new Error(`${file}: run bench/policyBench.ts first (it writes the trace)`)
+const trace = loadTrace(file, null)
+
+/** The two set-up steps, from the sources under `tree`. */
+async function steps(tree: string): Promise<Record<string, () => unknown>> {
+  const { buildAccessStream } = await import(join(tree, "traces", "batching.ts"))
+  const { scheduleTokens } = await import(join(tree, "policies", "tokenScheduler.ts"))
+  return {
+    "access stream, batch 8": () => buildAccessStream(trace as Trace, 8),
+    "token scheduler, batch 8": () => scheduleTokens(trace as Trace, 8, "prev", file)
+  }
+}
+
+const here = await steps(root)
+const there = vs ? await steps(vs) : null
+const ms = (fn: () => unknown) => {
+  const t0 = performance.now()
+  fn()
+  return performance.now() - t0
+}
+const rows = Object.entries(here).map(([step, fn]) => {
+  const now: number[] = [],
+    before: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    now.push(ms(fn))
+    if (there) before.push(ms(there[step]!))
+  }
+  const row = {
+    step,
+    ms: median(now),
+    ...(there ? { vs_ms: median(before), ratio: median(now) / median(before) } : {})
+  }
+  process.stderr.write(
+    `${step}: ${row.ms.toFixed(0)} ms${there ? ` (vs ${row.vs_ms!.toFixed(0)} ms: ${row.ratio!.toFixed(2)}x)` : ""}\n`
+  )
+  return row
+})
+console.log(JSON.stringify({ trace: file.slice(root.length + 1), rounds, ...(vs ? { vs } : {}), rows }))
