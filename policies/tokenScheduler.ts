@@ -70,7 +70,7 @@ function addPath(cols: PathColumns, item: number, t: Trace, token: number, sourc
 
 /** The columns of bitset paths (`words` words each). */
 function columnsOf(paths: Uint32Array[], words: number): PathColumns {
-  const into = new PathColumns()
+  const into = bitsetColumns
   into.begin(paths.length, words * 32)
   for (let i = 0; i < paths.length; i++)
     for (let w = 0; w < words; w++)
@@ -223,6 +223,8 @@ function improveSplit(cols: PathColumns, group: Uint8Array): void {
 /** Scratch of scheduleTokens: a unit's known paths, and its true routes (for the result). */
 const unitColumns = new PathColumns(),
   trueColumns = new PathColumns()
+/** Scratch of balancedSplit and improveBySwaps over bitset paths. */
+const bitsetColumns = new PathColumns()
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
   if (source === "recorded" && !t.predicted)
