@@ -213,27 +213,21 @@ describe("EF-H PLEC", () => {
 })
 
 describe("EF-H token scheduler", () => {
-  const pathsArb = fc.integer({ min: 1, max: 3 }).chain((words) =>
-    fc
-      .array(
-        fc
-          .array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: words, maxLength: words })
-          .map((w) => Uint32Array.from(w)),
-        { minLength: 1, maxLength: 24 }
-      )
-      .map((p) => ({ words, paths: p }))
-  )
+  /** Items' paths of 1..maxWords words each, minItems..maxItems items. */
+  const pathsOf = (maxWords: number, minItems: number, maxItems: number) =>
+    fc.integer({ min: 1, max: maxWords }).chain((words) =>
+      fc
+        .array(
+          fc
+            .array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: words, maxLength: words })
+            .map((w) => Uint32Array.from(w)),
+          { minLength: minItems, maxLength: maxItems }
+        )
+        .map((p) => ({ words, paths: p }))
+    )
+  const pathsArb = pathsOf(3, 1, 24)
   // More than 32 items: masks of several words (no merged columns).
-  const manyPathsArb = fc.integer({ min: 1, max: 2 }).chain((words) =>
-    fc
-      .array(
-        fc
-          .array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: words, maxLength: words })
-          .map((w) => Uint32Array.from(w)),
-        { minLength: 33, maxLength: 70 }
-      )
-      .map((p) => ({ words, paths: p }))
-  )
+  const manyPathsArb = pathsOf(2, 33, 70)
   const activated = (paths: Uint32Array[], members: number[], words: number) => {
     let n = 0
     for (let w = 0; w < words; w++) {
