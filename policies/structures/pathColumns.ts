@@ -126,11 +126,6 @@ export class PathColumns {
     return 0
   }
 
-  /** Is item i in column c? */
-  has(c: number, i: number): boolean {
-    return ((this.masks[c * this.words + (i >>> 5)]! >>> (i & 31)) & 1) === 1
-  }
-
   /** Activated pairs of a split, A and B given as item masks: every column, once per group it meets. */
   cost(a: Int32Array, b: Int32Array): number {
     let total = this.singles
