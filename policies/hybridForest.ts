@@ -60,31 +60,20 @@ class FeatureBuilder {
   /** Unquantized history score (trans + tok + prev), to order experts whose features quantize alike. */
   readonly tie: Float64Array
   private readonly trans: Float64Array
-  /**
-   * Per target layer (E each), the features that do not depend on the current layer: the step's
-   * token history, popularity, the previous step's use, and their quantized part of the key. A
-   * target is built from every current layer within reach, so these are kept for the (stream,
-   * fold, step) last built at that layer.
-   */
   private readonly tok: Float64Array
   private readonly pop: Float64Array
   private readonly prev: Uint8Array
-  private readonly low: Int32Array
-  private readonly builtFor: Array<{ a: AccessStream; t: Trace; fold: number; step: number; firstStep: number } | null>
   private readonly transitions: TransitionTables
   private readonly tokens: TokenTables
   constructor(ctx: PredictorContext) {
-    const E = ctx.stream.experts,
-      L = ctx.stream.layers
+    const E = ctx.stream.experts
     this.keys = new Int32Array(E)
     this.pg = new Float64Array(E)
     this.tie = new Float64Array(E)
     this.trans = new Float64Array(E)
-    this.tok = new Float64Array(L * E)
-    this.pop = new Float64Array(L * E)
-    this.prev = new Uint8Array(L * E)
-    this.low = new Int32Array(L * E)
-    this.builtFor = new Array(L).fill(null)
+    this.tok = new Float64Array(E)
+    this.pop = new Float64Array(E)
+    this.prev = new Uint8Array(E)
     this.transitions = new TransitionTables(ctx)
     this.tokens = new TokenTables(ctx)
   }
@@ -123,32 +112,24 @@ class FeatureBuilder {
     if (d <= this.transitions.maxDistance)
       this.trans.set(this.transitions.rowSum(fold, curLayer, d, actualSet(a, step, curLayer)))
     normalizeInPlace(this.trans)
-    const at = layer * E
-    const tok = this.tok.subarray(at, at + E),
-      pop = this.pop.subarray(at, at + E),
-      prev = this.prev.subarray(at, at + E)
-    const had = this.builtFor[layer]
-    if (!had || had.a !== a || had.t !== t || had.fold !== fold || had.step !== step || had.firstStep !== firstStep) {
-      tok.fill(0)
-      for (let i = t0; i < t1; i++) this.tokens.addScores(fold, a.stepTokens[i]!, layer, tok, 1, 0, t)
-      normalizeInPlace(tok)
-      pop.fill(0)
-      this.tokens.addScores(fold, 0, layer, pop, 0, 1, t)
-      prev.fill(0)
-      if (step > firstStep) {
-        const p = actualSet(a, step - 1, layer)
-        for (let i = 0; i < p.length; i++) prev[p[i]!] = 1
-      }
-      for (let e = 0; e < E; e++) this.low[at + e] = (prev[e]! * 16 + qProb(tok[e]!)) * 16 + qProb(pop[e]!)
-      this.builtFor[layer] = { a, t, fold, step, firstStep }
+    this.tok.fill(0)
+    for (let i = t0; i < t1; i++) this.tokens.addScores(fold, a.stepTokens[i]!, layer, this.tok, 1, 0, t)
+    normalizeInPlace(this.tok)
+    this.pop.fill(0)
+    this.tokens.addScores(fold, 0, layer, this.pop, 0, 1, t)
+    if (d > this.transitions.maxDistance) this.trans.set(this.pop)
+    this.prev.fill(0)
+    if (step > firstStep) {
+      const p = actualSet(a, step - 1, layer)
+      for (let i = 0; i < p.length; i++) this.prev[p[i]!] = 1
     }
-    if (d > this.transitions.maxDistance) this.trans.set(pop)
     const dq = Math.min(d, DMAX)
     for (let e = 0; e < E; e++) {
       const pgq = Math.round(this.pg[e]! * PG_LEVELS)
-      this.tie[e] = this.trans[e]! + tok[e]! + prev[e]!
-      // The key's fields, most significant first: pg, d, trans, then prev, tok, pop (the `low` part, 2 · 16 · 16).
-      this.keys[e] = ((pgq * 16 + dq) * 16 + qProb(this.trans[e]!)) * 512 + this.low[at + e]!
+      this.tie[e] = this.trans[e]! + this.tok[e]! + this.prev[e]!
+      this.keys[e] =
+        ((((pgq * 16 + dq) * 16 + qProb(this.trans[e]!)) * 2 + this.prev[e]!) * 16 + qProb(this.tok[e]!)) * 16 +
+        qProb(this.pop[e]!)
     }
   }
 }
