@@ -10,7 +10,9 @@
  * Options: --tokens N (default 40000; the issue's trace), --timeout S per run (default 900),
  * --cli FILE (another build's CLI entry, e.g. a bundle of an older commit, to time that build),
  * --rounds N (each figure the median of N runs; default 1), --vs FILE (each run followed by the
- * same run of another build's CLI, so the two are paired: each row gets its median and the ratio).
+ * same run of another build's CLI, so the two are paired: each row gets its median, the ratio, and
+ * whether the two builds' results are the same, all but the version: a speed-up must not change a
+ * decision).
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
@@ -42,17 +44,39 @@ const cli = (args: string[], entry = cliEntry) => {
 const timed = (args: string[]) => {
   const own: number[] = [],
     other: number[] = []
-  let r = cli(args)
+  let r = cli(args),
+    theirs = ""
   for (let i = 0; i < rounds && r.status === 0; i++) {
     if (i > 0) r = cli(args)
     own.push(r.seconds)
-    if (vsEntry) other.push(cli(args, vsEntry).seconds)
+    if (!vsEntry) continue
+    const o = cli(args, vsEntry)
+    other.push(o.seconds)
+    theirs = o.status === 0 ? o.stdout : ""
   }
-  const vs = other.length > 0 ? { vs_seconds: median(other), ratio: median(own) / median(other) } : {}
+  const vs =
+    other.length > 0
+      ? {
+          vs_seconds: median(other),
+          ratio: median(own) / median(other),
+          same_result: sansVersion(r.stdout) === sansVersion(theirs)
+        }
+      : {}
   return { r, seconds: own.length > 0 ? median(own) : r.seconds, vs }
 }
-const vsText = (vs: { vs_seconds?: number; ratio?: number }) =>
-  vs.ratio === undefined ? "" : ` (vs ${vs.vs_seconds!.toFixed(2)} s: ${vs.ratio.toFixed(2)}x the time)`
+/** A result record without the tool's version (the one field two builds may rightly differ in). */
+const sansVersion = (stdout: string) => {
+  try {
+    return JSON.stringify({ ...JSON.parse(stdout), version: null })
+  } catch {
+    return null
+  }
+}
+const vsText = (vs: { vs_seconds?: number; ratio?: number; same_result?: boolean }) =>
+  vs.ratio === undefined
+    ? ""
+    : ` (vs ${vs.vs_seconds!.toFixed(2)} s: ${vs.ratio.toFixed(2)}x the time` +
+      `${vs.same_result ? ", same result" : ", RESULTS DIFFER"})`
 
 // Warm-up: a CLI rebuilds its cached bundle after a source change; no timed run should pay for it.
 cli(["--version"])
@@ -95,6 +119,7 @@ const rows: Array<{
   note?: string
   vs_seconds?: number
   ratio?: number
+  same_result?: boolean
 }> = []
 for (const policy of POLICIES) {
   const { r, seconds, vs } = timed(
