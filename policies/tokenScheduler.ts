@@ -68,6 +68,9 @@ function addPath(cols: PathColumns, item: number, t: Trace, token: number, sourc
     }
 }
 
+/** Scratch of balancedSplit and improveBySwaps over bitset paths. */
+const bitsetColumns = new PathColumns()
+
 /** The columns of bitset paths (`words` words each). */
 function columnsOf(paths: Uint32Array[], words: number): PathColumns {
   const into = bitsetColumns
@@ -223,8 +226,6 @@ function improveSplit(cols: PathColumns, group: Uint8Array): void {
 /** Scratch of scheduleTokens: a unit's known paths, and its true routes (for the result). */
 const unitColumns = new PathColumns(),
   trueColumns = new PathColumns()
-/** Scratch of balancedSplit and improveBySwaps over bitset paths. */
-const bitsetColumns = new PathColumns()
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
   if (source === "recorded" && !t.predicted)
