@@ -11,7 +11,6 @@ import { join } from "node:path"
 import { median } from "simple-statistics"
 import { loadTrace } from "../traces/load.ts"
 import { deepseekTraceFile } from "./deepseekTrace.ts"
-import type { Trace } from "../traces/trace.ts"
 
 const root = join(import.meta.dirname, "..")
 const arg = (name: string) => {
@@ -29,8 +28,8 @@ async function steps(tree: string): Promise<Record<string, () => unknown>> {
   const { buildAccessStream } = await import(join(tree, "traces", "batching.ts"))
   const { scheduleTokens } = await import(join(tree, "policies", "tokenScheduler.ts"))
   return {
-    "access stream, batch 8": () => buildAccessStream(trace as Trace, 8),
-    "token scheduler, batch 8": () => scheduleTokens(trace as Trace, 8, "prev", file)
+    "access stream, batch 8": () => buildAccessStream(trace, 8),
+    "token scheduler, batch 8": () => scheduleTokens(trace, 8, "prev", file)
   }
 }
 
