@@ -31,7 +31,7 @@ export class BeladyPolicy implements EvictionPolicy {
     this.experts = ctx.experts
     this.index =
       ctx.accesses !== undefined && ctx.unitOfLayer === null && ctx.capacities.length === 1
-        ? new PositionIndex(ctx.accesses, ctx.numKeys)
+        ? new PositionIndex(ctx.accesses, ctx.numKeys, ctx.notifiesBlocking === true)
         : null
     const units = ctx.unitOfLayer
     this.classUnits = units ? [...new Set(units)].sort((a, b) => a - b) : [1]
@@ -76,6 +76,9 @@ export class BeladyPolicy implements EvictionPolicy {
     this.now = now
     this.heap.replace(victim, key, BeladyPolicy.prio(key, nextUse), 0)
   }
+  unblock(key: number): void {
+    this.index?.unblock(key)
+  }
   victim(group: number, blocked: Uint8Array): number {
     if (this.index) return this.index.farthestUnblocked(blocked)
     if (!this.classOfLayer) return this.heap.minUnblocked(group, blocked)
@@ -98,7 +101,13 @@ export class BeladyPolicy implements EvictionPolicy {
   }
 }
 
-/** Resident keys by next use: a position each, or (never used again) in a set by key. */
+/**
+ * Resident keys by next use: a position each, or (never used again) in a set by key. The farthest
+ * keys are mostly blocked (Belady keeps evicting the top, so what stays there is what a layer just
+ * pinned), so with `parking` (the caller reports every unblocking) a key found blocked on top is
+ * set aside ("held") and put back when it unblocks: each victim is then the set's top, not a walk
+ * past the same pinned keys at every miss. The victim is the same either way.
+ */
 class PositionIndex {
   private readonly byUse: PositionSet
   private readonly never: PositionSet
@@ -106,30 +115,61 @@ class PositionIndex {
   private readonly keyAt: Uint16Array | Int32Array
   /** Each resident key's next use (NEVER: in `never`). */
   private readonly useOf: Float64Array
-  constructor(accesses: number, numKeys: number) {
+  /** Resident keys set aside while blocked (out of both sets); empty without parking. */
+  private readonly held: Uint8Array
+  constructor(
+    accesses: number,
+    numKeys: number,
+    private readonly parking: boolean
+  ) {
     this.byUse = new PositionSet(accesses)
     this.never = new PositionSet(numKeys)
     this.keyAt = numKeys <= 0x10000 ? new Uint16Array(accesses) : new Int32Array(accesses)
     this.useOf = new Float64Array(numKeys)
+    this.held = new Uint8Array(parking ? numKeys : 0)
   }
   add(key: number, nextUse: number): void {
     this.useOf[key] = nextUse
-    if (nextUse === NEVER) this.never.add(key)
+    this.put(key)
+  }
+  private put(key: number): void {
+    const use = this.useOf[key]!
+    if (use === NEVER) this.never.add(key)
     else {
-      this.byUse.add(nextUse)
-      this.keyAt[nextUse] = key
+      this.byUse.add(use)
+      this.keyAt[use] = key
     }
   }
   delete(key: number): void {
+    if (this.parking && this.held[key]) this.held[key] = 0
+    else this.take(key)
+  }
+  private take(key: number): void {
     const use = this.useOf[key]!
     if (use === NEVER) this.never.delete(key)
     else this.byUse.delete(use)
   }
+  unblock(key: number): void {
+    if (!this.parking || !this.held[key]) return
+    this.held[key] = 0
+    this.put(key)
+  }
   /** Never used again first (lowest key first), then the farthest next use; -1 if all are blocked. */
   farthestUnblocked(blocked: Uint8Array): number {
-    for (let k = this.never.ceil(0); k >= 0; k = this.never.ceil(k + 1)) if (blocked[k] === 0) return k
-    for (let p = this.byUse.floor(this.byUse.size - 1); p >= 0; p = this.byUse.floor(p - 1))
-      if (blocked[this.keyAt[p]!] === 0) return this.keyAt[p]!
+    for (let k = this.never.ceil(0); k >= 0; k = this.never.ceil(k + 1)) {
+      if (blocked[k] === 0) return k
+      this.hold(k)
+    }
+    for (let p = this.byUse.floor(this.byUse.size - 1); p >= 0; p = this.byUse.floor(p - 1)) {
+      const k = this.keyAt[p]!
+      if (blocked[k] === 0) return k
+      this.hold(k)
+    }
     return -1
+  }
+  private hold(key: number): void {
+    if (!this.parking) return
+    this.take(key)
+    this.held[key] = 1
   }
 }
