@@ -31,13 +31,15 @@ export class CopyQueue {
   private readonly seq: Int32Array
   private nextSeq = 1
   /**
-   * Queued prefetches per cache group, newest on top, as (key, seq) pairs; entries that died
-   * (started, cancelled, promoted) are popped lazily, so finding the newest live one is amortized
-   * O(1) instead of a scan of the whole queue. A full stack drops its dead entries before it
-   * grows, so its room stays within four times the most entries ever live in it at once (a run
-   * that never asks for the newest would otherwise keep every prefetch it ever queued).
+   * Queued prefetches per cache group when there are several, newest on top, as (key, seq) pairs;
+   * entries that died (started, cancelled, promoted) are popped lazily, so finding the newest live
+   * one is amortized O(1) instead of a scan of the whole queue. A full stack drops its dead entries
+   * before it grows, so its room stays within four times the most entries ever live in it at once
+   * (a run that never asks for the newest would otherwise keep every prefetch it ever queued).
+   * One group (a unified cache) needs none: its stack would be the prefetch queue itself, read
+   * from the newest end, where dead entries are popped the same way.
    */
-  private readonly stacks: Stack[]
+  private readonly stacks: Stack[] | null
 
   /**
    * `durNs`: one transfer's time; with `durOfLayer` (experts of different sizes), a key of layer
@@ -57,11 +59,10 @@ export class CopyQueue {
     this.where = new Uint8Array(numKeys)
     this.seq = new Int32Array(numKeys)
     const groups = groupOfLayer ? Math.max(...groupOfLayer) + 1 : 1
-    this.stacks = Array.from({ length: groups }, () => ({
-      keys: new Int32Array(8),
-      seqs: new Int32Array(8),
-      size: 0
-    }))
+    this.stacks =
+      groups > 1
+        ? Array.from({ length: groups }, () => ({ keys: new Int32Array(8), seqs: new Int32Array(8), size: 0 }))
+        : null
   }
 
   /** Queue `key` from `readyAt`; `group`: its cache group (where a prefetch's stack is). */
@@ -70,7 +71,7 @@ export class CopyQueue {
     this.where[key] = demand ? DEMAND : PREFETCH
     this.seq[key] = s
     ;(demand ? this.demand : this.prefetch).push(key, s, readyAt)
-    if (!demand) {
+    if (!demand && this.stacks) {
       const st = this.stacks[group]!
       if (st.size === st.keys.length) this.makeRoom(st)
       st.keys[st.size] = key
@@ -128,6 +129,14 @@ export class CopyQueue {
 
   /** The most recently queued prefetch of cache group `group` that has not started, or -1. */
   newestPrefetch(group: number): number {
+    if (!this.stacks) {
+      const q = this.prefetch
+      for (; q.tail > q.head; q.tail--) {
+        const k = q.keys[q.tail - 1]!
+        if (this.where[k] === PREFETCH && this.seq[k] === q.ids[q.tail - 1]) return k
+      }
+      return -1
+    }
     const st = this.stacks[group]!
     for (; st.size > 0; st.size--) if (this.isLive(st, st.size - 1)) return st.keys[st.size - 1]!
     return -1
