@@ -13,16 +13,17 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  *   predicted; once its layer runs, its slot is free for later layers), plus run-time
  *   correction: a predicted expert its layer did not need is demoted at once.
  *
- * Indexed mode (when the caller reports every (un)blocking, as timed replays do): the evictable
- * keys (cached, not blocked, low) sit in a queue per group ordered by recency stamp (mostly a FIFO:
- * keys turn evictable about in the order they were used), and protected
- * keys in buckets by the layer their protection ends, so a victim is a queue's minimum instead of a
- * scan past every protected key — EF-H's path prefetch protects nearly the whole cache while it
- * asks for slots thousands of times a step. Same victim as the scan: the least recent evictable.
- * A demand load that finds none takes the least recent unblocked key, protected or not: the
- * oldest of the recency list, where blocked keys met on the way are parked (taken out of the list;
- * they may be thousands of queued prefetches) and, once unblocked, wait in a queue by stamp. Parked
- * keys are older than any key in the list, so that queue's minimum goes first (as in lru.ts).
+ * Indexed mode (when the caller reports every (un)blocking, as timed replays do) is lazy: an
+ * access only moves its key to the new end of the recency list, as plain LRU does. A victim search
+ * walks the list from the old end; a key it meets blocked or protected is parked (taken out of the
+ * list) and filed by its state: parked, unblocked and low in one queue by recency stamp (the
+ * victims), parked and unblocked in another (a demand load's fallback), parked and protected in
+ * buckets by the layer its protection ends. Parked keys are older than any key still in the list
+ * (they left from its old end; a use returns a key to the new end), so the least recent evictable
+ * key is the first queue's minimum if it has one, else the first evictable key of the walk: the
+ * same victim as the plain scan. Only parked keys pay for the bookkeeping, and at EF-A's
+ * one-step protection they are few (the old end holds keys used steps ago); EF-H's path
+ * prefetch protects nearly the whole cache, and each key is parked at most once per use.
  */
 export class ProtectedLruPolicy implements EvictionPolicy {
   readonly needsFuture = false
@@ -43,89 +44,72 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     this.indexed = ctx.notifiesBlocking
       ? {
           // Sized by keys: capacities are bytes under a byte budget.
-          evictable: new StampQueue(n, ctx.maxKeys),
           held: new Uint8Array(n),
-          ready: new StampQueue(n, ctx.maxKeys),
+          low: new StampQueue(n, ctx.maxKeys),
+          unblocked: new StampQueue(n, ctx.maxKeys),
           protectedUntil: new DeadlineBuckets(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
-          cached: new Uint8Array(n),
           blocked: new Uint8Array(n)
         }
       : null
   }
   onLayer(flat: number): void {
     this.flat = flat
-    const x = this.indexed
-    if (!x) return
-    // Protection that ended before this layer: those keys are low now.
-    x.protectedUntil.expire(flat, this.expired)
+    // Parked keys whose protection ended before this layer: low now.
+    this.indexed?.protectedUntil.expire(flat, this.expired)
   }
-  private readonly expired = (key: number): void => this.refresh(key)
+  private readonly expired = (key: number): void => this.file(key)
   block(key: number): void {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 1
-    if (x.held[key]) x.ready.delete(key)
-    this.refreshEvictable(key) // (protection does not depend on blocking)
+    if (x.held[key]) this.file(key)
   }
   unblock(key: number): void {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 0
-    if (x.held[key]) x.ready.add(key, x.groupOf[key]!, x.stamp[key]!)
-    this.refreshEvictable(key)
+    if (x.held[key]) this.file(key)
   }
   onPredicted(key: number, targetFlat: number): void {
     if (targetFlat > this.highUntil[key]!) {
       this.highUntil[key] = targetFlat
-      // A key not cached is in no queue (remove took it out); inserting it files it.
-      if (this.indexed?.cached[key]) this.refresh(key)
+      if (this.indexed?.held[key]) this.file(key)
     }
   }
   onUnwanted(key: number): void {
     this.highUntil[key] = -1
-    this.refresh(key)
+    if (this.indexed?.held[key]) this.file(key)
   }
   /** Done at this layer and not protected beyond it: low priority from now on. */
   onDone(key: number): void {
     if (this.highUntil[key]! <= this.flat) {
       this.highUntil[key] = -1
-      this.refresh(key)
+      if (this.indexed?.held[key]) this.file(key)
     }
   }
-  private used(key: number, group: number): void {
+  private used(key: number): void {
     const until = this.flat + this.recent
     if (until > this.highUntil[key]!) this.highUntil[key] = until
     const x = this.indexed
-    if (!x) return
-    // A new stamp: the key is the most recent now (and high, so refresh takes it out of evictable).
-    x.stamp[key] = this.clock++
-    x.groupOf[key] = group
-    x.cached[key] = 1
-    this.refresh(key)
+    if (x) x.stamp[key] = this.clock++
   }
   insert(key: number, group: number): void {
     this.list.pushNewest(key, group)
-    this.used(key, group)
+    if (this.indexed) this.indexed.groupOf[key] = group
+    this.used(key)
   }
   touch(key: number, group: number): void {
     if (this.indexed?.held[key]) {
-      this.unhold(key)
+      this.unpark(key)
       this.list.pushNewest(key, group)
     } else this.list.moveToNewest(key, group)
-    this.used(key, group)
+    this.used(key)
   }
   remove(key: number): void {
-    if (this.indexed?.held[key]) this.unhold(key)
+    if (this.indexed?.held[key]) this.unpark(key)
     else this.list.unlink(key)
-    if (!this.indexed) return
-    this.indexed.cached[key] = 0
-    this.refresh(key)
-  }
-  private unhold(key: number): void {
-    this.indexed!.held[key] = 0
-    this.indexed!.ready.delete(key)
   }
   replace(victim: number, key: number, group: number): void {
     this.remove(victim)
@@ -133,64 +117,62 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   }
   victim(group: number, blocked: Uint8Array, demand: boolean): number {
     const list = this.list
+    const s = list.numKeys + group
     const x = this.indexed
     if (x) {
-      const v = x.evictable.min(group)
-      if (v >= 0 || !demand) return v
-      // A demand load may take the least recent unblocked key, protected or not.
-      const r = x.ready.min(group)
-      if (r >= 0) return r
-      const s = list.numKeys + group
+      const v = x.low.min(group)
+      if (v >= 0) return v
       for (let k = list.prev[s]!; k !== s; k = list.prev[s]!) {
-        if (blocked[k] === 0) return k
+        if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
         list.unlink(k)
         x.held[k] = 1
+        this.file(k)
       }
-      return -1
-    } else {
-      const s = list.numKeys + group
-      for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
-        if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
+      // A demand load may take the least recent unblocked key, protected or not.
+      return demand ? x.unblocked.min(group) : -1
     }
+    for (let k = list.prev[s]!; k !== s; k = list.prev[k]!)
+      if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
     return demand ? list.oldestUnblocked(group, blocked) : -1
   }
 
-  /** Put a key in the queues and buckets its state calls for (indexed mode). */
-  private refresh(key: number): void {
-    const x = this.indexed
-    if (!x) return
-    this.refreshEvictable(key)
-    // Guarded keys have highUntil ≥ flat, as the buckets need.
-    if (x.cached[key] === 1 && this.highUntil[key]! >= this.flat) x.protectedUntil.set(key, this.highUntil[key]!)
-    else x.protectedUntil.delete(key)
+  /** File a parked key in the queues and buckets its state calls for. */
+  private file(key: number): void {
+    const x = this.indexed!
+    const unblocked = x.blocked[key] === 0
+    const low = this.highUntil[key]! < this.flat
+    sync(x.unblocked, key, unblocked, x.groupOf[key]!, x.stamp[key]!)
+    sync(x.low, key, unblocked && low, x.groupOf[key]!, x.stamp[key]!)
+    // Protected keys have highUntil ≥ flat, as the buckets need.
+    if (low) x.protectedUntil.delete(key)
+    else x.protectedUntil.set(key, this.highUntil[key]!)
   }
 
-  /** The evictable queue's part of refresh. */
-  private refreshEvictable(key: number): void {
+  private unpark(key: number): void {
     const x = this.indexed!
-    const evictable = x.cached[key] === 1 && x.blocked[key] === 0 && this.highUntil[key]! < this.flat
-    sync(x.evictable, key, evictable, x.groupOf[key]!, x.stamp[key]!)
+    x.held[key] = 0
+    x.low.delete(key)
+    x.unblocked.delete(key)
+    x.protectedUntil.delete(key)
   }
 }
 
-/** Make `key`'s membership of the queue `want`, under `stamp`. */
+/** Make `key`'s membership of the queue `want` (a parked key's stamp does not change). */
 function sync(queue: StampQueue, key: number, want: boolean, group: number, stamp: number): void {
-  if (want && queue.has(key) && queue.stampOf(key) !== stamp) queue.delete(key)
   if (want && !queue.has(key)) queue.add(key, group, stamp)
   else if (!want && queue.has(key)) queue.delete(key)
 }
 
 interface Indexed {
-  /** Cached, unblocked, low keys by recency stamp: the victims, least recent first. */
-  evictable: StampQueue
-  /** Keys parked out of the recency list (blocked when a fallback scan met them). */
+  /** Keys parked out of the recency list (met blocked or protected by a victim search). */
   held: Uint8Array
-  /** Parked keys that are unblocked again, by recency stamp: the fallback's first choice. */
-  ready: StampQueue
-  /** Cached, high keys by the layer their protection ends. */
+  /** Parked, unblocked, low keys by recency stamp: the victims, least recent first. */
+  low: StampQueue
+  /** Parked, unblocked keys by recency stamp: a demand load's fallback. */
+  unblocked: StampQueue
+  /** Parked, protected keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
   stamp: Float64Array
   groupOf: Int32Array
-  cached: Uint8Array
   blocked: Uint8Array
 }
