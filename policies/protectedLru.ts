@@ -48,6 +48,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
           low: new StampQueue(n, ctx.maxKeys),
           unblocked: new StampQueue(n, ctx.maxKeys),
           protectedUntil: new DeadlineBuckets(n),
+          filed: new Uint8Array(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
           blocked: new Uint8Array(n)
@@ -139,10 +140,20 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   /** File a parked key in the queues and buckets its state calls for. */
   private file(key: number): void {
     const x = this.indexed!
-    const unblocked = x.blocked[key] === 0
     const low = this.highUntil[key]! < this.flat
-    sync(x.unblocked, key, unblocked, x.groupOf[key]!, x.stamp[key]!)
-    sync(x.low, key, unblocked && low, x.groupOf[key]!, x.stamp[key]!)
+    const want = x.blocked[key] === 0 ? (low ? IN_UNBLOCKED | IN_LOW : IN_UNBLOCKED) : 0
+    const change = want ^ x.filed[key]!
+    if (change !== 0) {
+      x.filed[key] = want
+      if (change & IN_UNBLOCKED) {
+        if (want & IN_UNBLOCKED) x.unblocked.add(key, x.groupOf[key]!, x.stamp[key]!)
+        else x.unblocked.delete(key)
+      }
+      if (change & IN_LOW) {
+        if (want & IN_LOW) x.low.add(key, x.groupOf[key]!, x.stamp[key]!)
+        else x.low.delete(key)
+      }
+    }
     // Protected keys have highUntil ≥ flat, as the buckets need.
     if (low) x.protectedUntil.delete(key)
     else x.protectedUntil.set(key, this.highUntil[key]!)
@@ -151,17 +162,16 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   private unpark(key: number): void {
     const x = this.indexed!
     x.held[key] = 0
-    x.low.delete(key)
-    x.unblocked.delete(key)
+    if (x.filed[key]! & IN_LOW) x.low.delete(key)
+    if (x.filed[key]! & IN_UNBLOCKED) x.unblocked.delete(key)
+    x.filed[key] = 0
     x.protectedUntil.delete(key)
   }
 }
 
-/** Make `key`'s membership of the queue `want` (a parked key's stamp does not change). */
-function sync(queue: StampQueue, key: number, want: boolean, group: number, stamp: number): void {
-  if (want && !queue.has(key)) queue.add(key, group, stamp)
-  else if (!want && queue.has(key)) queue.delete(key)
-}
+/** A parked key's queues (bits of `filed`). */
+const IN_UNBLOCKED = 1,
+  IN_LOW = 2
 
 interface Indexed {
   /** Keys parked out of the recency list (met blocked or protected by a victim search). */
@@ -172,6 +182,8 @@ interface Indexed {
   unblocked: StampQueue
   /** Parked, protected keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
+  /** Which of the two queues each parked key is in (IN_UNBLOCKED | IN_LOW bits). */
+  filed: Uint8Array
   stamp: Float64Array
   groupOf: Int32Array
   blocked: Uint8Array
