@@ -26,7 +26,10 @@ export interface EvictionPolicy {
   onDone?(key: number): void
   /** Static pinning: from now on the keys with mask[key] = 1 are pinned (never victims). */
   repin?(mask: Uint8Array, isResident: (key: number) => boolean, groupOf: (key: number) => number): void
-  /** A predicted expert turned out not to be needed at its layer (run-time correction). */
+  /**
+   * A predicted expert turned out not to be needed at its layer (run-time correction). A layer's
+   * calls come in the order its experts were prefetched; their effect must not depend on it.
+   */
   onUnwanted?(key: number): void
   /** `blocked[key]` became 1 / 0 (sent only when the context says the caller reports every change). */
   block?(key: number): void

@@ -123,7 +123,6 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   // Per layer, the keys prefetched for one of its flats (stale entries skipped where read): the
   // run-time correction visits these instead of every expert of the layer.
   const predictedAt: number[][] | null = policy.onUnwanted ? Array.from({ length: L }, () => []) : null
-  const unwanted = new Int32Array(E)
   const nextUseOfKey = inp.future ? Int32Array.from(inp.future.first) : new Int32Array(numKeys)
   const next = inp.future ? inp.future.next : null
   const used = new Float64Array(g.capacities.length)
@@ -527,20 +526,18 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       }
       // Run-time correction: experts predicted for this layer that it does not need are demoted.
       if (predictedAt) {
-        // Predicted for this flat: demoted, in key order. For a later one (a horizon past a whole
-        // step; none of today's prefetchers): kept. Stale entries go.
+        // Predicted for this flat: demoted, in the order they were prefetched (demotions commute:
+        // each only lowers its own key). For a later one (a horizon past a whole step; none of
+        // today's prefetchers): kept. Stale entries go.
         const list = predictedAt[l]!
-        let kept = 0,
-          nUnwanted = 0
+        let kept = 0
         for (const key of list) {
           if (predictedFor[key] === flat) {
             predictedFor[key] = -1
-            unwanted[nUnwanted++] = key
+            policy.onUnwanted!(key)
           } else if (predictedFor[key]! > flat) list[kept++] = key
         }
         list.length = kept
-        sortAscending(unwanted, nUnwanted)
-        for (let j = 0; j < nUnwanted; j++) policy.onUnwanted!(unwanted[j]!)
       }
       c.hits += h
       c.layerHits[l]! += h
@@ -614,17 +611,4 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   for (let k = 0; k < numKeys; k++)
     if (state[k] === INFLIGHT && arrival[k]! > clock[0]) c.linkBusyNs -= arrival[k]! - clock[0]
   return c
-}
-
-/** Sort a[0, n) ascending in place: insertion sort, as the run-time correction's lists are a few dozen keys. */
-function sortAscending(a: Int32Array, n: number): void {
-  for (let i = 1; i < n; i++) {
-    const x = a[i]!
-    let j = i - 1
-    while (j >= 0 && a[j]! > x) {
-      a[j + 1] = a[j]!
-      j--
-    }
-    a[j + 1] = x
-  }
 }
