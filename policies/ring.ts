@@ -6,9 +6,10 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  * id goes first. Use with `prefetch=window:R,predictor=all` to hold every expert of the next R
  * layers, as SE-MoE does.
  *
- * When the caller reports every (un)blocking, the policy counts each layer's evictable experts
- * (resident, not blocked) and skips layers with none: O(L + E) per victim instead of O(L·E),
- * which matters when `predictor=all` asks for hundreds of slots per gate.
+ * When the caller reports every (un)blocking, the policy keeps each layer's evictable experts
+ * (resident, not blocked) as a bitmap and a count: layers with none are skipped and a layer's
+ * lowest evictable expert is its bitmap's lowest set bit, O(L + E/32) per victim instead of
+ * O(L·E), which matters when `predictor=all` asks for hundreds of slots per gate.
  */
 export class RingPolicy implements EvictionPolicy {
   readonly name = "ring"
@@ -18,8 +19,9 @@ export class RingPolicy implements EvictionPolicy {
   /** Blocked as the caller last reported, and each layer's resident, unblocked experts. */
   private readonly blockedNow: Uint8Array
   private readonly evictable: Int32Array
-  /** Per layer, an expert id at or below its lowest evictable one (counting mode): scans start there. */
-  private readonly lowest: Int32Array
+  /** The evictable experts as bits: layer l's at words [l · words, (l + 1) · words). */
+  private readonly bits: Int32Array
+  private readonly words: number
   /** Each key's layer (a table: count runs at every (un)blocking). */
   private readonly layerOf: Int32Array
   /** Evictable experts over all layers: a prefetch that finds none is refused at once. */
@@ -30,7 +32,8 @@ export class RingPolicy implements EvictionPolicy {
     this.counting = ctx.notifiesBlocking === true
     this.blockedNow = new Uint8Array(ctx.numKeys)
     this.evictable = new Int32Array(ctx.layers)
-    this.lowest = new Int32Array(ctx.layers)
+    this.words = Math.ceil(ctx.experts / 32)
+    this.bits = new Int32Array(this.counting ? ctx.layers * this.words : 0)
     this.layerOf = Int32Array.from({ length: ctx.numKeys }, (_, k) => Math.floor(k / ctx.experts))
   }
   onLayer(flat: number): void {
@@ -42,7 +45,9 @@ export class RingPolicy implements EvictionPolicy {
     this.evictable[layer]! += delta
     this.evictableTotal += delta
     const e = key - layer * this.ctx.experts
-    if (delta > 0 && e < this.lowest[layer]!) this.lowest[layer] = e
+    const w = layer * this.words + (e >>> 5)
+    if (delta > 0) this.bits[w]! |= 1 << (e & 31)
+    else this.bits[w]! &= ~(1 << (e & 31))
   }
   insert(key: number): void {
     this.resident[key] = 1
@@ -71,13 +76,15 @@ export class RingPolicy implements EvictionPolicy {
     // Farthest ahead in the cycle first: the current layer (next needed a whole cycle later), then backwards.
     for (let d = 0; d < L; d++) {
       const layer = (this.layer - d + L) % L
-      if (this.counting && this.evictable[layer] === 0) continue
       const base = layer * E
-      for (let e = this.counting ? this.lowest[layer]! : 0; e < E; e++)
-        if (this.resident[base + e] === 1 && blocked[base + e] === 0) {
-          if (this.counting) this.lowest[layer] = e
-          return base + e
+      if (this.counting) {
+        if (this.evictable[layer] === 0) continue
+        for (let w = layer * this.words, e = 0; e < E; w++, e += 32) {
+          const b = this.bits[w]!
+          if (b !== 0) return base + e + 31 - Math.clz32(b & -b)
         }
+      }
+      for (let e = 0; e < E; e++) if (this.resident[base + e] === 1 && blocked[base + e] === 0) return base + e
     }
     return -1
   }
