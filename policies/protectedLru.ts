@@ -14,10 +14,10 @@ import type { EvictionContext, EvictionPolicy } from "./evictionPolicy.ts"
  *   correction: a predicted expert its layer did not need is demoted at once.
  *
  * Indexed mode (when the caller reports every (un)blocking, as timed replays do) is lazy: an
- * access only moves its key to the new end of the recency list, as plain LRU does. A victim search
- * walks the list from the old end; a key it meets blocked or protected is parked (taken out of the
- * list) and filed by its state: parked, unblocked and low in one queue by recency stamp (the
- * victims), parked and unblocked in another (a demand load's fallback), parked and protected in
+ * access only moves its key to the new end of the recency list, as plain LRU does. A victim
+ * search walks the list from the old end; a key it meets blocked or protected is parked (taken
+ * out of the list) and filed by its state: unblocked and low in one queue by recency stamp (the
+ * victims), unblocked in another (a demand load's fallback), unblocked and protected also in
  * buckets by the layer its protection ends. Parked keys are older than any key still in the list
  * (they left from its old end; a use returns a key to the new end), so the least recent evictable
  * key is the first queue's minimum if it has one, else the first evictable key of the walk: the
@@ -137,41 +137,45 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     return demand ? list.oldestUnblocked(group, blocked) : -1
   }
 
-  /** File a parked key in the queues and buckets its state calls for. */
+  /**
+   * File a parked key in the queues and buckets its state calls for. A blocked key is in none:
+   * its protection matters only once it unblocks, when it is filed again.
+   */
   private file(key: number): void {
     const x = this.indexed!
     const low = this.highUntil[key]! < this.flat
-    const want = x.blocked[key] === 0 ? (low ? IN_UNBLOCKED | IN_LOW : IN_UNBLOCKED) : 0
-    const change = want ^ x.filed[key]!
-    if (change !== 0) {
-      x.filed[key] = want
-      if (change & IN_UNBLOCKED) {
-        if (want & IN_UNBLOCKED) x.unblocked.add(key, x.groupOf[key]!, x.stamp[key]!)
-        else x.unblocked.delete(key)
-      }
-      if (change & IN_LOW) {
-        if (want & IN_LOW) x.low.add(key, x.groupOf[key]!, x.stamp[key]!)
-        else x.low.delete(key)
-      }
+    const had = x.filed[key]!
+    const want = x.blocked[key] === 0 ? (low ? IN_UNBLOCKED | IN_LOW : IN_UNBLOCKED | IN_BUCKETS) : 0
+    x.filed[key] = want
+    const change = want ^ had
+    if (change & IN_UNBLOCKED) {
+      if (want & IN_UNBLOCKED) x.unblocked.add(key, x.groupOf[key]!, x.stamp[key]!)
+      else x.unblocked.delete(key)
+    }
+    if (change & IN_LOW) {
+      if (want & IN_LOW) x.low.add(key, x.groupOf[key]!, x.stamp[key]!)
+      else x.low.delete(key)
     }
     // Protected keys have highUntil ≥ flat, as the buckets need.
-    if (low) x.protectedUntil.delete(key)
-    else x.protectedUntil.set(key, this.highUntil[key]!)
+    if (want & IN_BUCKETS) x.protectedUntil.set(key, this.highUntil[key]!)
+    else if (had & IN_BUCKETS) x.protectedUntil.delete(key)
   }
 
   private unpark(key: number): void {
     const x = this.indexed!
     x.held[key] = 0
-    if (x.filed[key]! & IN_LOW) x.low.delete(key)
-    if (x.filed[key]! & IN_UNBLOCKED) x.unblocked.delete(key)
+    const had = x.filed[key]!
+    if (had & IN_LOW) x.low.delete(key)
+    if (had & IN_UNBLOCKED) x.unblocked.delete(key)
+    if (had & IN_BUCKETS) x.protectedUntil.delete(key)
     x.filed[key] = 0
-    x.protectedUntil.delete(key)
   }
 }
 
-/** A parked key's queues (bits of `filed`). */
+/** Where a parked key is filed (bits of `filed`). */
 const IN_UNBLOCKED = 1,
-  IN_LOW = 2
+  IN_LOW = 2,
+  IN_BUCKETS = 4
 
 interface Indexed {
   /** Keys parked out of the recency list (met blocked or protected by a victim search). */
@@ -180,9 +184,9 @@ interface Indexed {
   low: StampQueue
   /** Parked, unblocked keys by recency stamp: a demand load's fallback. */
   unblocked: StampQueue
-  /** Parked, protected keys by the layer their protection ends. */
+  /** Parked, unblocked, protected keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
-  /** Which of the two queues each parked key is in (IN_UNBLOCKED | IN_LOW bits). */
+  /** Where each parked key is filed (IN_UNBLOCKED, IN_LOW, IN_BUCKETS bits). */
   filed: Uint8Array
   stamp: Float64Array
   groupOf: Int32Array
