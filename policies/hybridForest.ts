@@ -163,12 +163,10 @@ const trained = new WeakMap<Trace, Map<string, TrainedFold[]>>()
 
 type Options = { trees: number; depth: number; steps: number; rows: number; seed: number }
 
-/** One forest per fold, each from its own training slices only: here, or adopted from another thread. */
-function train(ctx: PredictorContext, features: FeatureBuilder, opt: Options): TrainedFold[] {
-  return ctx.training.folds.map((_, fold) => {
-    const there = ctx.foldsElsewhere?.take(fold) as FoldData | null | undefined
-    return there ? adoptFold(ctx, features, fold, there) : trainFold(ctx, features, opt, fold)
-  })
+/** Fold `fold`'s forest, from its own training slices only: trained here, or adopted from another thread. */
+function trainOrAdopt(ctx: PredictorContext, features: FeatureBuilder, opt: Options, fold: number): TrainedFold {
+  const there = ctx.foldsElsewhere?.take(fold) as FoldData | null | undefined
+  return there ? adoptFold(ctx, features, fold, there) : trainFold(ctx, features, opt, fold)
 }
 
 /** A fold trained on another thread (trainHybridFold), as it was sent. */
@@ -286,13 +284,26 @@ export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
   const memoKey = JSON.stringify([ctx.training.description, a.steps, a.accesses, sig, opt])
   const byKey = trained.get(ctx.trace) ?? new Map<string, TrainedFold[]>()
   trained.set(ctx.trace, byKey)
-  const folds = byKey.get(memoKey) ?? train(ctx, features, opt)
-  byKey.set(memoKey, folds)
+  // Each fold is trained (or taken from the thread that trained it) when the replay first needs
+  // it: the replay starts once fold 0 is ready, and the train-ahead thread's last fold is ready by
+  // its turn instead of being waited for up front. Memoized once every fold is there.
+  const folds: Array<TrainedFold | null> = byKey.get(memoKey) ?? ctx.training.folds.map(() => null)
+  let missingFolds = folds.filter((f) => f === null).length
+  const foldAt = (fold: number): TrainedFold => {
+    let f = folds[fold]
+    if (!f) {
+      f = trainOrAdopt(ctx, features, opt, fold)
+      folds[fold] = f
+      if (--missingFolds === 0) byKey.set(memoKey, folds as TrainedFold[])
+    }
+    return f
+  }
+  const allFolds = () => folds.map((_, fold) => foldAt(fold))
 
   const scores = new Float64Array(E)
   const missing: number[] = []
   const score = (step: number, layer: number, curLayer: number): boolean => {
-    const f = folds[ctx.training.foldOf(step)]!
+    const f = foldAt(ctx.training.foldOf(step))
     if (!f.forest) return false
     features.build(a, ctx.trace, ctx.training.foldOf(step), step, curLayer, layer, 0)
     missing.length = 0
@@ -308,13 +319,23 @@ export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
   const hasPregate = ctx.trace.lookahead !== null && ctx.trace.lookaheadDepth > 0
   return {
     name: "hybrid",
-    note:
-      `RandomForest correction of the pre-gate (ml-random-forest, ${opt.trees} trees, depth ${opt.depth}; ` +
-      `${folds.map((f) => f.rows).join("/")} training rows per fold)` +
-      (hasPregate ? "" : "; no pre-gate lookahead in the trace: the forest corrects an empty pre-gate (history only)"),
-    trainedSteps: folds.map((f) => f.steps),
-    trainingRows: folds.map((f) => f.rows),
-    correction: (fold, row) => folds[fold]?.forest?.predict([[...row]])[0] ?? null,
+    get note() {
+      return (
+        `RandomForest correction of the pre-gate (ml-random-forest, ${opt.trees} trees, depth ${opt.depth}; ` +
+        `${allFolds()
+          .map((f) => f.rows)
+          .join("/")} training rows per fold)` +
+        (hasPregate ? "" : "; no pre-gate lookahead in the trace: the forest corrects an empty pre-gate (history only)")
+      )
+    },
+    get trainedSteps() {
+      return allFolds().map((f) => f.steps)
+    },
+    get trainingRows() {
+      return allFolds().map((f) => f.rows)
+    },
+    correction: (fold, row) =>
+      fold >= 0 && fold < folds.length ? (foldAt(fold).forest?.predict([[...row]])[0] ?? null) : null,
     predict(step, layer, curStep, curLayer, out) {
       if (step !== curStep) {
         const set = actualSet(a, curStep, layer)

@@ -389,10 +389,19 @@ export function simulate(inp: SimulationInput): SimulationOutput {
         })
       : null
   let predictor: Predictor | null = ahead?.predictor ?? null
-  if (spec.predictor !== null && !ahead) {
-    // A predictor that trains per fold (EF-A's forest): its last fold on the second thread meanwhile.
-    const elsewhere = inp.predictAhead && inputs && predictors[spec.predictor]!.trainFold ? trainAhead(inputs) : null
-    try {
+  const timeline = inp.timeline ? new Timeline() : null
+  const charge = schedule ? parseSchedulerArgs(spec.schedulerArgs, spec.text).charge : 0
+  const commands: CommandLog | undefined = inp.commands ? { commands: [], preloaded: [] } : undefined
+  // A predictor that trains per fold (EF-A's forest): its last fold on the second thread meanwhile,
+  // taken when the replay reaches it (the worker stops after the replay, or at once on an error).
+  const elsewhere =
+    spec.predictor !== null && !ahead && inp.predictAhead && inputs && predictors[spec.predictor]!.trainFold
+      ? trainAhead(inputs)
+      : null
+  let c: TimedCounts
+  let predictorNote: string | undefined
+  try {
+    if (spec.predictor !== null && !ahead)
       predictor = predictors[spec.predictor]!.make({
         stream,
         trace: inp.trace,
@@ -404,26 +413,17 @@ export function simulate(inp: SimulationInput): SimulationOutput {
         ...(elsewhere ? { foldsElsewhere: elsewhere.folds } : {}),
         ...(elsewhere?.sharedBlocks ? { sharedBlocks: elsewhere.sharedBlocks } : {})
       })
-    } finally {
-      elsewhere?.close()
+    let hostNs: Float64Array | null = null
+    if (schedule && charge !== 0) {
+      hostNs = new Float64Array(stream.steps)
+      schedule.unitStart.forEach((s, u) => {
+        hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge
+      })
     }
-  }
-  const timeline = inp.timeline ? new Timeline() : null
-  const charge = schedule ? parseSchedulerArgs(spec.schedulerArgs, spec.text).charge : 0
-  let hostNs: Float64Array | null = null
-  if (schedule && charge !== 0) {
-    hostNs = new Float64Array(stream.steps)
-    schedule.unitStart.forEach((s, u) => {
-      hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge
-    })
-  }
-  if (predictor?.hostNs) {
-    hostNs ??= new Float64Array(stream.steps)
-    for (let s = 0; s < stream.steps; s++) hostNs[s]! += predictor.hostNs(s)
-  }
-  const commands: CommandLog | undefined = inp.commands ? { commands: [], preloaded: [] } : undefined
-  let c: TimedCounts
-  try {
+    if (predictor?.hostNs) {
+      hostNs ??= new Float64Array(stream.steps)
+      for (let s = 0; s < stream.steps; s++) hostNs[s]! += predictor.hostNs(s)
+    }
     c = runTimed({
       stream,
       geometry,
@@ -440,11 +440,15 @@ export function simulate(inp: SimulationInput): SimulationOutput {
       ...(pins ? { pins } : {}),
       ...(commands ? { commands } : {})
     })
+    // Read while the train-ahead worker is up: the note names every fold's rows, taking any fold
+    // the replay did not reach.
+    predictorNote = predictor?.note
   } finally {
     ahead?.close()
+    elsewhere?.close()
   }
   const detail: PolicyDetail = {}
-  if (predictor?.note) detail.predictor_note = predictor.note
+  if (predictorNote) detail.predictor_note = predictorNote
   if (c.streamedLoads > 0) detail.streamed_loads = c.streamedLoads
   if (spec.order !== "as-listed") detail.order = spec.order
   for (const [name, series] of c.traced) {
