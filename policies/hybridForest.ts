@@ -51,7 +51,11 @@ export interface ForestPredictor extends Predictor {
   correction(fold: number, row: ReadonlyArray<number>): number | null
 }
 
-const qProb = (p: number) => Math.min(LEVELS - 1, Math.floor(Math.sqrt(Math.max(0, p)) * LEVELS))
+/** min(LEVELS - 1, ⌊√p · LEVELS⌋), 0 for p < 0: one compare and a truncation on this hot path. */
+const qProb = (p: number) => {
+  const q = Math.sqrt(p) * LEVELS
+  return q >= LEVELS - 1 ? LEVELS - 1 : q | 0 // NaN (p < 0) truncates to 0
+}
 
 /** Quantized features of every expert for one (step, curLayer → layer) query. */
 class FeatureBuilder {
