@@ -57,7 +57,11 @@ const qProb = (p: number) => {
   return q >= LEVELS - 1 ? LEVELS - 1 : q | 0 // NaN (p < 0) truncates to 0
 }
 
-/** Quantized features of every expert for one (step, curLayer → layer) query. */
+/**
+ * Quantized features of every expert for one (step, curLayer → layer) query. The token and
+ * popularity features do not depend on curLayer: each is worked out once per (step, layer) and
+ * (fold, layer), as training asks every curLayer of a step about the same layers.
+ */
 class FeatureBuilder {
   readonly keys: Int32Array
   readonly pg: Float64Array
@@ -69,8 +73,21 @@ class FeatureBuilder {
   private readonly prev: Uint8Array
   private readonly transitions: TransitionTables
   private readonly tokens: TokenTables
+  /** The current step's tok per layer (layer · E + e), normalized and quantized; which layers are done. */
+  private readonly stepTok: Float64Array
+  private readonly stepTokQ: Uint8Array
+  private readonly stepTokDone: Uint8Array
+  private tokOf: { a: AccessStream | null; t: Trace | null; fold: number; step: number } = {
+    a: null,
+    t: null,
+    fold: -1,
+    step: -1
+  }
+  /** Per fold: popularity per layer (layer · E + e), raw and quantized; which layers are done. */
+  private readonly foldPop: Array<{ raw: Float64Array; q: Uint8Array; done: Uint8Array }> = []
   constructor(ctx: PredictorContext) {
-    const E = ctx.stream.experts
+    const E = ctx.stream.experts,
+      L = ctx.stream.layers
     this.keys = new Int32Array(E)
     this.pg = new Float64Array(E)
     this.tie = new Float64Array(E)
@@ -80,6 +97,9 @@ class FeatureBuilder {
     this.prev = new Uint8Array(E)
     this.transitions = new TransitionTables(ctx)
     this.tokens = new TokenTables(ctx)
+    this.stepTok = new Float64Array(L * E)
+    this.stepTokQ = new Uint8Array(L * E)
+    this.stepTokDone = new Uint8Array(L)
   }
 
   exportTables(fold: number): FoldBlocks {
@@ -116,25 +136,66 @@ class FeatureBuilder {
     if (d <= this.transitions.maxDistance)
       this.trans.set(this.transitions.rowSum(fold, curLayer, d, actualSet(a, step, curLayer)))
     normalizeInPlace(this.trans)
-    this.tok.fill(0)
-    for (let i = t0; i < t1; i++) this.tokens.addScores(fold, a.stepTokens[i]!, layer, this.tok, 1, 0, t)
-    normalizeInPlace(this.tok)
-    this.pop.fill(0)
-    this.tokens.addScores(fold, 0, layer, this.pop, 0, 1, t)
-    if (d > this.transitions.maxDistance) this.trans.set(this.pop)
+    this.stepTokens(a, t, fold, step, layer)
+    const pop = this.popularity(fold, layer)
+    const o = layer * E
+    if (d > this.transitions.maxDistance) for (let e = 0; e < E; e++) this.trans[e] = pop.raw[o + e]!
     this.prev.fill(0)
     if (step > firstStep) {
       const p = actualSet(a, step - 1, layer)
       for (let i = 0; i < p.length; i++) this.prev[p[i]!] = 1
     }
     const dq = Math.min(d, DMAX)
+    const tok = this.stepTok,
+      tokQ = this.stepTokQ
     for (let e = 0; e < E; e++) {
       const pgq = Math.round(this.pg[e]! * PG_LEVELS)
-      this.tie[e] = this.trans[e]! + this.tok[e]! + this.prev[e]!
+      this.tie[e] = this.trans[e]! + tok[o + e]! + this.prev[e]!
       this.keys[e] =
-        ((((pgq * 16 + dq) * 16 + qProb(this.trans[e]!)) * 2 + this.prev[e]!) * 16 + qProb(this.tok[e]!)) * 16 +
-        qProb(this.pop[e]!)
+        ((((pgq * 16 + dq) * 16 + qProb(this.trans[e]!)) * 2 + this.prev[e]!) * 16 + tokQ[o + e]!) * 16 + pop.q[o + e]!
     }
+  }
+
+  /** The step's token feature at `layer` (P(e | the step's token ids), normalized), into stepTok and stepTokQ. */
+  private stepTokens(a: AccessStream, t: Trace, fold: number, step: number, layer: number): void {
+    const at = this.tokOf
+    if (at.a !== a || at.t !== t || at.fold !== fold || at.step !== step) {
+      this.tokOf = { a, t, fold, step }
+      this.stepTokDone.fill(0)
+    }
+    if (this.stepTokDone[layer]) return
+    this.stepTokDone[layer] = 1
+    this.tok.fill(0)
+    for (let i = a.stepTokenOffsets[step]!; i < a.stepTokenOffsets[step + 1]!; i++)
+      this.tokens.addScores(fold, a.stepTokens[i]!, layer, this.tok, 1, 0, t)
+    normalizeInPlace(this.tok)
+    quantizeInto(this.tok, this.stepTok, this.stepTokQ, layer * a.experts)
+  }
+
+  /** The fold's popularity feature at `layer` (P(e | layer)), raw and quantized. */
+  private popularity(fold: number, layer: number): { raw: Float64Array; q: Uint8Array } {
+    const E = this.tok.length
+    let f = this.foldPop[fold]
+    if (!f) {
+      const n = this.stepTokDone.length * E
+      f = { raw: new Float64Array(n), q: new Uint8Array(n), done: new Uint8Array(this.stepTokDone.length) }
+      this.foldPop[fold] = f
+    }
+    if (!f.done[layer]) {
+      f.done[layer] = 1
+      this.pop.fill(0)
+      this.tokens.addScores(fold, 0, layer, this.pop, 0, 1)
+      quantizeInto(this.pop, f.raw, f.q, layer * E)
+    }
+    return f
+  }
+}
+
+/** Copy x to raw at `at`, and its quantized levels to q at `at`. */
+function quantizeInto(x: Float64Array, raw: Float64Array, q: Uint8Array, at: number): void {
+  for (let e = 0; e < x.length; e++) {
+    raw[at + e] = x[e]!
+    q[at + e] = qProb(x[e]!)
   }
 }
 
