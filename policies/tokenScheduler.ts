@@ -223,9 +223,40 @@ function improveSplit(cols: PathColumns, group: Uint8Array): void {
   }
 }
 
-/** Scratch of scheduleTokens: a unit's known paths, and its true routes (for the result). */
-const unitColumns = new PathColumns(),
-  trueColumns = new PathColumns()
+/** Scratch of scheduleTokens: a unit's known paths. */
+const unitColumns = new PathColumns()
+
+/** Scratch of activatedPairs: the mark of the group that last activated each (layer, expert). */
+let pairMark = new Int32Array(0),
+  lastMark = 0
+
+/**
+ * Activated (layer, expert) pairs of a split under the true routes: for each group, the distinct
+ * pairs its items' tokens route to, summed over both (what `splitCost` counts, without columns).
+ */
+function activatedPairs(t: Trace, items: ReadonlyArray<ReadonlyArray<number>>, group: Uint8Array): number {
+  const { layers: L, experts: E, topK: K } = t.model
+  if (pairMark.length !== L * E) {
+    pairMark = new Int32Array(L * E)
+    lastMark = 0
+  }
+  let total = 0
+  for (const g of [0, 1]) {
+    const mark = ++lastMark
+    for (let i = 0; i < items.length; i++) {
+      if (group[i] !== g) continue
+      for (const tok of items[i]!)
+        for (let j = tok * L * K, l = 0; l < L; l++)
+          for (let k = 0; k < K; k++, j++) {
+            const e = t.experts[j]!
+            if (e === GAP || pairMark[l * E + e] === mark) continue
+            pairMark[l * E + e] = mark
+            total++
+          }
+    }
+  }
+  return total
+}
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
   if (source === "recorded" && !t.predicted)
@@ -258,14 +289,12 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     const group = splitColumns(unitColumns.finish())
     cpuNs.push(Math.round((performance.now() - started) * 1e6))
     // Activated pairs under the true routes, before and after, for the result.
-    trueColumns.begin(items.length, L * E)
-    for (let i = 0; i < items.length; i++) for (const tok of items[i]!) addPath(trueColumns, i, t, tok, "oracle")
-    trueColumns.finish()
-    before += splitCost(
-      trueColumns,
+    before += activatedPairs(
+      t,
+      items,
       Uint8Array.from(items, (_, i) => (i < Math.ceil(items.length / 2) ? 0 : 1))
     )
-    after += splitCost(trueColumns, group)
+    after += activatedPairs(t, items, group)
     for (const v of [0, 1]) {
       const part = items.filter((_, i) => group[i] === v).flat()
       if (part.length === 0) continue
