@@ -77,14 +77,15 @@ export class RingPolicy implements EvictionPolicy {
     for (let d = 0; d < L; d++) {
       const layer = (this.layer - d + L) % L
       const base = layer * E
-      if (this.counting) {
-        if (this.evictable[layer] === 0) continue
-        for (let w = layer * this.words, e = 0; e < E; w++, e += 32) {
-          const b = this.bits[w]!
-          if (b !== 0) return base + e + 31 - Math.clz32(b & -b)
-        }
+      if (!this.counting) {
+        for (let e = 0; e < E; e++) if (this.resident[base + e] === 1 && blocked[base + e] === 0) return base + e
+        continue
       }
-      for (let e = 0; e < E; e++) if (this.resident[base + e] === 1 && blocked[base + e] === 0) return base + e
+      if (this.evictable[layer] === 0) continue
+      for (let w = layer * this.words, e = 0; e < E; w++, e += 32) {
+        const b = this.bits[w]!
+        if (b !== 0) return base + e + 31 - Math.clz32(b & -b)
+      }
     }
     return -1
   }
