@@ -85,9 +85,11 @@ class FeatureBuilder {
   }
   /** Per fold: popularity per layer (layer · E + e), raw and quantized; which layers are done. */
   private readonly foldPop: Array<{ raw: Float64Array; q: Uint8Array; done: Uint8Array }> = []
+  private readonly layers: number
   constructor(ctx: PredictorContext) {
     const E = ctx.stream.experts,
       L = ctx.stream.layers
+    this.layers = L
     this.keys = new Int32Array(E)
     this.pg = new Float64Array(E)
     this.tie = new Float64Array(E)
@@ -174,11 +176,11 @@ class FeatureBuilder {
 
   /** The fold's popularity feature at `layer` (P(e | layer)), raw and quantized. */
   private popularity(fold: number, layer: number): { raw: Float64Array; q: Uint8Array } {
-    const E = this.tok.length
+    const E = this.keys.length,
+      L = this.layers
     let f = this.foldPop[fold]
     if (!f) {
-      const n = this.stepTokDone.length * E
-      f = { raw: new Float64Array(n), q: new Uint8Array(n), done: new Uint8Array(this.stepTokDone.length) }
+      f = { raw: new Float64Array(L * E), q: new Uint8Array(L * E), done: new Uint8Array(L) }
       this.foldPop[fold] = f
     }
     if (!f.done[layer]) {
