@@ -286,7 +286,7 @@ describe("EF-H token scheduler", () => {
       { numRuns: 300, seed: 13 }
     )
   })
-  it("never loses or duplicates a token, and keeps each request's tokens in order", () => {
+  it("never loses or duplicates a token, keeps each request's tokens in order, counts activated pairs", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
@@ -312,6 +312,17 @@ describe("EF-H token scheduler", () => {
             expect(new Set(reqs).size).toBe(reqs.length) // one token per request per batch (decode)
           }
           expect(s.activatedAfter).toBeLessThanOrEqual(s.activatedBefore)
+          // Activated pairs after: each batch's distinct (layer, expert) pairs under the true routes, summed.
+          let after = 0
+          for (let st = 0; st + 1 < s.offsets.length; st++) {
+            const pairs = new Set<number>()
+            for (const tok of s.tokens.subarray(s.offsets[st]!, s.offsets[st + 1]!))
+              routes[tok]!.forEach((experts, l) => {
+                for (const e of experts) pairs.add(l * 8 + e)
+              })
+            after += pairs.size
+          }
+          expect(s.activatedAfter).toBe(after)
         }
       ),
       { numRuns: 100, seed: 5 }
