@@ -44,11 +44,10 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     this.indexed = ctx.notifiesBlocking
       ? {
           // Sized by keys: capacities are bytes under a byte budget.
-          held: new Uint8Array(n),
+          parked: new Uint8Array(n),
           low: new StampQueue(n, ctx.maxKeys),
           unblocked: new StampQueue(n, ctx.maxKeys),
           protectedUntil: new DeadlineBuckets(n),
-          filed: new Uint8Array(n),
           stamp: new Float64Array(n),
           groupOf: new Int32Array(n),
           blocked: new Uint8Array(n)
@@ -65,29 +64,29 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 1
-    if (x.held[key]) this.file(key)
+    if (x.parked[key]) this.file(key)
   }
   unblock(key: number): void {
     const x = this.indexed
     if (!x) return
     x.blocked[key] = 0
-    if (x.held[key]) this.file(key)
+    if (x.parked[key]) this.file(key)
   }
   onPredicted(key: number, targetFlat: number): void {
     if (targetFlat > this.highUntil[key]!) {
       this.highUntil[key] = targetFlat
-      if (this.indexed?.held[key]) this.file(key)
+      if (this.indexed?.parked[key]) this.file(key)
     }
   }
   onUnwanted(key: number): void {
     this.highUntil[key] = -1
-    if (this.indexed?.held[key]) this.file(key)
+    if (this.indexed?.parked[key]) this.file(key)
   }
   /** Done at this layer and not protected beyond it: low priority from now on. */
   onDone(key: number): void {
     if (this.highUntil[key]! <= this.flat) {
       this.highUntil[key] = -1
-      if (this.indexed?.held[key]) this.file(key)
+      if (this.indexed?.parked[key]) this.file(key)
     }
   }
   private used(key: number): void {
@@ -102,14 +101,14 @@ export class ProtectedLruPolicy implements EvictionPolicy {
     this.used(key)
   }
   touch(key: number, group: number): void {
-    if (this.indexed?.held[key]) {
+    if (this.indexed?.parked[key]) {
       this.unpark(key)
       this.list.pushNewest(key, group)
     } else this.list.moveToNewest(key, group)
     this.used(key)
   }
   remove(key: number): void {
-    if (this.indexed?.held[key]) this.unpark(key)
+    if (this.indexed?.parked[key]) this.unpark(key)
     else this.list.unlink(key)
   }
   replace(victim: number, key: number, group: number): void {
@@ -126,7 +125,7 @@ export class ProtectedLruPolicy implements EvictionPolicy {
       for (let k = list.prev[s]!; k !== s; k = list.prev[s]!) {
         if (blocked[k] === 0 && this.highUntil[k]! < this.flat) return k
         list.unlink(k)
-        x.held[k] = 1
+        x.parked[k] = PARKED
         this.file(k)
       }
       // A demand load may take the least recent unblocked key, protected or not.
@@ -144,9 +143,9 @@ export class ProtectedLruPolicy implements EvictionPolicy {
   private file(key: number): void {
     const x = this.indexed!
     const low = this.highUntil[key]! < this.flat
-    const had = x.filed[key]!
-    const want = x.blocked[key] === 0 ? (low ? IN_UNBLOCKED | IN_LOW : IN_UNBLOCKED | IN_BUCKETS) : 0
-    x.filed[key] = want
+    const had = x.parked[key]!
+    const want = PARKED | (x.blocked[key] === 0 ? (low ? IN_UNBLOCKED | IN_LOW : IN_UNBLOCKED | IN_BUCKETS) : 0)
+    x.parked[key] = want
     const change = want ^ had
     if (change & IN_UNBLOCKED) {
       if (want & IN_UNBLOCKED) x.unblocked.add(key, x.groupOf[key]!, x.stamp[key]!)
@@ -163,31 +162,32 @@ export class ProtectedLruPolicy implements EvictionPolicy {
 
   private unpark(key: number): void {
     const x = this.indexed!
-    x.held[key] = 0
-    const had = x.filed[key]!
+    const had = x.parked[key]!
     if (had & IN_LOW) x.low.delete(key)
     if (had & IN_UNBLOCKED) x.unblocked.delete(key)
     if (had & IN_BUCKETS) x.protectedUntil.delete(key)
-    x.filed[key] = 0
+    x.parked[key] = 0
   }
 }
 
-/** Where a parked key is filed (bits of `filed`). */
-const IN_UNBLOCKED = 1,
-  IN_LOW = 2,
-  IN_BUCKETS = 4
+/** A key's bits in `parked`: out of the recency list, and where it is filed meanwhile. */
+const PARKED = 1,
+  IN_UNBLOCKED = 2,
+  IN_LOW = 4,
+  IN_BUCKETS = 8
 
 interface Indexed {
-  /** Keys parked out of the recency list (met blocked or protected by a victim search). */
-  held: Uint8Array
+  /**
+   * 0 for a key in the recency list; for one parked out of it (met blocked or protected by a
+   * victim search), PARKED and the bits of where it is filed.
+   */
+  parked: Uint8Array
   /** Parked, unblocked, low keys by recency stamp: the victims, least recent first. */
   low: StampQueue
   /** Parked, unblocked keys by recency stamp: a demand load's fallback. */
   unblocked: StampQueue
   /** Parked, unblocked, protected keys by the layer their protection ends. */
   protectedUntil: DeadlineBuckets
-  /** Where each parked key is filed (IN_UNBLOCKED, IN_LOW, IN_BUCKETS bits). */
-  filed: Uint8Array
   stamp: Float64Array
   groupOf: Int32Array
   blocked: Uint8Array
