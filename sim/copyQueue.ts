@@ -131,10 +131,7 @@ export class CopyQueue {
   newestPrefetch(group: number): number {
     if (!this.stacks) {
       const q = this.prefetch
-      for (; q.tail > q.head; q.tail--) {
-        const k = q.keys[q.tail - 1]!
-        if (this.where[k] === PREFETCH && this.seq[k] === q.ids[q.tail - 1]) return k
-      }
+      for (; q.tail > q.head; q.tail--) if (this.liveAt(q, q.tail - 1, PREFETCH)) return q.keys[q.tail - 1]!
       return -1
     }
     const st = this.stacks[group]!
@@ -156,12 +153,14 @@ export class CopyQueue {
     }
   }
 
+  /** Does entry i of queue q (demand or prefetch: `kind`) still stand for its key's transfer? */
+  private liveAt(q: EntryQueue, i: number, kind: number): boolean {
+    const k = q.keys[i]!
+    return this.where[k] === kind && this.seq[k] === q.ids[i]
+  }
+
   private live(q: EntryQueue, kind: number): boolean {
-    while (q.head < q.tail) {
-      const k = q.keys[q.head]!
-      if (this.where[k] === kind && this.seq[k] === q.ids[q.head]) return true
-      q.head++
-    }
+    for (; q.head < q.tail; q.head++) if (this.liveAt(q, q.head, kind)) return true
     return false
   }
 
