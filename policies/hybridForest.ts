@@ -65,23 +65,36 @@ const qProb = (p: number) => {
 class FeatureBuilder {
   readonly keys: Int32Array
   readonly pg: Float64Array
-  /** Unquantized history score (trans + tok + prev), to order experts whose features quantize alike. */
+  /**
+   * Unquantized history score (trans + tok + prev), to order experts whose features quantize
+   * alike: written only by builds that ask for it (training does not).
+   */
   readonly tie: Float64Array
   private readonly trans: Float64Array
   private readonly tok: Float64Array
   private readonly pop: Float64Array
-  private readonly prev: Uint8Array
+  /** One query's quantized trans levels. */
+  private readonly levels: Uint8Array
+  /** Training rows' quantized trans levels (levelTransitions), by (row, current layer, distance). */
+  private transLevels = new Uint8Array(0)
+  /** Whether pg holds a share (else it is all zero). */
+  private pgWritten = false
   private readonly transitions: TransitionTables
   private readonly tokens: TokenTables
-  /** The current step's tok per layer (layer · E + e), normalized and quantized; which layers are done. */
+  /**
+   * The current step's features that depend on the target layer alone, per layer (layer · E + e):
+   * tok normalized, and the low bits of the packed key (prev, tok and pop quantized); which
+   * layers are done. Training asks every current layer of a step about the same target layers.
+   */
   private readonly stepTok: Float64Array
-  private readonly stepTokQ: Uint8Array
-  private readonly stepTokDone: Uint8Array
-  private tokOf: { a: AccessStream | null; t: Trace | null; fold: number; step: number } = {
+  private readonly stepLow: Int32Array
+  private readonly stepDone: Uint8Array
+  private stepOf: { a: AccessStream | null; t: Trace | null; fold: number; step: number; firstStep: number } = {
     a: null,
     t: null,
     fold: -1,
-    step: -1
+    step: -1,
+    firstStep: -1
   }
   /** Per fold: popularity per layer (layer · E + e), raw and quantized; which layers are done. */
   private readonly foldPop: Array<{ raw: Float64Array; q: Uint8Array; done: Uint8Array }> = []
@@ -94,14 +107,14 @@ class FeatureBuilder {
     this.pg = new Float64Array(E)
     this.tie = new Float64Array(E)
     this.trans = new Float64Array(E)
+    this.levels = new Uint8Array(E)
     this.tok = new Float64Array(E)
     this.pop = new Float64Array(E)
-    this.prev = new Uint8Array(E)
     this.transitions = new TransitionTables(ctx)
     this.tokens = new TokenTables(ctx)
     this.stepTok = new Float64Array(L * E)
-    this.stepTokQ = new Uint8Array(L * E)
-    this.stepTokDone = new Uint8Array(L)
+    this.stepLow = new Int32Array(L * E)
+    this.stepDone = new Uint8Array(L)
   }
 
   exportTables(fold: number): FoldBlocks {
@@ -112,66 +125,144 @@ class FeatureBuilder {
     this.transitions.adoptFold(b)
   }
 
-  /** Fill keys (and pg, the pre-gate share) for target (step, layer) seen from (step, curLayer). */
-  build(a: AccessStream, t: Trace, fold: number, step: number, curLayer: number, layer: number, firstStep: number) {
+  /** Count half of fold `fold`'s transition blocks for the thread that takes them from the other end. */
+  countFromTop(fold: number): void {
+    this.transitions.countFromTop(fold)
+  }
+
+  /**
+   * Fill keys and pg (the pre-gate share) for target (step, layer) seen from (step, curLayer),
+   * and tie when `withTie`.
+   */
+  build(
+    a: AccessStream,
+    t: Trace,
+    fold: number,
+    step: number,
+    curLayer: number,
+    layer: number,
+    firstStep: number,
+    withTie: boolean,
+    /** The training row (levelTransitions) whose trans levels are known (no tie then); -1: work them out. */
+    row = -1
+  ) {
     const E = a.experts,
       L = a.layers
     const d = layer - curLayer
     const t0 = a.stepTokenOffsets[step]!,
       t1 = a.stepTokenOffsets[step + 1]!
     // Pre-gate share: how many of the step's tokens had e picked for `layer` at `curLayer`.
-    this.pg.fill(0)
+    if (this.pgWritten) this.pg.fill(0)
     const D = t.lookaheadDepth,
       K = t.model.topK
-    if (t.lookahead && d <= D) {
+    this.pgWritten = t.lookahead !== null && d <= D
+    if (this.pgWritten) {
       for (let i = t0; i < t1; i++) {
         const base = ((a.stepTokens[i]! * L + curLayer) * D + d - 1) * K
         for (let k = 0; k < K; k++) {
-          const e = t.lookahead[base + k]!
+          const e = t.lookahead![base + k]!
           if (e !== GAP) this.pg[e]!++
         }
       }
       for (let e = 0; e < E; e++) this.pg[e]! /= Math.max(1, t1 - t0)
     }
-    // Earlier layers' activations: transitions out of the experts the current layer used.
-    this.trans.fill(0)
-    if (d <= this.transitions.maxDistance)
-      this.trans.set(this.transitions.rowSum(fold, curLayer, d, actualSet(a, step, curLayer)))
-    normalizeInPlace(this.trans)
-    this.stepTokens(a, t, fold, step, layer)
-    const pop = this.popularity(fold, layer)
+    this.stepFeatures(a, t, fold, step, layer, firstStep)
     const o = layer * E
-    if (d > this.transitions.maxDistance) for (let e = 0; e < E; e++) this.trans[e] = pop.raw[o + e]!
-    this.prev.fill(0)
-    if (step > firstStep) {
-      const p = actualSet(a, step - 1, layer)
-      for (let i = 0; i < p.length; i++) this.prev[p[i]!] = 1
+    const low = this.stepLow
+    // Earlier layers' activations: transitions out of the experts the current layer used; beyond
+    // the tables' reach, the target layer's popularity (already quantized).
+    const maxD = this.transitions.maxDistance
+    const near = d <= maxD
+    const pop = this.popularity(fold, layer)
+    // trans at `transAt` of `trans`, its quantized levels at `at` of `levels`.
+    let trans = pop.raw,
+      transAt = o,
+      levels = pop.q,
+      at = o
+    if (near && row >= 0) {
+      levels = this.transLevels
+      at = ((row * (L - 1) + curLayer) * maxD + d - 1) * E
+    } else if (near) {
+      trans = this.trans
+      transAt = 0
+      trans.set(this.transitions.rowSum(fold, curLayer, d, actualSet(a, step, curLayer)))
+      normalizeInPlace(trans)
+      levels = this.levels
+      at = 0
+      for (let e = 0; e < E; e++) levels[e] = qProb(trans[e]!)
     }
+    // The packed key is ((pg · 16 + d) · 16 + trans) · 512 + the step's low bits.
     const dq = Math.min(d, DMAX)
-    const tok = this.stepTok,
-      tokQ = this.stepTokQ
+    const keys = this.keys,
+      pg = this.pg,
+      pgOn = this.pgWritten
     for (let e = 0; e < E; e++) {
-      const pgq = Math.round(this.pg[e]! * PG_LEVELS)
-      this.tie[e] = this.trans[e]! + tok[o + e]! + this.prev[e]!
-      this.keys[e] =
-        ((((pgq * 16 + dq) * 16 + qProb(this.trans[e]!)) * 2 + this.prev[e]!) * 16 + tokQ[o + e]!) * 16 + pop.q[o + e]!
+      const hi = (pgOn ? Math.round(pg[e]! * PG_LEVELS) * 16 + dq : dq) * 16
+      keys[e] = (hi + levels[at + e]!) * 512 + low[o + e]!
+    }
+    if (withTie) {
+      const tok = this.stepTok
+      for (let e = 0; e < E; e++) this.tie[e] = trans[transAt + e]! + tok[o + e]! + (low[o + e]! >> 8)
     }
   }
 
-  /** The step's token feature at `layer` (P(e | the step's token ids), normalized), into stepTok and stepTokQ. */
-  private stepTokens(a: AccessStream, t: Trace, fold: number, step: number, layer: number): void {
-    const at = this.tokOf
-    if (at.a !== a || at.t !== t || at.fold !== fold || at.step !== step) {
-      this.tokOf = { a, t, fold, step }
-      this.stepTokDone.fill(0)
+  /**
+   * The quantized trans feature of every training row (step), current layer and distance within
+   * the tables' reach, for build's `row`: worked out a transition block at a time (all rows of
+   * one block in a row, while it is in cache; training's order jumps between blocks), as build
+   * would (each block's row sums in the same order, so the same sums).
+   */
+  levelTransitions(fold: number, rows: ReadonlyArray<{ stream: AccessStream; step: number }>): void {
+    const E = this.keys.length,
+      L = this.layers,
+      maxD = this.transitions.maxDistance
+    const levels = new Uint8Array(rows.length * (L - 1) * maxD * E)
+    const x = this.trans
+    for (let cur = 0; cur < L - 1; cur++)
+      for (let d = 1; d <= maxD && cur + d < L; d++)
+        for (let r = 0; r < rows.length; r++) {
+          const { stream, step } = rows[r]!
+          x.set(this.transitions.rowSum(fold, cur, d, actualSet(stream, step, cur)))
+          normalizeInPlace(x)
+          const at = ((r * (L - 1) + cur) * maxD + d - 1) * E
+          for (let e = 0; e < E; e++) levels[at + e] = qProb(x[e]!)
+        }
+    this.transLevels = levels
+  }
+
+  /** Free the training rows' levels (training is over). */
+  dropLevels(): void {
+    this.transLevels = new Uint8Array(0)
+  }
+
+  /**
+   * The step's features at `layer` that do not depend on the current layer: tok (P(e | the
+   * step's token ids), normalized) into stepTok, and prev · 256 + tok · 16 + pop quantized into
+   * stepLow.
+   */
+  private stepFeatures(a: AccessStream, t: Trace, fold: number, step: number, layer: number, firstStep: number) {
+    const at = this.stepOf
+    if (at.a !== a || at.t !== t || at.fold !== fold || at.step !== step || at.firstStep !== firstStep) {
+      this.stepOf = { a, t, fold, step, firstStep }
+      this.stepDone.fill(0)
     }
-    if (this.stepTokDone[layer]) return
-    this.stepTokDone[layer] = 1
+    if (this.stepDone[layer]) return
+    this.stepDone[layer] = 1
+    const E = a.experts,
+      o = layer * E
     this.tok.fill(0)
     for (let i = a.stepTokenOffsets[step]!; i < a.stepTokenOffsets[step + 1]!; i++)
       this.tokens.addScores(fold, a.stepTokens[i]!, layer, this.tok, 1, 0, t)
     normalizeInPlace(this.tok)
-    quantizeInto(this.tok, this.stepTok, this.stepTokQ, layer * a.experts)
+    const pop = this.popularity(fold, layer)
+    for (let e = 0; e < E; e++) {
+      this.stepTok[o + e] = this.tok[e]!
+      this.stepLow[o + e] = qProb(this.tok[e]!) * 16 + pop.q[o + e]!
+    }
+    if (step > firstStep) {
+      const p = actualSet(a, step - 1, layer)
+      for (let i = 0; i < p.length; i++) this.stepLow[o + p[i]!]! += 256
+    }
   }
 
   /** The fold's popularity feature at `layer` (P(e | layer)), raw and quantized. */
@@ -249,6 +340,10 @@ interface FoldData {
 /** Train fold `fold` alone (the registry's trainFold), for the predictor on another thread. */
 export function trainHybridFold(ctx: PredictorContext, fold: number): { data: FoldData; transfer: ArrayBuffer[] } {
   const features = new FeatureBuilder(ctx)
+  // Meanwhile the replay's thread trains the earlier folds, which starts with counting their
+  // tables, layer by layer up: count them from the top down until the two meet. Its first fold
+  // is what the replay waits for; this thread's own is needed only halfway through the replay.
+  for (let f = 0; f < fold; f++) features.countFromTop(f)
   const f = trainFold(ctx, features, hybridOptions(ctx), fold)
   const slices = ctx.training.folds[fold]!
   const tables = features.exportTables(fold)
@@ -285,29 +380,39 @@ function trainFold(ctx: PredictorContext, features: FeatureBuilder, opt: Options
   // from the pre-gate share.
   // Indexed by packed key (every key < KEYS): typed arrays, not maps, on this hot path.
   const sum = new Float64Array(KEYS),
-    count = new Float64Array(KEYS)
+    count = new Int32Array(KEYS)
   const steps: Array<{ trace: Trace; step: number }> = []
-  const mark = new Uint8Array(E)
+  const rows: Array<{ stream: AccessStream; step: number }> = []
+  const firstSteps: number[] = []
   for (const s of slices) {
     const n = s.to - s.from
     const take = Math.min(n, opt.steps)
     for (let j = 0; j < take; j++) {
       const step = s.from + Math.floor((j * n) / take)
       steps.push({ trace: s.trace, step })
-      for (let cur = 0; cur < L - 1; cur++)
-        for (let layer = cur + 1; layer < L && layer - cur <= DMAX; layer++) {
-          features.build(s.stream, s.trace, fold, step, cur, layer, s.from)
-          const truth = actualSet(s.stream, step, layer)
-          for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
-          for (let e = 0; e < E; e++) {
-            const key = features.keys[e]!
-            sum[key]! += mark[e]! - features.pg[e]!
-            count[key]!++
-          }
-          for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
-        }
+      rows.push({ stream: s.stream, step })
+      firstSteps.push(s.from)
     }
   }
+  features.levelTransitions(fold, rows)
+  const mark = new Uint8Array(E)
+  for (let r = 0; r < rows.length; r++) {
+    const { stream, step } = rows[r]!,
+      trace = steps[r]!.trace
+    for (let cur = 0; cur < L - 1; cur++)
+      for (let layer = cur + 1; layer < L && layer - cur <= DMAX; layer++) {
+        features.build(stream, trace, fold, step, cur, layer, firstSteps[r]!, false, r)
+        const truth = actualSet(stream, step, layer)
+        for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
+        for (let e = 0; e < E; e++) {
+          const key = features.keys[e]!
+          sum[key]! += mark[e]! - features.pg[e]!
+          count[key]!++
+        }
+        for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
+      }
+  }
+  features.dropLevels()
   // The most frequent feature vectors, each labelled with its mean deviation.
   const seen: number[] = []
   for (let k = 0; k < KEYS; k++) if (count[k]! > 0) seen.push(k)
@@ -372,7 +477,7 @@ export function hybridForestPredictor(ctx: PredictorContext): ForestPredictor {
   const score = (step: number, layer: number, curLayer: number): boolean => {
     const f = foldAt(ctx.training.foldOf(step))
     if (!f.forest) return false
-    features.build(a, ctx.trace, ctx.training.foldOf(step), step, curLayer, layer, 0)
+    features.build(a, ctx.trace, ctx.training.foldOf(step), step, curLayer, layer, 0, true)
     missing.length = 0
     for (let e = 0; e < E; e++) if (!f.cache.has(features.keys[e]!)) missing.push(features.keys[e]!)
     if (missing.length > 0) {

@@ -193,6 +193,16 @@ export class TransitionTables {
   }
 
   /**
+   * Count fold `fold`'s blocks from the last layer down while another thread sharing the store
+   * (ctx.sharedBlocks) takes them from the first layer up, until the two meet; none without a
+   * shared store. The blocks counted here.
+   */
+  countFromTop(fold: number): number {
+    if (!this.ctx.sharedBlocks) return 0
+    return this.store.countFromTop(fold, (out, d, l) => this.count(out, fold, d, l))
+  }
+
+  /**
    * Build one block another fold will want: the counterpart of a block some fold has built (the
    * folds ask for the same distances and layers, one after the other). False when none is left.
    */

@@ -70,6 +70,42 @@ describe("EF-A's RandomForest hybrid (predictor=hybrid)", () => {
     expect(differs).toBe(true)
   })
 
+  it("learns and predicts what it did before its training was reorganized (golden, from e4fc12f)", () => {
+    // Training works out its features block by block and has the train-ahead thread count tables
+    // (hybridForest.ts levelTransitions, countFromTop): the forest must be the one the per-query
+    // order learned. Values printed by e4fc12f on this trace (it has pre-gate lookahead).
+    const p = hybridForestPredictor({ ...ctx, trace: { ...trace } })
+    expect(p.trainingRows).toEqual([388, 373])
+    const rows = [
+      [0, 1, 0, 0, 0, 3],
+      [4, 2, 6, 1, 0, 5],
+      [8, 3, 12, 1, 0, 9],
+      [2, 8, 2, 0, 0, 1],
+      [1, 1, 3, 1, 0, 2]
+    ]
+    const want = [
+      [-0.049450547397500086, 0.44072826709894125, 0.17815681834999067, 0.2472238284169083, 0.398502552722502],
+      [0.10571310630830777, 0.33045666575889715, -0.07360478180973162, 0.05267557104081525, 0.3769526504080895]
+    ]
+    expect([0, 1].map((fold) => rows.map((row) => p.correction(fold, row)))).toEqual(want)
+    const out = new Uint16Array(60),
+      picks: number[][] = []
+    for (let s = 0; s < stream.steps; s += 11) picks.push(Array.from(out.subarray(0, p.predict(s, 6, s, 1, out))))
+    expect(picks).toEqual([
+      [55, 39, 2, 22, 10, 16, 0, 21],
+      [55, 39, 16, 2, 22, 10, 0, 21],
+      [55, 2, 22, 23, 32, 39, 10, 16],
+      [55, 19, 35, 24, 39, 2, 22, 10],
+      [55, 39, 0, 23, 35, 2, 22, 10],
+      [55, 2, 16, 21, 41, 12, 39, 22],
+      [55, 39, 2, 34, 22, 24, 41, 49],
+      [55, 39, 45, 0, 11, 35, 2, 41],
+      [55, 39, 45, 11, 2, 41, 14, 31],
+      [55, 39, 21, 22, 0, 2, 41, 14],
+      [55, 39, 2, 16, 22, 15, 41, 38]
+    ])
+  })
+
   it("is deterministic", () => {
     const a = hybridForestPredictor(ctx),
       b = hybridForestPredictor(ctx)
@@ -162,6 +198,7 @@ describe("row-sum kernel (WebAssembly SIMD)", () => {
 
 describe("transition tables", () => {
   it("sum rows as counting the steps afresh: incremental, shared or not, by pairs or bitsets (fast-check)", () => {
+    // A shared store's other table helps (help) and counts whole folds from the top (countFromTop).
     const L = 4,
       E = 11
     const token = fc.array(fc.integer({ min: 0, max: E - 1 }), { minLength: L, maxLength: L })
@@ -175,7 +212,8 @@ describe("transition tables", () => {
         fc.boolean(),
         fc.nat(3),
         fc.constantFrom("cost" as const, "pairs" as const, "bitsets" as const),
-        (tokens, batch, queries, span, share, helps, countBy) => {
+        fc.integer({ min: -1, max: 30 }),
+        (tokens, batch, queries, span, share, helps, countBy, topAt) => {
           // A narrow span of experts: consecutive steps share most of theirs (the incremental sums).
           const trace = tinyTrace(
             tokens.map((r) => r.map((e) => [e % span, (e + 3) % span])),
@@ -191,8 +229,9 @@ describe("transition tables", () => {
           const helper = store
             ? new TransitionTables({ ...ctx, sharedBlocks: SharedBlocks.attach(store.data) }, 2, countBy)
             : null
-          for (const [q, l, d] of queries) {
+          for (const [qi, [q, l, d]] of queries.entries()) {
             for (let i = 0; i < helps; i++) helper?.help()
+            if (qi === topAt) for (let f = 0; f < training.folds.length; f++) helper?.countFromTop(f)
             if (l + d >= L) continue
             const step = q % stream.steps,
               fold = training.foldOf(step)

@@ -168,6 +168,22 @@ export class SharedBlocks {
   }
 
   /**
+   * Count `fold`'s blocks from the last layer down, while another thread takes them from the first
+   * layer up, until the two meet (a block claimed elsewhere): `count(out, d, l)`. The blocks counted.
+   */
+  countFromTop(fold: number, count: (out: Uint32Array, d: number, l: number) => void): number {
+    let n = 0
+    for (let l = this.layers - 2; l >= 0; l--)
+      for (let d = 1; d < this.distances && l + d < this.layers; d++) {
+        const id = (fold * this.distances + d) * this.layers + l
+        if (Atomics.compareExchange(this.state, id, FREE, COUNTING) !== FREE) return n
+        this.publish(id, (out) => count(out, d, l))
+        n++
+      }
+    return n
+  }
+
+  /**
    * Count one block the other thread is likely to want (see the class comment): `count(out, fold,
    * d, l)`. False when there is none: no hint yet, or every such block is claimed.
    */
