@@ -265,6 +265,9 @@ export function validateTrace(t: Trace, file: string): void {
   if (!looksValid(t)) findFirstError(t, file)
 }
 
+/** A weight column's stand-in for a trace without weights (every index reads entry 0). */
+const ONES = new Float32Array(1).fill(1)
+
 /** True when every check of validateTrace passes. */
 function looksValid(t: Trace): boolean {
   const { layers: L, experts: E, topK: K } = t.model
@@ -278,21 +281,21 @@ function looksValid(t: Trace): boolean {
   // The cell in which each expert id was last listed: a repeat inside one cell, found in O(K).
   const listedIn = new Int32Array(E).fill(-1)
   const cells = t.tokens * L
+  // One pass over the cells, ids and weights together (the weights, where there are any).
+  const w = weights ?? ONES
+  const wMask = weights ? -1 : 0
   for (let cell = 0; cell < cells; cell++) {
     const p = present[cell]!
     if (p === 0) continue
     if (p !== 1) return false
     for (let j = cell * K, end = j + K; j < end; j++) {
       const e = experts[j]!
-      if (e >= E || listedIn[e] === cell) return false // GAP (0xffff) is never below E
+      const x = w[j & wMask]!
+      // GAP (0xffff) is never below E; NaN fails the weight's test too.
+      if (e >= E || listedIn[e] === cell || !(x >= 0 && x < Infinity)) return false
       listedIn[e] = cell
     }
   }
-  if (weights)
-    for (let cell = 0; cell < cells; cell++) {
-      if (present[cell] === 0) continue
-      for (let j = cell * K, end = j + K; j < end; j++) if (!(weights[j]! >= 0 && weights[j]! < Infinity)) return false
-    }
   for (const ids of [lookahead, predicted])
     if (ids) for (let j = 0; j < ids.length; j++) if (ids[j]! >= E && ids[j]! !== GAP) return false
   return true
