@@ -75,7 +75,7 @@ class FeatureBuilder {
   private readonly pop: Float64Array
   /** One query's quantized trans levels. */
   private readonly levels: Uint8Array
-  /** Training rows' quantized trans levels (levelTransitions), by (row, current layer, distance). */
+  /** The training steps' quantized trans levels (levelTransitions), by (step's index, current layer, distance). */
   private transLevels = new Uint8Array(0)
   /** Whether pg holds a share (else it is all zero). */
   private pgWritten = false
@@ -143,8 +143,8 @@ class FeatureBuilder {
     layer: number,
     firstStep: number,
     withTie: boolean,
-    /** The training row (levelTransitions) whose trans levels are known (no tie then); -1: work them out. */
-    row = -1
+    /** Index of the step in levelTransitions' list, whose trans levels are known (no tie then); -1: none. */
+    known = -1
   ) {
     const E = a.experts,
       L = a.layers
@@ -179,9 +179,9 @@ class FeatureBuilder {
       transAt = o,
       levels = pop.q,
       at = o
-    if (near && row >= 0) {
+    if (near && known >= 0) {
       levels = this.transLevels
-      at = ((row * (L - 1) + curLayer) * maxD + d - 1) * E
+      at = ((known * (L - 1) + curLayer) * maxD + d - 1) * E
     } else if (near) {
       trans = this.trans
       transAt = 0
@@ -207,21 +207,21 @@ class FeatureBuilder {
   }
 
   /**
-   * The quantized trans feature of every training row (step), current layer and distance within
-   * the tables' reach, for build's `row`: worked out a transition block at a time (all rows of
-   * one block in a row, while it is in cache; training's order jumps between blocks), as build
-   * would (each block's row sums in the same order, so the same sums).
+   * The quantized trans feature of every training step, current layer and distance within the
+   * tables' reach, for build's `known`: worked out a transition block at a time (every step's row
+   * sum of one block in a row, while it is in cache; training's order jumps between blocks), as
+   * build would (each block's row sums in the same order, so the same sums).
    */
-  levelTransitions(fold: number, rows: ReadonlyArray<{ stream: AccessStream; step: number }>): void {
+  levelTransitions(fold: number, steps: ReadonlyArray<{ stream: AccessStream; step: number }>): void {
     const E = this.keys.length,
       L = this.layers,
       maxD = this.transitions.maxDistance
-    const levels = new Uint8Array(rows.length * (L - 1) * maxD * E)
+    const levels = new Uint8Array(steps.length * (L - 1) * maxD * E)
     const x = this.trans
     for (let cur = 0; cur < L - 1; cur++)
       for (let d = 1; d <= maxD && cur + d < L; d++)
-        for (let r = 0; r < rows.length; r++) {
-          const { stream, step } = rows[r]!
+        for (let r = 0; r < steps.length; r++) {
+          const { stream, step } = steps[r]!
           x.set(this.transitions.rowSum(fold, cur, d, actualSet(stream, step, cur)))
           normalizeInPlace(x)
           const at = ((r * (L - 1) + cur) * maxD + d - 1) * E
@@ -230,7 +230,7 @@ class FeatureBuilder {
     this.transLevels = levels
   }
 
-  /** Free the training rows' levels (training is over). */
+  /** Free the training steps' levels (training is over). */
   dropLevels(): void {
     this.transLevels = new Uint8Array(0)
   }
@@ -381,27 +381,21 @@ function trainFold(ctx: PredictorContext, features: FeatureBuilder, opt: Options
   // Indexed by packed key (every key < KEYS): typed arrays, not maps, on this hot path.
   const sum = new Float64Array(KEYS),
     count = new Int32Array(KEYS)
-  const steps: Array<{ trace: Trace; step: number }> = []
-  const rows: Array<{ stream: AccessStream; step: number }> = []
-  const firstSteps: number[] = []
+  // The training steps, each slice's spread evenly over it.
+  const picked: Array<{ stream: AccessStream; trace: Trace; step: number; from: number }> = []
   for (const s of slices) {
     const n = s.to - s.from
     const take = Math.min(n, opt.steps)
-    for (let j = 0; j < take; j++) {
-      const step = s.from + Math.floor((j * n) / take)
-      steps.push({ trace: s.trace, step })
-      rows.push({ stream: s.stream, step })
-      firstSteps.push(s.from)
-    }
+    for (let j = 0; j < take; j++)
+      picked.push({ stream: s.stream, trace: s.trace, step: s.from + Math.floor((j * n) / take), from: s.from })
   }
-  features.levelTransitions(fold, rows)
+  features.levelTransitions(fold, picked)
   const mark = new Uint8Array(E)
-  for (let r = 0; r < rows.length; r++) {
-    const { stream, step } = rows[r]!,
-      trace = steps[r]!.trace
+  for (let r = 0; r < picked.length; r++) {
+    const { stream, trace, step, from } = picked[r]!
     for (let cur = 0; cur < L - 1; cur++)
       for (let layer = cur + 1; layer < L && layer - cur <= DMAX; layer++) {
-        features.build(stream, trace, fold, step, cur, layer, firstSteps[r]!, false, r)
+        features.build(stream, trace, fold, step, cur, layer, from, false, r)
         const truth = actualSet(stream, step, layer)
         for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
         for (let e = 0; e < E; e++) {
@@ -434,6 +428,7 @@ function trainFold(ctx: PredictorContext, features: FeatureBuilder, opt: Options
       keys.map((k) => sum[k]! / count[k]!)
     )
   }
+  const steps = picked.map(({ trace, step }) => ({ trace, step }))
   return { forest, steps, rows: forest ? keys.length : 0, cache: new Map<number, number>() }
 }
 

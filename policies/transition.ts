@@ -195,11 +195,10 @@ export class TransitionTables {
   /**
    * Count fold `fold`'s blocks from the last layer down while another thread sharing the store
    * (ctx.sharedBlocks) takes them from the first layer up, until the two meet; none without a
-   * shared store. The blocks counted here.
+   * shared store.
    */
-  countFromTop(fold: number): number {
-    if (!this.ctx.sharedBlocks) return 0
-    return this.store.countFromTop(fold, (out, d, l) => this.count(out, fold, d, l))
+  countFromTop(fold: number): void {
+    this.ctx.sharedBlocks?.countFromTop(fold, (out, d, l) => this.count(out, fold, d, l))
   }
 
   /**

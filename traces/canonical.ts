@@ -281,7 +281,9 @@ function looksValid(t: Trace): boolean {
   // The cell in which each expert id was last listed: a repeat inside one cell, found in O(K).
   const listedIn = new Int32Array(E).fill(-1)
   const cells = t.tokens * L
-  // One pass over the cells, ids and weights together (the weights, where there are any).
+  // One pass over the cells, ids and weights together. Without weights every index reads ONES[0]
+  // (branch-free: a test per id costs a tenth more); an index past 2^31 would read undefined and
+  // fail here, which only sends the check to findFirstError's record-by-record walk.
   const w = weights ?? ONES
   const wMask = weights ? -1 : 0
   for (let cell = 0; cell < cells; cell++) {

@@ -169,18 +169,15 @@ export class SharedBlocks {
 
   /**
    * Count `fold`'s blocks from the last layer down, while another thread takes them from the first
-   * layer up, until the two meet (a block claimed elsewhere): `count(out, d, l)`. The blocks counted.
+   * layer up, until the two meet (a block claimed elsewhere): `count(out, d, l)`.
    */
-  countFromTop(fold: number, count: (out: Uint32Array, d: number, l: number) => void): number {
-    let n = 0
+  countFromTop(fold: number, count: (out: Uint32Array, d: number, l: number) => void): void {
     for (let l = this.layers - 2; l >= 0; l--)
       for (let d = 1; d < this.distances && l + d < this.layers; d++) {
         const id = (fold * this.distances + d) * this.layers + l
-        if (Atomics.compareExchange(this.state, id, FREE, COUNTING) !== FREE) return n
+        if (Atomics.compareExchange(this.state, id, FREE, COUNTING) !== FREE) return
         this.publish(id, (out) => count(out, d, l))
-        n++
       }
-    return n
   }
 
   /**
