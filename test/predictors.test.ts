@@ -249,6 +249,45 @@ describe("transition tables", () => {
   })
 })
 
+describe("shared transition blocks", () => {
+  it("a block whose count threw on another thread is counted again by its next taker, not waited for", () => {
+    const trace = tinyTrace(
+      Array.from({ length: 24 }, (_, i) => [
+        [i % 5, (i + 1) % 5],
+        [(i * 3) % 5, (i * 3 + 2) % 5],
+        [i % 4, 4]
+      ]),
+      5,
+      Array.from({ length: 24 }, (_, i) => i % 3).sort()
+    )
+    const stream = buildAccessStream(trace, 2)
+    const training = crossFit(stream, trace)
+    const ctx = { stream, trace, traceName: "t", top: 0, training, args: [] }
+    const store = TransitionTables.sharedStore(ctx, 2)
+    const plain = new TransitionTables(ctx, 2)
+    // The other thread claims fold 0's blocks from the top and fails on the first, half counted.
+    const other = SharedBlocks.attach(store.data)
+    expect(() =>
+      other.countFromTop(0, (out) => {
+        out.fill(7)
+        throw new Error("count failed")
+      })
+    ).toThrow("count failed")
+    const tables = new TransitionTables({ ...ctx, sharedBlocks: store }, 2)
+    for (let step = 0; step < stream.steps; step++) {
+      if (training.foldOf(step) !== 0) continue
+      for (const [l, d] of [
+        [1, 1],
+        [0, 2],
+        [0, 1]
+      ] as const) {
+        const src = actualSet(stream, step, l)
+        expect(Array.from(tables.rowSum(0, l, d, src))).toEqual(Array.from(plain.rowSum(0, l, d, src)))
+      }
+    }
+  })
+})
+
 describe("predictor=transition", () => {
   it("names what scoring every expert names: far targets listed once, wrap-around by id (fast-check)", () => {
     const L = 8,

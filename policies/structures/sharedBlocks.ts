@@ -3,8 +3,11 @@
  * whichever thread claims it first. The predict-ahead worker counts the blocks its queries need as
  * it reaches them; the replay's thread, rather than idle while it waits for the worker's answers,
  * counts blocks the worker will want later (`help`): the same fold and distances the worker last
- * asked for, from the last layer down while the worker goes up, then the other folds. Counts are
- * exact integers, so who counted a block never changes an answer.
+ * asked for, from the last layer down while the worker goes up, then the other folds; the
+ * fold-training worker counts the replay's first fold from the last layer down (`countFromTop`).
+ * Counts are exact integers, so who counted a block never changes an answer. A count that throws
+ * frees its block for the next taker, who counts it again (and meets the same error) instead of
+ * waiting for a thread that has stopped.
  *
  * The blocks live in one shared WebAssembly memory, so the kernels (structures/countKernels.ts)
  * read and write them where they are: block id at byte id · blockBytes, E rows of `stride` u32
@@ -16,7 +19,9 @@ import { type CountKernels, countKernels, ROW_ALIGN_BYTES } from "./countKernels
 
 const FREE = 0,
   COUNTING = 1,
-  DONE = 2
+  DONE = 2,
+  /** Its counting threw (zeroed again): whoever takes it next counts it, and meets the same error. */
+  FAILED = 3
 /** Hints: the fold the worker last asked a block of, a bit per distance it has asked for; workspaces claimed. */
 const FOLD = 0,
   DISTANCES = 1,
@@ -151,8 +156,10 @@ export class SharedBlocks {
     const perFold = this.distances * this.layers
     Atomics.store(this.hints, FOLD, Math.floor(id / perFold))
     Atomics.or(this.hints, DISTANCES, 1 << Math.floor((id % perFold) / this.layers))
-    if (Atomics.compareExchange(this.state, id, FREE, COUNTING) === FREE) this.publish(id, count)
-    while (Atomics.load(this.state, id) !== DONE) Atomics.wait(this.state, id, COUNTING, 1000)
+    for (let s = Atomics.load(this.state, id); s !== DONE; s = Atomics.load(this.state, id)) {
+      if (s === COUNTING) Atomics.wait(this.state, id, COUNTING, 1000)
+      else if (Atomics.compareExchange(this.state, id, s, COUNTING) === s) this.publish(id, count)
+    }
     return this.view(id)
   }
 
@@ -162,7 +169,15 @@ export class SharedBlocks {
   }
 
   private publish(id: number, count: (out: Uint32Array) => void): void {
-    count(this.view(id))
+    try {
+      count(this.view(id))
+    } catch (e) {
+      // Not left claimed: a thread waiting for it would wait forever (this one may be a worker about to stop).
+      this.view(id).fill(0)
+      Atomics.store(this.state, id, FAILED)
+      Atomics.notify(this.state, id)
+      throw e
+    }
     Atomics.store(this.state, id, DONE)
     Atomics.notify(this.state, id)
   }
