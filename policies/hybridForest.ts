@@ -185,11 +185,9 @@ class FeatureBuilder {
     } else if (near) {
       trans = this.trans
       transAt = 0
-      trans.set(this.transitions.rowSum(fold, curLayer, d, actualSet(a, step, curLayer)))
-      normalizeInPlace(trans)
       levels = this.levels
       at = 0
-      for (let e = 0; e < E; e++) levels[e] = qProb(trans[e]!)
+      this.transInto(fold, curLayer, d, actualSet(a, step, curLayer), levels, 0)
     }
     // The packed key is ((pg · 16 + d) · 16 + trans) · 512 + the step's low bits.
     const dq = Math.min(d, DMAX)
@@ -217,17 +215,21 @@ class FeatureBuilder {
       L = this.layers,
       maxD = this.transitions.maxDistance
     const levels = new Uint8Array(steps.length * (L - 1) * maxD * E)
-    const x = this.trans
     for (let cur = 0; cur < L - 1; cur++)
       for (let d = 1; d <= maxD && cur + d < L; d++)
         for (let r = 0; r < steps.length; r++) {
           const { stream, step } = steps[r]!
-          x.set(this.transitions.rowSum(fold, cur, d, actualSet(stream, step, cur)))
-          normalizeInPlace(x)
-          const at = ((r * (L - 1) + cur) * maxD + d - 1) * E
-          for (let e = 0; e < E; e++) levels[at + e] = qProb(x[e]!)
+          this.transInto(fold, cur, d, actualSet(stream, step, cur), levels, ((r * (L - 1) + cur) * maxD + d - 1) * E)
         }
     this.transLevels = levels
+  }
+
+  /** trans (normalized transitions out of `src` at distance d) into this.trans, its levels into `levels` at `at`. */
+  private transInto(fold: number, cur: number, d: number, src: Uint16Array, levels: Uint8Array, at: number): void {
+    const x = this.trans
+    x.set(this.transitions.rowSum(fold, cur, d, src))
+    normalizeInPlace(x)
+    for (let e = 0; e < x.length; e++) levels[at + e] = qProb(x[e]!)
   }
 
   /** Free the training steps' levels (training is over). */
