@@ -4,6 +4,10 @@
  * (nearly) equal size that run one after the other, chosen to minimize the activated
  * (layer, expert) pairs |OR(A)| + |OR(B)| over the tokens' routing paths. A request's tokens in a
  * unit (one decode token, or its prefill chunk) stay together, so order within a request holds.
+ * A unit of at most B requests runs as one batch, unscheduled: any split only adds activated
+ * pairs (|OR(A)| + |OR(B)| ≥ |OR(A ∪ B)|), so one batch is Eq. 2's optimum, and EF-H's code
+ * forms N / batch_size clusters, one here. (Split in two, such a unit ran at half the batch, and
+ * its two halves took turns evicting each other's experts.)
  *
  * Method: balanced 2-medoid clustering on Hamming distance between paths (the paper's
  * similarity clustering; seeds are the two most distant paths, not random), then improving
@@ -25,7 +29,10 @@ export interface Schedule {
   readonly tokens: Int32Array
   /** Output step where each unit starts. */
   readonly unitStart: Int32Array
+  /** Units split in two (those of more than B requests): the scheduler's decisions. */
   readonly decisions: number
+  /** Output step where each decision's unit starts. */
+  readonly decisionStart: Int32Array
   /** Wall-clock ns of each decision (measured; varies between runs). */
   readonly cpuNs: number[]
   readonly activatedBefore: number
@@ -271,6 +278,7 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
   const offsets: number[] = [0],
     tokens: number[] = [],
     unitStart: number[] = [],
+    decisionStart: number[] = [],
     cpuNs: number[] = []
   let before = 0,
     after = 0
@@ -283,6 +291,16 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
       if (last && t.request[last[0]!] === t.request[tok]) last.push(tok)
       else items.push([tok])
     }
+    if (items.length <= batch) {
+      // One batch: nothing to decide, and the same batch with or without the scheduler.
+      const pairs = activatedPairs(t, items, new Uint8Array(items.length))
+      before += pairs
+      after += pairs
+      tokens.push(...unitTokens)
+      offsets.push(tokens.length)
+      continue
+    }
+    decisionStart.push(offsets.length - 1)
     const started = performance.now()
     unitColumns.begin(items.length, L * E)
     for (let i = 0; i < items.length; i++) for (const tok of items[i]!) addPath(unitColumns, i, t, tok, source)
@@ -307,6 +325,7 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     tokens: Int32Array.from(tokens),
     unitStart: Int32Array.from(unitStart),
     decisions: cpuNs.length,
+    decisionStart: Int32Array.from(decisionStart),
     cpuNs,
     activatedBefore: before,
     activatedAfter: after

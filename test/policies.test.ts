@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals"
 import fc from "fast-check"
-import { buildAccessStream } from "../traces/batching.ts"
+import { buildAccessStream, buildSteps } from "../traces/batching.ts"
 import { GAP } from "../traces/trace.ts"
 import { simulate } from "../workflows/simulate.ts"
 import { adaptivePrefetcher } from "../policies/adaptiveStep.ts"
@@ -213,6 +213,34 @@ describe("EF-H PLEC", () => {
 })
 
 describe("EF-H token scheduler", () => {
+  it("decides only for units of more than B requests, and charges host time per decision", () => {
+    // 3 requests at batch 2: units of 4 slots hold 3 requests (split 2 + 1) until one ends, then 2 (one batch).
+    const requests = [0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2]
+    const routes = requests.map((r, i) => [[(r + i) % 4], [(2 * r + i) % 4]])
+    const t = tinyTrace(routes, 4, requests)
+    const s = scheduleTokens(t, 2, "oracle", "t")
+    expect(s.decisions).toBe(3)
+    expect(Array.from(s.decisionStart)).toEqual([0, 2, 4])
+    const run = (policy: string) =>
+      simulate({
+        trace: t,
+        traceName: "t",
+        model: tinyModel(2, 4, 1),
+        hardware: exactHardware(100, 10, 5),
+        policy,
+        mode: "timed",
+        cacheSlots: 4,
+        batch: 2,
+        perLayer: false,
+        seed: 0,
+        timeline: false
+      }).record
+    const plain = run("cache=lru,scheduler=ts")
+    const charged = run("cache=lru,scheduler=ts:charge=1000")
+    expect(plain.host_ns).toBe(0)
+    expect(charged.host_ns).toBe(3000)
+    expect(charged.total_ns).toBe(plain.total_ns + 3000)
+  })
   /** Items' paths of 1..maxWords words each, minItems..maxItems items. */
   const pathsOf = (maxWords: number, minItems: number, maxItems: number) =>
     fc.integer({ min: 1, max: maxWords }).chain((words) =>
@@ -310,6 +338,18 @@ describe("EF-H token scheduler", () => {
           for (let st = 0; st + 1 < s.offsets.length; st++) {
             const reqs = Array.from(s.tokens.subarray(s.offsets[st]!, s.offsets[st + 1]!), (tok) => t.request[tok])
             expect(new Set(reqs).size).toBe(reqs.length) // one token per request per batch (decode)
+            expect(reqs.length).toBeLessThanOrEqual(batch) // a split never shrinks a batch below B
+          }
+          // Units of at most B requests are one batch, undecided; the others are decisions.
+          const unitEnd = [...s.unitStart.slice(1), s.offsets.length - 1]
+          const split = Array.from(s.unitStart).filter((u, i) => unitEnd[i]! - u === 2)
+          expect(Array.from(s.decisionStart)).toEqual(split)
+          expect(s.decisions).toBe(split.length)
+          // With no more requests than B, the schedule is plain continuous batching.
+          if (new Set(requests).size <= batch) {
+            const plain = buildSteps(t, batch)
+            expect(Array.from(s.offsets)).toEqual(Array.from(plain.offsets))
+            expect(Array.from(s.tokens)).toEqual(Array.from(plain.tokens))
           }
           expect(s.activatedAfter).toBeLessThanOrEqual(s.activatedBefore)
           // Activated pairs after: each batch's distinct (layer, expert) pairs under the true routes, summed.

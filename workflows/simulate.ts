@@ -416,8 +416,8 @@ export function simulate(inp: SimulationInput): SimulationOutput {
     let hostNs: Float64Array | null = null
     if (schedule && charge !== 0) {
       hostNs = new Float64Array(stream.steps)
-      schedule.unitStart.forEach((s, u) => {
-        hostNs![s] = charge === "measured" ? schedule.cpuNs[u]! : charge
+      schedule.decisionStart.forEach((s, d) => {
+        hostNs![s] = charge === "measured" ? schedule.cpuNs[d]! : charge
       })
     }
     if (predictor?.hostNs) {
