@@ -3,7 +3,8 @@
  * EF-A / EF-H specs, timed end to end through the CLI (`simulate --batch 8 --cache-slots 3712
  * --hw h100-sxm`) on the seeded DeepSeek-V3 Zipf trace (`trace gen --preset deepseek-v3
  * --generator zipf --skew 0.8 --requests 8 --seed 1`), plus cache-only LRU and Belady end to end
- * at batch 1 (policies reading the pre-gate get the same routes with lookahead d = 1, 2). Prints
+ * at batch 1 (policies reading the pre-gate get the same routes with lookahead d = 1, 2), and EF-H
+ * with its token scheduler again on the same tokens in 32 requests, where it regroups. Prints
  * M accesses/s per policy, the slowest, and one JSON line. Runs take the CLI's defaults: on 2+ cores a
  * learned predictor behind fixed, window or path prefetch answers from a second thread (predict ahead),
  * and the forest behind adaptive prefetch trains its second fold there (train ahead).
@@ -83,10 +84,10 @@ cli(["--version"])
 if (vsEntry) cli(["--version"], vsEntry)
 mkdirSync(join(root, ".cache"), { recursive: true })
 /** The issue's trace; with `lookahead` > 0 the same routes plus pre-gate picks for d = 1..lookahead. */
-const traceFile = (lookahead: number) => {
-  const file = deepseekTraceFile(root, tokens, lookahead)
+const traceFile = (lookahead: number, requests = 8) => {
+  const file = deepseekTraceFile(root, tokens, lookahead, requests)
   if (existsSync(file)) return file
-  const g = cli(deepseekTraceArgs(tokens, file, lookahead))
+  const g = cli(deepseekTraceArgs(tokens, file, lookahead, requests))
   if (g.status !== 0) throw new Error(`trace gen failed: ${g.stderr}`)
   return file
 }
@@ -94,6 +95,11 @@ const trace = traceFile(0)
 // Pre-gated MoE / Cache-MoE read pre-gate picks: the same routes with lookahead d = 1, 2 (drawn
 // after the routing, so every other policy sees the identical trace).
 const traceWithLookahead = traceFile(2)
+// With 8 requests at batch 8 every unit of EF-H's token scheduler is one batch, left as it is; its
+// splitting is timed on 32 requests (each unit 16 requests, split into two batches of 8).
+const SPLIT_REQUESTS = 32
+const traceOfManyRequests = traceFile(0, SPLIT_REQUESTS)
+const TS = "cache=plec,prefetch=path,predictor=route-path,scheduler=ts"
 
 const POLICIES = [
   "cache=lru",
@@ -108,8 +114,9 @@ const POLICIES = [
   "cache=two-level-lru,prefetch=adaptive,predictor=transition",
   "cache=two-level-lru,prefetch=adaptive,predictor=hybrid,order=resident-first",
   "cache=plec,prefetch=path,predictor=route-path",
-  "cache=plec,prefetch=path,predictor=route-path,scheduler=ts",
-  "cache=belady,prefetch=window:3,predictor=oracle"
+  TS,
+  "cache=belady,prefetch=window:3,predictor=oracle",
+  `${TS} @ ${SPLIT_REQUESTS} requests`
 ]
 
 const rows: Array<{
@@ -122,9 +129,9 @@ const rows: Array<{
   same_result?: boolean
 }> = []
 for (const policy of POLICIES) {
-  const { r, seconds, vs } = timed(
-    deepseekSimulateArgs(policy.includes("pregate") ? traceWithLookahead : trace, policy)
-  )
+  const [spec, requests] = policy.split(" @ ")
+  const on = requests ? traceOfManyRequests : spec!.includes("pregate") ? traceWithLookahead : trace
+  const { r, seconds, vs } = timed(deepseekSimulateArgs(on, spec!))
   if (r.status !== 0) {
     const note = r.error ? `did not finish in ${timeoutS} s` : r.stderr.trim().split("\n")[0]!
     rows.push({ policy, seconds: null, maccess_per_s: null, note })

@@ -1,8 +1,9 @@
 /**
  * Set-up benchmark (`npx tsx bench/setupBench.ts [--rounds N] [--vs ROOT]`): what a batched run
  * does before its replay, on the benchmarks' DeepSeek-V3 trace at batch 8, in-process: building
- * the access stream (every batched run), and EF-H's token scheduler over the whole trace (5,000
- * decisions of 8 decode tokens). Each figure is the median of --rounds (default 5). With --vs, the
+ * the access stream (every batched run), and EF-H's token scheduler over the whole trace in 32
+ * requests (2,500 decisions of 16 decode tokens; with 8 requests every unit is one batch, nothing
+ * to decide). Each figure is the median of --rounds (default 5). With --vs, the
  * same calls from another tree's sources (e.g. a worktree of an older commit) run alternately with
  * these, and each row gets their median and the ratio. Prints one JSON line.
  */
@@ -19,9 +20,14 @@ const arg = (name: string) => {
 }
 const rounds = Number(arg("rounds") ?? 5)
 const vs = arg("vs")
+const load = (file: string) => {
+  if (!existsSync(file)) throw new Error(`${file}: run bench/policyBench.ts first (it writes the trace)`)
+  return loadTrace(file, null)
+}
 const file = deepseekTraceFile(root, 40_000)
-if (!existsSync(file)) throw new Error(`${file}: run bench/policyBench.ts first (it writes the trace)`)
-const trace = loadTrace(file, null)
+const trace = load(file)
+const manyFile = deepseekTraceFile(root, 40_000, 0, 32)
+const manyRequests = load(manyFile)
 
 /** The two set-up steps, from the sources under `tree`. */
 async function steps(tree: string): Promise<Record<string, () => unknown>> {
@@ -29,7 +35,7 @@ async function steps(tree: string): Promise<Record<string, () => unknown>> {
   const { scheduleTokens } = await import(join(tree, "policies", "tokenScheduler.ts"))
   return {
     "access stream, batch 8": () => buildAccessStream(trace, 8),
-    "token scheduler, batch 8": () => scheduleTokens(trace, 8, "prev", file)
+    "token scheduler, batch 8, 32 requests": () => scheduleTokens(manyRequests, 8, "prev", manyFile)
   }
 }
 
