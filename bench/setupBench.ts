@@ -3,7 +3,8 @@
  * does before its replay, on the benchmarks' DeepSeek-V3 trace at batch 8, in-process: building
  * the access stream (every batched run), and EF-H's token scheduler over the whole trace in 32
  * requests (2,500 decisions of 16 decode tokens; with 8 requests every unit is one batch, nothing
- * to decide). Each figure is the median of --rounds (default 5). With --vs, the
+ * to decide), on one thread and as a run with a spare core does it (half the units on a worker).
+ * Each figure is the median of --rounds (default 5). With --vs, the
  * same calls from another tree's sources (e.g. a worktree of an older commit) run alternately with
  * these, and each row gets their median and the ratio. Prints one JSON line.
  */
@@ -33,9 +34,13 @@ const manyRequests = load(manyFile)
 async function steps(tree: string): Promise<Record<string, () => unknown>> {
   const { buildAccessStream } = await import(join(tree, "traces", "batching.ts"))
   const { scheduleTokens } = await import(join(tree, "policies", "tokenScheduler.ts"))
+  // As a run with a spare core schedules: half the units on a worker (a tree without it: one thread).
+  const aheadFile = join(tree, "workflows", "scheduleAhead.ts")
+  const { scheduleAhead } = existsSync(aheadFile) ? await import(aheadFile) : { scheduleAhead: scheduleTokens }
   return {
     "access stream, batch 8": () => buildAccessStream(trace, 8),
-    "token scheduler, batch 8, 32 requests": () => scheduleTokens(manyRequests, 8, "prev", manyFile)
+    "token scheduler, batch 8, 32 requests": () => scheduleTokens(manyRequests, 8, "prev", manyFile),
+    "token scheduler on two threads": () => scheduleAhead(manyRequests, 8, "prev", manyFile)
   }
 }
 

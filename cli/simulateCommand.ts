@@ -60,7 +60,8 @@ export const simulateCommand = Command.make(
       defaulted<"auto" | "on" | "off">(
         "auto",
         "a learned predictor behind fixed, window or path prefetch answers from a second thread (a forest " +
-          "behind adaptive prefetch trains its second fold there), same decisions (auto: with 2+ cores, on a " +
+          "behind adaptive prefetch trains its second fold there; EF-H's token scheduler schedules half its " +
+          "units there), same decisions (auto: with 2+ cores, on a " +
           "trace of 2M+ routing entries)"
       )
     )

@@ -266,6 +266,13 @@ function activatedPairs(t: Trace, items: ReadonlyArray<ReadonlyArray<number>>, g
 }
 
 export function scheduleTokens(t: Trace, batch: number, source: PathSource, traceName: string): Schedule {
+  checkPathSource(t, source, traceName)
+  const units = buildSteps(t, 2 * batch)
+  return scheduleUnits(t, batch, source, units, 0, units.offsets.length - 1)
+}
+
+/** Paths from `source` exist in `t` (recorded ones need the trace's predictions). */
+export function checkPathSource(t: Trace, source: PathSource, traceName: string): void {
   if (source === "recorded" && !t.predicted)
     throw new InputError(
       traceName,
@@ -273,8 +280,21 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
       "columns.predicted",
       "scheduler=ts:paths=recorded needs route predictions recorded in the trace"
     )
+}
+
+/**
+ * The schedule of units [from, to) of `units` (continuous batching at 2B slots), alone: units are
+ * independent, so parts scheduled apart (on two threads) join into the whole's schedule.
+ */
+export function scheduleUnits(
+  t: Trace,
+  batch: number,
+  source: PathSource,
+  units: { offsets: Int32Array; tokens: Int32Array },
+  from: number,
+  to: number
+): Schedule {
   const { layers: L, experts: E } = t.model
-  const units = buildSteps(t, 2 * batch)
   const offsets: number[] = [0],
     tokens: number[] = [],
     unitStart: number[] = [],
@@ -282,7 +302,7 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
     cpuNs: number[] = []
   let before = 0,
     after = 0
-  for (let u = 0; u + 1 < units.offsets.length; u++) {
+  for (let u = from; u < to; u++) {
     unitStart.push(offsets.length - 1)
     const unitTokens = Array.from(units.tokens.subarray(units.offsets[u]!, units.offsets[u + 1]!))
     const items: number[][] = []
@@ -323,6 +343,43 @@ export function scheduleTokens(t: Trace, batch: number, source: PathSource, trac
   return {
     offsets: Int32Array.from(offsets),
     tokens: Int32Array.from(tokens),
+    unitStart: Int32Array.from(unitStart),
+    decisions: cpuNs.length,
+    decisionStart: Int32Array.from(decisionStart),
+    cpuNs,
+    activatedBefore: before,
+    activatedAfter: after
+  }
+}
+
+/** Schedules of consecutive unit ranges, joined: the schedule of their union. */
+export function joinSchedules(parts: ReadonlyArray<Schedule>): Schedule {
+  const offsets: number[] = [0],
+    unitStart: number[] = [],
+    decisionStart: number[] = [],
+    cpuNs: number[] = []
+  let before = 0,
+    after = 0,
+    tokens = 0
+  for (const p of parts) {
+    const steps = offsets.length - 1
+    for (let s = 1; s < p.offsets.length; s++) offsets.push(tokens + p.offsets[s]!)
+    for (const u of p.unitStart) unitStart.push(steps + u)
+    for (const d of p.decisionStart) decisionStart.push(steps + d)
+    cpuNs.push(...p.cpuNs)
+    before += p.activatedBefore
+    after += p.activatedAfter
+    tokens += p.tokens.length
+  }
+  const all = new Int32Array(tokens)
+  let at = 0
+  for (const p of parts) {
+    all.set(p.tokens, at)
+    at += p.tokens.length
+  }
+  return {
+    offsets: Int32Array.from(offsets),
+    tokens: all,
     unitStart: Int32Array.from(unitStart),
     decisions: cpuNs.length,
     decisionStart: Int32Array.from(decisionStart),

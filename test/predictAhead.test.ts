@@ -13,6 +13,8 @@ import { runTimed } from "../sim/engine.ts"
 import { forEachAnswer, forEachPrediction } from "../sim/predictionOrder.ts"
 import { predictAhead, type PredictAhead } from "../workflows/predictAhead.ts"
 import { trainAhead } from "../workflows/trainAhead.ts"
+import { scheduleAhead } from "../workflows/scheduleAhead.ts"
+import { scheduleTokens } from "../policies/tokenScheduler.ts"
 import { hybridForestPredictor } from "../policies/hybridForest.ts"
 import { simulate } from "../workflows/simulate.ts"
 import { traceArb } from "./helpers/arbitraries.ts"
@@ -140,23 +142,19 @@ describe("the predictions a static prefetcher asks for are known before the repl
 })
 
 describe("predict ahead: the learned predictor on a second thread decides exactly as in-thread", () => {
-  const trace = generateZipfTrace({
-    model: { name: "m", layers: 6, experts: 32, topK: 4 },
-    tokens: 600,
-    requests: 4,
-    skew: 0.8,
-    seed: 3
-  })
-  const run = (policy: string, ahead: boolean) =>
+  const zipf = (tokens: number, requests: number, seed: number) =>
+    generateZipfTrace({ model: { name: "m", layers: 6, experts: 32, topK: 4 }, tokens, requests, skew: 0.8, seed })
+  const trace = zipf(600, 4, 3)
+  const run = (policy: string, ahead: boolean, t = trace, batch = 4) =>
     simulate({
-      trace,
+      trace: t,
       traceName: "zipf",
       model: tinyModel(6, 32, 4),
       hardware: exactHardware(40, 10, 5),
       policy,
       mode: "timed",
       cacheSlots: 48,
-      batch: 4,
+      batch,
       perLayer: false,
       seed: 0,
       timeline: false,
@@ -173,6 +171,17 @@ describe("predict ahead: the learned predictor on a second thread decides exactl
     "cache=two-level-lru,prefetch=adaptive,predictor=hybrid"
   ])("%s: the same record", (policy) => {
     expect(run(policy, true)).toEqual(run(policy, false))
+  })
+
+  it("EF-H's token scheduler on two threads: the same schedule, and the same record", () => {
+    // 8 requests at batch 2: 600 units of 4 requests, each split in two (past MIN_UNITS, so a worker runs).
+    const many = zipf(2400, 8, 5)
+    const one = scheduleTokens(many, 2, "prev", "zipf"),
+      two = scheduleAhead(many, 2, "prev", "zipf")
+    expect(one.decisions).toBe(600)
+    expect({ ...two, cpuNs: two.cpuNs.length }).toEqual({ ...one, cpuNs: one.cpuNs.length })
+    const policy = "cache=plec,prefetch=path,predictor=route-path,scheduler=ts"
+    expect(run(policy, true, many, 2)).toEqual(run(policy, false, many, 2))
   })
 
   const started: PredictAhead[] = []

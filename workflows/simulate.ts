@@ -30,6 +30,7 @@ import { Timeline } from "../sim/timeline.ts"
 import type { CommandLog } from "../sim/commandLog.ts"
 import { makeTiming } from "../sim/timing.ts"
 import { predictAhead } from "./predictAhead.ts"
+import { scheduleAhead } from "./scheduleAhead.ts"
 import { trainAhead } from "./trainAhead.ts"
 import type { PredictorInputs } from "./workerRelay.ts"
 import { TOOL_VERSION } from "../base/version.ts"
@@ -67,9 +68,9 @@ export interface SimulationInput {
   /**
    * Compute a learned predictor's answers on a second thread while the replay runs, when the
    * prefetcher's predictions are static (predictAhead.ts), else train its last fold there if it
-   * trains per fold (trainAhead.ts): same decisions, less wall time where a core is spare. The
-   * worker reads the trace and stream where they were loaded (shared memory). Sweeps leave it off
-   * (their workers fill the cores).
+   * trains per fold (trainAhead.ts); and schedule half of EF-H's units there (scheduleAhead.ts):
+   * same decisions, less wall time where a core is spare. The worker reads the trace and stream
+   * where they were loaded (shared memory). Sweeps leave it off (their workers fill the cores).
    */
   readonly predictAhead?: boolean
 }
@@ -101,7 +102,7 @@ interface Workload {
 function workload(spec: PolicySpec, inp: SimulationInput, options: StreamOptions): Workload {
   if (spec.scheduler === "ts") {
     const { paths } = parseSchedulerArgs(spec.schedulerArgs, spec.text)
-    const schedule = scheduleTokens(inp.trace, inp.batch, paths, inp.traceName)
+    const schedule = (inp.predictAhead ? scheduleAhead : scheduleTokens)(inp.trace, inp.batch, paths, inp.traceName)
     const stream = buildAccessStream(inp.trace, inp.batch, schedule, options)
     // Cross-fit at a unit boundary, so a unit's two batches share a fold.
     const half = schedule.unitStart[Math.floor(schedule.unitStart.length / 2)] ?? 0

@@ -8,14 +8,13 @@
  * worker counts for its fold are where the replay reads them, not copied back.
  */
 import { join } from "node:path"
-import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { cachedBundle, packageRoot } from "../base/bundleCache.mjs"
 import type { FoldsElsewhere } from "../policies/predictor.ts"
 import { predictors } from "../policies/registry.ts"
 import type { SharedBlocks } from "../policies/structures/sharedBlocks.ts"
 import { TransitionTables } from "../policies/transition.ts"
 import type { FoldWorkerData } from "./foldWorker.ts"
-import { contextOf, type ErrorMessage, errorFrom, shared } from "./workerRelay.ts"
+import { contextOf, shared, startOneAnswer } from "./workerRelay.ts"
 
 /** Seconds to wait for the fold before giving up (a worker killed outright says nothing). */
 const TRAINING_S = 3600
@@ -39,29 +38,13 @@ export function trainAhead(data: Omit<FoldWorkerData, "done" | "port" | "fold" |
     return null
   }
   const store = predictors[data.predictor]?.countsTransitions ? TransitionTables.sharedStore(contextOf(data)) : null
-  const done = new Int32Array(new SharedArrayBuffer(4))
-  const { port1, port2 } = new MessageChannel()
-  const worker = new Worker(entry, {
-    workerData: { ...shared(data), done: done.buffer, port: port2, fold, blocks: store?.data ?? null },
-    transferList: [port2]
-  })
-  const close = () => {
-    port1.close()
-    void worker.terminate()
-  }
-  const take = (f: number): unknown => {
-    if (f !== fold) return null
-    for (let waited = 0; Atomics.load(done, 0) === 0; waited++) {
-      if (waited >= TRAINING_S) {
-        close()
-        throw new Error(`train-ahead: no model from the worker in ${TRAINING_S} s (rerun with --predict-ahead off)`)
-      }
-      Atomics.wait(done, 0, 0, 1000)
-    }
-    const m = receiveMessageOnPort(port1)?.message as { data: unknown } | ErrorMessage | undefined
-    close()
-    if (m && "data" in m) return m.data
-    throw errorFrom(m, "train-ahead worker")
-  }
+  const worker = startOneAnswer(
+    entry,
+    { ...shared(data), fold, blocks: store?.data ?? null },
+    "train-ahead",
+    TRAINING_S
+  )
+  const take = (f: number): unknown => (f === fold ? worker.take() : null)
+  const close = worker.close
   return { folds: { take }, sharedBlocks: store, close }
 }

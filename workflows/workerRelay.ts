@@ -3,6 +3,7 @@
  * in shared memory, and their errors carried back with their kind (bad input stays
  * bad input: the same exit code and one-line message as in-thread).
  */
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { InputError, UsageError } from "../base/errors.ts"
 import type { AccessStream } from "../traces/batching.ts"
 import type { Trace } from "../traces/trace.ts"
@@ -84,4 +85,61 @@ export function shared<T>(x: T, seen = new Map<unknown, unknown>()): T {
   seen.set(x, out)
   for (const [k, v] of Object.entries(x)) (out as Record<string, unknown>)[k] = shared(v, seen)
   return out as T
+}
+
+/** What a one-answer worker (`answerOnce`) gets besides its own inputs. */
+export interface OneAnswerChannel {
+  /** One Int32: 1 once the answer is posted. */
+  readonly done: SharedArrayBuffer
+  readonly port: MessagePort
+}
+
+/** In the worker: post what `work` returns (its buffers moved, not copied), or its error; then flag done. */
+export function answerOnce(d: OneAnswerChannel, work: () => { data: unknown; transfer?: ArrayBuffer[] }): void {
+  try {
+    const { data, transfer } = work()
+    d.port.postMessage({ data }, transfer ?? [])
+  } catch (e) {
+    d.port.postMessage(errorMessage(e))
+  }
+  const done = new Int32Array(d.done)
+  Atomics.store(done, 0, 1)
+  Atomics.notify(done, 0)
+}
+
+/**
+ * Start worker `entry` on `data` (sent as it is: share its arrays first) for the one answer it
+ * posts (answerOnce). `take` waits for it, at most `seconds`, then stops the worker and returns
+ * the answer, or throws the worker's error again, of its kind; `close` stops it unanswered.
+ */
+export function startOneAnswer(
+  entry: string,
+  data: object,
+  what: string,
+  seconds: number
+): { take(): unknown; close(): void } {
+  const done = new Int32Array(new SharedArrayBuffer(4))
+  const { port1, port2 } = new MessageChannel()
+  const worker = new Worker(entry, {
+    workerData: { ...data, done: done.buffer, port: port2 },
+    transferList: [port2]
+  })
+  const close = () => {
+    port1.close()
+    void worker.terminate()
+  }
+  const take = (): unknown => {
+    for (let waited = 0; Atomics.load(done, 0) === 0; waited++) {
+      if (waited >= seconds) {
+        close()
+        throw new Error(`${what}: no answer from the worker in ${seconds} s (rerun with --predict-ahead off)`)
+      }
+      Atomics.wait(done, 0, 0, 1000)
+    }
+    const m = receiveMessageOnPort(port1)?.message as { data: unknown } | ErrorMessage | undefined
+    close()
+    if (m && "data" in m) return m.data
+    throw errorFrom(m, `${what} worker`)
+  }
+  return { take, close }
 }
