@@ -68,4 +68,12 @@ const rows = Object.entries(here).map(([step, fn]) => {
   )
   return row
 })
-console.log(JSON.stringify({ trace: file.slice(root.length + 1), rounds, ...(vs ? { vs } : {}), rows }))
+console.log(
+  JSON.stringify({
+    trace: file.slice(root.length + 1),
+    scheduler_trace: manyFile.slice(root.length + 1),
+    rounds,
+    ...(vs ? { vs } : {}),
+    rows
+  })
+)
