@@ -1,7 +1,8 @@
 /**
- * What the run's worker threads (predictAhead.ts, trainAhead.ts) share: the predictor's inputs,
- * in shared memory, and their errors carried back with their kind (bad input stays
- * bad input: the same exit code and one-line message as in-thread).
+ * What the run's worker threads (predictAhead.ts, trainAhead.ts, scheduleAhead.ts) share: their
+ * inputs, in shared memory; their errors carried back with their kind (bad input stays bad input:
+ * the same exit code and one-line message as in-thread); and, for those with one answer to give,
+ * how it is started, awaited and posted.
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { InputError, UsageError } from "../base/errors.ts"
