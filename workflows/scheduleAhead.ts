@@ -35,7 +35,14 @@ export function scheduleAhead(t: Trace, batch: number, source: PathSource, trace
     }
   if (entry === null) return scheduleUnits(t, batch, source, units, 0, n)
   const half = n >> 1
-  const data: Omit<ScheduleWorkerData, "done" | "port"> = { trace: shared(t), batch, source, from: half, to: n }
+  const data: Omit<ScheduleWorkerData, "done" | "port"> = {
+    trace: shared(t),
+    batch,
+    source,
+    units: shared(units),
+    from: half,
+    to: n
+  }
   const worker = startOneAnswer(entry, data, "token scheduler", SCHEDULING_S)
   try {
     const first = scheduleUnits(t, batch, source, units, 0, half)
