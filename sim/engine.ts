@@ -436,7 +436,9 @@ export function runTimed(inp: TimedInputs): TimedCounts {
   for (let l = 0; l < L; l++)
     for (let n = 1; n <= maxTokens; n++) ffnNs[l * (maxTokens + 1) + n] = timing.expertNs(n, l)
   const pf = inp.prefetcher
-  const runOrder = new Int32Array(E)
+  const runOrder = new Int32Array(E),
+    inFlightOrder = new Int32Array(E),
+    queuedOrder = new Int32Array(E)
   // Demand loads of the current layer waiting for one of its experts to finish (streamed).
   const deferred = new Int32Array(E)
   let nDeferred = 0,
@@ -546,15 +548,26 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       // 3. prefetch decisions for later layers.
       if (pf) pf.onGate(host, s, l)
       // 4. expert FFNs, each after its weights arrive.
-      let n = 0
+      // As listed, with nothing deferred, the order is the listing itself: the gate left every
+      // listed expert resident or on its way, and a prefetch evicts no pinned expert.
+      const listed = order === "as-listed" && nDeferred === 0
+      let n = listed ? i1 - i0 : 0
       if (order === "resident-first") {
-        for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === RESIDENT) runOrder[n++] = i
-        for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === INFLIGHT) runOrder[n++] = i
-        for (let i = i0; i < i1; i++) if (state[base + keys[i]!] === QUEUED) runOrder[n++] = i
-      } else for (let i = i0; i < i1; i++) if (state[base + keys[i]!] !== ABSENT) runOrder[n++] = i
-      for (let d = 0; d < nDeferred; d++) runOrder[n++] = deferred[d]!
+        // One pass: resident ones in place, in-flight and queued ones aside, then appended.
+        let nf = 0,
+          nq = 0
+        for (let i = i0; i < i1; i++) {
+          const st = state[base + keys[i]!]
+          if (st === RESIDENT) runOrder[n++] = i
+          else if (st === INFLIGHT) inFlightOrder[nf++] = i
+          else if (st === QUEUED) queuedOrder[nq++] = i
+        }
+        for (let k = 0; k < nf; k++) runOrder[n++] = inFlightOrder[k]!
+        for (let k = 0; k < nq; k++) runOrder[n++] = queuedOrder[k]!
+      } else if (!listed) for (let i = i0; i < i1; i++) if (state[base + keys[i]!] !== ABSENT) runOrder[n++] = i
+      if (!listed) for (let d = 0; d < nDeferred; d++) runOrder[n++] = deferred[d]!
       for (let j = 0; j < n; j++) {
-        const i = runOrder[j]!
+        const i = listed ? i0 + j : runOrder[j]!
         const key = base + keys[i]!
         if (state[key] === ABSENT) {
           // A streamed load whose turn came before a slot freed early enough to start it.
