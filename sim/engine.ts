@@ -548,10 +548,7 @@ export function runTimed(inp: TimedInputs): TimedCounts {
       // 3. prefetch decisions for later layers.
       if (pf) pf.onGate(host, s, l)
       // 4. expert FFNs, each after its weights arrive.
-      // As listed, with nothing deferred, the order is the listing itself: the gate left every
-      // listed expert resident or on its way, and a prefetch evicts no pinned expert.
-      const listed = order === "as-listed" && nDeferred === 0
-      let n = listed ? i1 - i0 : 0
+      let n = 0
       if (order === "resident-first") {
         // One pass: resident ones in place, in-flight and queued ones aside, then appended.
         let nf = 0,
@@ -564,10 +561,10 @@ export function runTimed(inp: TimedInputs): TimedCounts {
         }
         for (let k = 0; k < nf; k++) runOrder[n++] = inFlightOrder[k]!
         for (let k = 0; k < nq; k++) runOrder[n++] = queuedOrder[k]!
-      } else if (!listed) for (let i = i0; i < i1; i++) if (state[base + keys[i]!] !== ABSENT) runOrder[n++] = i
-      if (!listed) for (let d = 0; d < nDeferred; d++) runOrder[n++] = deferred[d]!
+      } else for (let i = i0; i < i1; i++) if (state[base + keys[i]!] !== ABSENT) runOrder[n++] = i
+      for (let d = 0; d < nDeferred; d++) runOrder[n++] = deferred[d]!
       for (let j = 0; j < n; j++) {
-        const i = listed ? i0 + j : runOrder[j]!
+        const i = runOrder[j]!
         const key = base + keys[i]!
         if (state[key] === ABSENT) {
           // A streamed load whose turn came before a slot freed early enough to start it.
