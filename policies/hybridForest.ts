@@ -29,7 +29,7 @@ import type { AccessStream } from "../traces/batching.ts"
 import { GAP, type Trace } from "../traces/trace.ts"
 import { actualSet, defaultTop, type Predictor, type PredictorContext, topByScore } from "./predictor.ts"
 import { numericArgs } from "./spec.ts"
-import { TokenTables } from "./tokenTables.ts"
+import { type TokenFold, TokenTables } from "./tokenTables.ts"
 import { type FoldBlocks, TransitionTables } from "./transition.ts"
 
 /** Distances the forest tells apart; farther targets share d = DMAX's leaves. */
@@ -78,7 +78,10 @@ class FeatureBuilder {
   /** The training steps' quantized trans levels (levelTransitions), by (step's index, current layer, distance). */
   private transLevels = new Uint8Array(0)
   /** Whether pg holds a share (else it is all zero). */
-  private pgWritten = false
+  private hasShare = false
+  get pgWritten(): boolean {
+    return this.hasShare
+  }
   private readonly transitions: TransitionTables
   private readonly tokens: TokenTables
   /**
@@ -125,6 +128,14 @@ class FeatureBuilder {
     this.transitions.adoptFold(b)
   }
 
+  exportTokens(fold: number): TokenFold {
+    return this.tokens.exportFold(fold)
+  }
+
+  adoptTokens(fold: number, f: TokenFold): void {
+    this.tokens.adoptFold(fold, f)
+  }
+
   /** Count half of fold `fold`'s transition blocks for the thread that takes them from the other end. */
   countFromTop(fold: number): void {
     this.transitions.countFromTop(fold)
@@ -152,11 +163,11 @@ class FeatureBuilder {
     const t0 = a.stepTokenOffsets[step]!,
       t1 = a.stepTokenOffsets[step + 1]!
     // Pre-gate share: how many of the step's tokens had e picked for `layer` at `curLayer`.
-    if (this.pgWritten) this.pg.fill(0)
+    if (this.hasShare) this.pg.fill(0)
     const D = t.lookaheadDepth,
       K = t.model.topK
-    this.pgWritten = t.lookahead !== null && d <= D
-    if (this.pgWritten) {
+    this.hasShare = t.lookahead !== null && d <= D
+    if (this.hasShare) {
       for (let i = t0; i < t1; i++) {
         const base = ((a.stepTokens[i]! * L + curLayer) * D + d - 1) * K
         for (let k = 0; k < K; k++) {
@@ -192,12 +203,13 @@ class FeatureBuilder {
     // The packed key is ((pg · 16 + d) · 16 + trans) · 512 + the step's low bits.
     const dq = Math.min(d, DMAX)
     const keys = this.keys,
-      pg = this.pg,
-      pgOn = this.pgWritten
-    for (let e = 0; e < E; e++) {
-      const hi = (pgOn ? Math.round(pg[e]! * PG_LEVELS) * 16 + dq : dq) * 16
-      keys[e] = (hi + levels[at + e]!) * 512 + low[o + e]!
-    }
+      pg = this.pg
+    if (this.hasShare)
+      for (let e = 0; e < E; e++) {
+        const hi = (Math.round(pg[e]! * PG_LEVELS) * 16 + dq) * 16
+        keys[e] = (hi + levels[at + e]!) * 512 + low[o + e]!
+      }
+    else for (let e = 0, hi = dq * 16; e < E; e++) keys[e] = (hi + levels[at + e]!) * 512 + low[o + e]!
     if (withTie) {
       const tok = this.stepTok
       for (let e = 0; e < E; e++) this.tie[e] = trans[transAt + e]! + tok[o + e]! + (low[o + e]! >> 8)
@@ -337,6 +349,8 @@ interface FoldData {
   steps: Array<[number, number]>
   /** The transition tables built on the way, which the replay reads too. */
   tables: FoldBlocks
+  /** The fold's token and popularity tables, which the replay's features read too. */
+  tokens: TokenFold
 }
 
 /** Train fold `fold` alone (the registry's trainFold), for the predictor on another thread. */
@@ -348,7 +362,8 @@ export function trainHybridFold(ctx: PredictorContext, fold: number): { data: Fo
   for (let f = 0; f < fold; f++) features.countFromTop(f)
   const f = trainFold(ctx, features, hybridOptions(ctx), fold)
   const slices = ctx.training.folds[fold]!
-  const tables = features.exportTables(fold)
+  const tables = features.exportTables(fold),
+    tokens = features.exportTokens(fold)
   const data: FoldData = {
     forest: f.forest ? f.forest.toJSON() : null,
     rows: f.rows,
@@ -356,14 +371,17 @@ export function trainHybridFold(ctx: PredictorContext, fold: number): { data: Fo
       slices.findIndex((s) => s.trace === trace && s.from <= step && step < s.to),
       step
     ]),
-    tables
+    tables,
+    tokens
   }
-  return { data, transfer: tables.blocks.map((b) => b.buffer as ArrayBuffer) }
+  const buffers = [...tables.blocks, tokens.popularity, ...tokens.byToken.map(([, row]) => row)]
+  return { data, transfer: buffers.map((b) => b.buffer as ArrayBuffer) }
 }
 
-/** The fold another thread trained: its forest (a seeded one, rebuilt from its JSON) and its tables. */
+/** The fold another thread trained: its forest (a seeded one, rebuilt from its JSON), its tables and tokens. */
 function adoptFold(ctx: PredictorContext, features: FeatureBuilder, fold: number, d: FoldData): TrainedFold {
   features.adoptTables(d.tables)
+  features.adoptTokens(fold, d.tokens)
   const slices = ctx.training.folds[fold]!
   return {
     forest: d.forest ? RandomForestRegression.load(d.forest) : null,
@@ -400,11 +418,19 @@ function trainFold(ctx: PredictorContext, features: FeatureBuilder, opt: Options
         features.build(stream, trace, fold, step, cur, layer, from, false, r)
         const truth = actualSet(stream, step, layer)
         for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 1
-        for (let e = 0; e < E; e++) {
-          const key = features.keys[e]!
-          sum[key]! += mark[e]! - features.pg[e]!
-          count[key]!++
-        }
+        const keys = features.keys,
+          pg = features.pg
+        // Without a pre-gate share the deviation is the mark itself (x − 0 is x: the same sums).
+        if (features.pgWritten)
+          for (let e = 0; e < E; e++) {
+            sum[keys[e]!]! += mark[e]! - pg[e]!
+            count[keys[e]!]!++
+          }
+        else
+          for (let e = 0; e < E; e++) {
+            sum[keys[e]!]! += mark[e]!
+            count[keys[e]!]!++
+          }
         for (let i = 0; i < truth.length; i++) mark[truth[i]!] = 0
       }
   }

@@ -229,7 +229,12 @@ describe("predict ahead: the learned predictor on a second thread decides exactl
     expect(() => a.predictor.predict(0, 3, 0, 1, out)).toThrow(/query 1 is \(0, 3\) at \(0, 1\)/)
   })
 
-  it("a forest fold trained on the worker is the fold trained here: same steps, rows and answers", () => {
+  // With token ids the worker's fold also sends its per-token tables, which the replay adopts.
+  const withIds: Trace = { ...trace, tokenId: Int32Array.from({ length: trace.tokens }, (_, i) => (i * 7) % 23) }
+  it.each([
+    ["without token ids", trace],
+    ["with token ids", withIds]
+  ])("a forest fold trained on the worker is the fold trained here (%s): same steps, rows and answers", (_, trace) => {
     const stream = buildAccessStream(trace, 2)
     const training = crossFit(stream, trace)
     const data = {
