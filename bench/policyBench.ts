@@ -147,7 +147,7 @@ const done = rows.filter((r) => r.maccess_per_s !== null)
 // A policy that did not finish is slower than any that did; one that cannot run here is not timed.
 const slowestOf = (rs: typeof rows) =>
   rs.find((r) => r.note?.startsWith("did not finish")) ??
-  [...rs].filter((r) => r.maccess_per_s !== null).sort((a, b) => a.maccess_per_s! - b.maccess_per_s!)[0]
+  rs.filter((r) => r.maccess_per_s !== null).sort((a, b) => a.maccess_per_s! - b.maccess_per_s!)[0]
 const slowestText = (r: (typeof rows)[number]) => `${r.policy} (${r.maccess_per_s?.toFixed(2) ?? r.note})`
 const slowest = slowestOf(rows)!
 // The same, without the rows on another trace (" @ N requests"): the figure a bar on the trace reads.
